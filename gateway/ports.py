@@ -1,0 +1,76 @@
+"""The two narrow interfaces the gateway talks to (DESIGN section 4).
+
+``MetadataPort`` is the MetadataService RPC surface with snake_case names:
+each method takes the request message and returns the response message, and
+failures are raised as ``protos.errors.StrataError``. It is implemented by the
+gRPC client (``metanode.client.MetadataClient``) and, in embedded mode, by the
+metanode core itself (``metanode.core.MetadataCore``).
+
+``DataPort`` stores and reads blobs by ``BlobRef``. It is implemented by
+``datanode.client.ReplicatedDataClient`` (cluster) and by the in-process
+adapter in ``strata.embedded`` (embedded mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from protos.common_pb2 import BlobRef, Empty
+from protos.metadata_pb2 import (
+    AbortIntentRequest,
+    BucketInfo,
+    BucketName,
+    CreateBucketRequest,
+    CreateIntentRequest,
+    DeleteObjectRequest,
+    DeleteObjectResponse,
+    GetObjectRequest,
+    Intent,
+    ListBucketsRequest,
+    ListBucketsResponse,
+    ListObjectsRequest,
+    ListObjectsResponse,
+    ObjectMD,
+    PutObjectRequest,
+    PutObjectResponse,
+    QueueGarbageRequest,
+    RunGcRequest,
+    RunGcResponse,
+)
+
+
+class MetadataPort(Protocol):
+    async def create_bucket(self, request: CreateBucketRequest) -> BucketInfo: ...
+    async def get_bucket(self, request: BucketName) -> BucketInfo: ...
+    async def update_bucket(self, request: BucketInfo) -> BucketInfo: ...
+    async def delete_bucket(self, request: BucketName) -> Empty: ...
+    async def list_buckets(self, request: ListBucketsRequest) -> ListBucketsResponse: ...
+
+    async def get_object(self, request: GetObjectRequest) -> ObjectMD: ...
+    async def put_object(self, request: PutObjectRequest) -> PutObjectResponse: ...
+    async def delete_object(self, request: DeleteObjectRequest) -> DeleteObjectResponse: ...
+    async def list_objects(self, request: ListObjectsRequest) -> ListObjectsResponse: ...
+
+    async def create_intent(self, request: CreateIntentRequest) -> Intent: ...
+    async def abort_intent(self, request: AbortIntentRequest) -> Empty: ...
+    async def queue_garbage(self, request: QueueGarbageRequest) -> Empty: ...
+    async def run_gc(self, request: RunGcRequest) -> RunGcResponse: ...
+
+
+class DataPort(Protocol):
+    def plan(self, location: str) -> BlobRef:
+        """A new BlobRef for ``location``: fresh blob id and chosen replicas, size 0, nothing written."""
+        ...
+
+    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+        """Streams ``chunks`` into the planned blob on every replica; returns it with its size."""
+        ...
+
+    def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+        """Streams ``length`` bytes (-1: to the end) from ``offset``; tries replicas in order."""
+        ...
+
+    async def delete(self, blob: BlobRef) -> None:
+        """Deletes the blob from every replica; deleting a missing blob is not an error."""
+        ...

@@ -1,0 +1,78 @@
+from protos import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PutHeader(_message.Message):
+    __slots__ = ("blob_id", "location")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    blob_id: str
+    location: str
+    def __init__(self, blob_id: _Optional[str] = ..., location: _Optional[str] = ...) -> None: ...
+
+class PutChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: PutHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[PutHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PutResponse(_message.Message):
+    __slots__ = ("blob",)
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    blob: _common_pb2.BlobRef
+    def __init__(self, blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ...) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ("blob_id", "offset", "length")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    blob_id: str
+    offset: int
+    length: int
+    def __init__(self, blob_id: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+
+class GetChunk(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class BlobId(_message.Message):
+    __slots__ = ("blob_id",)
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    blob_id: str
+    def __init__(self, blob_id: _Optional[str] = ...) -> None: ...
+
+class HeadResponse(_message.Message):
+    __slots__ = ("exists", "size")
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    exists: bool
+    size: int
+    def __init__(self, exists: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...
+
+class HealthResponse(_message.Message):
+    __slots__ = ("ok", "node_id", "location", "detail")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    node_id: str
+    location: str
+    detail: str
+    def __init__(self, ok: _Optional[bool] = ..., node_id: _Optional[str] = ..., location: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListBlobsResponse(_message.Message):
+    __slots__ = ("blob_ids",)
+    BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    blob_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, blob_ids: _Optional[_Iterable[str]] = ...) -> None: ...

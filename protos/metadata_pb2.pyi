@@ -1,0 +1,328 @@
+from protos import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class VersioningState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERSIONING_UNSET: _ClassVar[VersioningState]
+    VERSIONING_ENABLED: _ClassVar[VersioningState]
+    VERSIONING_SUSPENDED: _ClassVar[VersioningState]
+
+class ListingType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LISTING_DELIMITER: _ClassVar[ListingType]
+    LISTING_DELIMITER_MASTER: _ClassVar[ListingType]
+    LISTING_DELIMITER_VERSIONS: _ClassVar[ListingType]
+    LISTING_MPU: _ClassVar[ListingType]
+VERSIONING_UNSET: VersioningState
+VERSIONING_ENABLED: VersioningState
+VERSIONING_SUSPENDED: VersioningState
+LISTING_DELIMITER: ListingType
+LISTING_DELIMITER_MASTER: ListingType
+LISTING_DELIMITER_VERSIONS: ListingType
+LISTING_MPU: ListingType
+
+class BucketInfo(_message.Message):
+    __slots__ = ("name", "uid", "owner_id", "owner_display_name", "creation_ms", "location", "versioning", "shard", "tags", "acl", "policy", "cors", "website", "lifecycle", "encryption", "object_lock")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATION_MS_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CORS_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_LOCK_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    uid: str
+    owner_id: str
+    owner_display_name: str
+    creation_ms: int
+    location: str
+    versioning: VersioningState
+    shard: str
+    tags: _containers.ScalarMap[str, str]
+    acl: bytes
+    policy: bytes
+    cors: bytes
+    website: bytes
+    lifecycle: bytes
+    encryption: bytes
+    object_lock: bytes
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ...) -> None: ...
+
+class ObjectMD(_message.Message):
+    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl")
+    class UserMetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_ENCODING_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    USER_METADATA_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    INLINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_REDIRECT_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    IS_DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    IS_NULL_FIELD_NUMBER: _ClassVar[int]
+    NULL_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_PHD_FIELD_NUMBER: _ClassVar[int]
+    PARTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACL_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    version_id: str
+    size: int
+    etag: str
+    last_modified_ms: int
+    owner_id: str
+    owner_display_name: str
+    content_type: str
+    content_encoding: str
+    content_disposition: str
+    content_language: str
+    cache_control: str
+    expires: str
+    user_metadata: _containers.ScalarMap[str, str]
+    blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
+    inline_data: bytes
+    location: str
+    storage_class: str
+    checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
+    tags: _containers.ScalarMap[str, str]
+    website_redirect_location: str
+    is_delete_marker: bool
+    is_null: bool
+    null_version_id: str
+    is_phd: bool
+    parts_count: int
+    acl: bytes
+    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ...) -> None: ...
+
+class Intent(_message.Message):
+    __slots__ = ("id", "bucket", "key", "blobs", "expires_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    bucket: str
+    key: str
+    blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
+    expires_ms: int
+    def __init__(self, id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+
+class GcEntry(_message.Message):
+    __slots__ = ("blobs", "queued_ms")
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
+    blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
+    queued_ms: int
+    def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., queued_ms: _Optional[int] = ...) -> None: ...
+
+class CreateBucketRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: BucketInfo
+    def __init__(self, bucket: _Optional[_Union[BucketInfo, _Mapping]] = ...) -> None: ...
+
+class BucketName(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListBucketsRequest(_message.Message):
+    __slots__ = ("owner_id",)
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    owner_id: str
+    def __init__(self, owner_id: _Optional[str] = ...) -> None: ...
+
+class ListBucketsResponse(_message.Message):
+    __slots__ = ("buckets",)
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[BucketInfo]
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketInfo, _Mapping]]] = ...) -> None: ...
+
+class GetObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "has_version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    has_version_id: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ...) -> None: ...
+
+class PutObjectRequest(_message.Message):
+    __slots__ = ("bucket", "object", "versioning", "version_id", "has_version_id", "intent_id", "if_match", "if_none_match")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    object: ObjectMD
+    versioning: bool
+    version_id: str
+    has_version_id: bool
+    intent_id: str
+    if_match: str
+    if_none_match: bool
+    def __init__(self, bucket: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., versioning: _Optional[bool] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ..., intent_id: _Optional[str] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+
+class PutObjectResponse(_message.Message):
+    __slots__ = ("version_id", "last_modified_ms")
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    version_id: str
+    last_modified_ms: int
+    def __init__(self, version_id: _Optional[str] = ..., last_modified_ms: _Optional[int] = ...) -> None: ...
+
+class DeleteObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "has_version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HAS_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    has_version_id: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ...) -> None: ...
+
+class DeleteObjectResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: ObjectMD
+    def __init__(self, removed: _Optional[_Union[ObjectMD, _Mapping]] = ...) -> None: ...
+
+class ListObjectsRequest(_message.Message):
+    __slots__ = ("bucket", "listing_type", "prefix", "delimiter", "marker", "version_id_marker", "max_keys")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    LISTING_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_KEYS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    listing_type: ListingType
+    prefix: str
+    delimiter: str
+    marker: str
+    version_id_marker: str
+    max_keys: int
+    def __init__(self, bucket: _Optional[str] = ..., listing_type: _Optional[_Union[ListingType, str]] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., marker: _Optional[str] = ..., version_id_marker: _Optional[str] = ..., max_keys: _Optional[int] = ...) -> None: ...
+
+class ListEntry(_message.Message):
+    __slots__ = ("key", "object")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    object: ObjectMD
+    def __init__(self, key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ...) -> None: ...
+
+class ListObjectsResponse(_message.Message):
+    __slots__ = ("entries", "common_prefixes", "is_truncated", "next_marker", "next_version_id_marker")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_MARKER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_VERSION_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[ListEntry]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_marker: str
+    next_version_id_marker: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[ListEntry, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_marker: _Optional[str] = ..., next_version_id_marker: _Optional[str] = ...) -> None: ...
+
+class CreateIntentRequest(_message.Message):
+    __slots__ = ("bucket", "key", "blobs", "ttl_ms")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
+    ttl_ms: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
+
+class AbortIntentRequest(_message.Message):
+    __slots__ = ("intent_id",)
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    def __init__(self, intent_id: _Optional[str] = ...) -> None: ...
+
+class QueueGarbageRequest(_message.Message):
+    __slots__ = ("blobs",)
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
+    def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ...) -> None: ...
+
+class RunGcRequest(_message.Message):
+    __slots__ = ("expire_all_intents",)
+    EXPIRE_ALL_INTENTS_FIELD_NUMBER: _ClassVar[int]
+    expire_all_intents: bool
+    def __init__(self, expire_all_intents: _Optional[bool] = ...) -> None: ...
+
+class RunGcResponse(_message.Message):
+    __slots__ = ("blobs_deleted", "intents_expired", "entries_remaining")
+    BLOBS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    INTENTS_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    blobs_deleted: int
+    intents_expired: int
+    entries_remaining: int
+    def __init__(self, blobs_deleted: _Optional[int] = ..., intents_expired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...

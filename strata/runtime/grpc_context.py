@@ -1,0 +1,76 @@
+"""Carries the request id across gRPC calls, in both directions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from strata.runtime.log import request_id_var
+
+REQUEST_ID_METADATA_KEY = "x-strata-request-id"
+
+
+def outgoing_metadata() -> tuple[tuple[str, str], ...]:
+    """Metadata to attach to an outgoing call: the current request id."""
+    return ((REQUEST_ID_METADATA_KEY, request_id_var.get()),)
+
+
+class RequestIdServerInterceptor(grpc.aio.ServerInterceptor):
+    """Sets ``request_id_var`` from the caller's metadata for the handler's duration."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        request_id = "-"
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == REQUEST_ID_METADATA_KEY:
+                request_id = value
+        return _wrap_handler(handler, request_id)
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str) -> grpc.RpcMethodHandler:
+    def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = request_id_var.set(request_id)
+            try:
+                return await fn(request, context)
+            finally:
+                request_id_var.reset(token)
+
+        return call
+
+    def streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = request_id_var.set(request_id)
+            try:
+                async for item in fn(request, context):
+                    yield item
+            finally:
+                request_id_var.reset(token)
+
+        return call
+
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            streaming(handler.unary_stream), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(
+            streaming(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+        )
+    return handler
