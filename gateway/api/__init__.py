@@ -1,0 +1,29 @@
+"""S3 operation handlers, one module per family, and the one dispatch table.
+
+Every handler has the same signature: ``async (RequestContext) -> web.StreamResponse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.api import bucket, object_delete, object_get, object_list, object_put
+from gateway.context import RequestContext
+
+Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
+
+HANDLERS: dict[str, Handler] = {
+    "ListBuckets": bucket.list_buckets,
+    "CreateBucket": bucket.create_bucket,
+    "HeadBucket": bucket.head_bucket,
+    "DeleteBucket": bucket.delete_bucket,
+    "GetBucketLocation": bucket.get_bucket_location,
+    "PutObject": object_put.put_object,
+    "GetObject": object_get.get_object,
+    "HeadObject": object_get.head_object,
+    "DeleteObject": object_delete.delete_object,
+    "ListObjects": object_list.list_objects,
+    "ListObjectsV2": object_list.list_objects_v2,
+}

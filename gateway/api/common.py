@@ -1,0 +1,194 @@
+"""Pieces several S3 handler families share: bucket access, object headers, ranges, conditions."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from aiohttp import web
+
+from gateway.context import RequestContext
+from gateway.s3 import errors
+from protos.metadata_pb2 import BucketInfo, BucketName, ObjectMD
+
+# Headers stored with an object and returned on GET/HEAD, by request header name.
+STORED_CONTENT_HEADERS: Mapping[str, str] = {
+    "Content-Type": "content_type",
+    "Content-Encoding": "content_encoding",
+    "Content-Disposition": "content_disposition",
+    "Content-Language": "content_language",
+    "Cache-Control": "cache_control",
+    "Expires": "expires",
+}
+USER_METADATA_PREFIX = "x-amz-meta-"
+MAX_USER_METADATA_BYTES = 2 * 1024
+
+
+async def owned_bucket(ctx: RequestContext, name: str | None = None) -> BucketInfo:
+    """The request's bucket, if it exists and the caller's account owns it."""
+    bucket_name = name if name is not None else ctx.bucket
+    bucket = await ctx.services.metadata.get_bucket(BucketName(name=bucket_name))
+    account = ctx.principal.account
+    if account is None or bucket.owner_id != account.canonical_id:
+        raise errors.AccessDenied()
+    return bucket
+
+
+def etag_header(md: ObjectMD) -> str:
+    return f'"{md.etag}"'
+
+
+def http_date(epoch_ms: int) -> str:
+    return email.utils.formatdate(epoch_ms / 1000, usegmt=True)
+
+
+def iso_date(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def object_headers(md: ObjectMD) -> dict[str, str]:
+    """Response headers describing a stored object (GET and HEAD)."""
+    headers = {
+        "ETag": etag_header(md),
+        "Last-Modified": http_date(md.last_modified_ms),
+        "Accept-Ranges": "bytes",
+        "Content-Type": md.content_type or "application/octet-stream",
+    }
+    for header, field_name in STORED_CONTENT_HEADERS.items():
+        value = getattr(md, field_name)
+        if value and header != "Content-Type":
+            headers[header] = value
+    for name, value in md.user_metadata.items():
+        headers[USER_METADATA_PREFIX + name] = value
+    if md.version_id:
+        headers["x-amz-version-id"] = md.version_id
+    if md.website_redirect_location:
+        headers["x-amz-website-redirect-location"] = md.website_redirect_location
+    if md.storage_class and md.storage_class != "STANDARD":
+        headers["x-amz-storage-class"] = md.storage_class
+    return headers
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """``x-amz-meta-*`` request headers, names lower-cased without the prefix."""
+    metadata: dict[str, str] = {}
+    size = 0
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(USER_METADATA_PREFIX):
+            short = lowered[len(USER_METADATA_PREFIX) :]
+            metadata[short] = value
+            size += len(short.encode()) + len(value.encode())
+    if size > MAX_USER_METADATA_BYTES:
+        raise errors.MetadataTooLarge()
+    return metadata
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """A single ``bytes=`` range resolved against ``size``; None means the whole object.
+
+    Like S3, a syntactically invalid or multi-range header is ignored; a valid
+    but unsatisfiable one is InvalidRange (416).
+    """
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            if not last.isdigit():
+                return None
+            suffix = int(last)
+            if suffix == 0:
+                raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+            if size == 0:
+                raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+            return ByteRange(max(0, size - suffix), size - 1)
+        start = int(first)
+        end = int(last) if last != "" else size - 1
+    except ValueError:
+        return None
+    if start < 0 or (last != "" and end < start):
+        return None
+    if start >= size:
+        raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    return ByteRange(start, min(end, size - 1))
+
+
+def _parse_http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    candidates = [part.strip().strip('"') for part in condition.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def check_conditions(headers: Mapping[str, str], md: ObjectMD) -> bool:
+    """Evaluates If-* read conditions (RFC 7232 order, as S3 does).
+
+    Raises PreconditionFailed; returns False when the answer is 304 Not Modified.
+    """
+    modified = md.last_modified_ms // 1000
+    if_match = headers.get("If-Match")
+    if_none_match = headers.get("If-None-Match")
+    if if_match is not None:
+        if not _etag_matches(if_match, md.etag):
+            raise errors.PreconditionFailed(Condition="If-Match")
+    else:
+        unmodified_since = _parse_http_date(headers.get("If-Unmodified-Since"))
+        if unmodified_since is not None and modified > unmodified_since:
+            raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, md.etag):
+            return False
+    else:
+        modified_since = _parse_http_date(headers.get("If-Modified-Since"))
+        if modified_since is not None and modified <= modified_since:
+            return False
+    return True
+
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def xml_document(tag: str) -> Element:
+    return Element(tag, xmlns=S3_XMLNS)
+
+
+def xml_add(parent: Element, tag: str, text: object = None) -> Element:
+    child = SubElement(parent, tag)
+    if text is not None:
+        child.text = text if isinstance(text, str) else str(text)
+    return child
+
+
+def xml_response(root: Element, status: int = 200) -> web.Response:
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="utf-8", xml_declaration=False)
+    return web.Response(status=status, body=body, content_type="application/xml")

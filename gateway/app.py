@@ -1,0 +1,105 @@
+"""The aiohttp S3 application: one catch-all route, one error catch point."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from gateway.api import HANDLERS
+from gateway.context import GatewayServices, RequestContext
+from gateway.s3 import errors
+from gateway.s3.router import route
+from protos.errors import StrataError
+from strata.runtime.log import log_fields, new_request_id, request_id_var
+
+log = logging.getLogger("gateway")
+
+SERVICES = web.AppKey("services", GatewayServices)
+SERVER_HEADER = "Strata"
+
+
+def build_app(services: GatewayServices) -> web.Application:
+    app = web.Application(client_max_size=1024**2 * 8)
+    app[SERVICES] = services
+    app.router.add_get("/_/healthcheck", healthcheck)
+    app.router.add_route("*", "/{tail:.*}", handle_s3)
+    return app
+
+
+async def healthcheck(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def handle_s3(request: web.Request) -> web.StreamResponse:
+    request_id = new_request_id()
+    token = request_id_var.set(request_id)
+    started = time.monotonic()
+    operation = "-"
+    status = 500
+    try:
+        services = request.app[SERVICES]
+        try:
+            response = await _dispatch(request, request_id, services)
+            operation = response.operation  # type: ignore[attr-defined]
+        except errors.S3Error as error:
+            response = _error_response(request, request_id, error)
+        except StrataError as error:
+            response = _error_response(request, request_id, errors.from_strata_error(error))
+        except (ConnectionResetError, web.HTTPException):
+            raise
+        except Exception:
+            log.exception("unhandled error")
+            response = _error_response(request, request_id, errors.InternalError())
+        status = response.status
+        return response
+    finally:
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra=log_fields(op=operation, ms=round((time.monotonic() - started) * 1000, 1)),
+        )
+        request_id_var.reset(token)
+
+
+class _Response(web.StreamResponse):
+    operation: str
+
+
+async def _dispatch(request: web.Request, request_id: str, services: GatewayServices) -> web.StreamResponse:
+    endpoint = route(
+        request.method,
+        request.raw_path.split("?", 1)[0],
+        request.query,
+        request.host,
+        services.rest_endpoints().keys(),
+        request.headers,
+    )
+    auth = services.authenticator.authenticate(
+        request.method, request.raw_path.split("?", 1)[0], request.query_string, request.headers
+    )
+    if auth.principal.account is None:
+        # No resource is public until ACLs and policies exist.
+        raise errors.AccessDenied()
+    ctx = RequestContext(request, request_id, endpoint, auth, services)
+    handler = HANDLERS.get(endpoint.operation)
+    if handler is None:
+        raise errors.NotImplemented(f"{endpoint.operation} is not implemented")
+    response = await handler(ctx)
+    response.headers.setdefault("x-amz-request-id", request_id)
+    response.headers.setdefault("x-amz-id-2", request_id)
+    response.headers.setdefault("Server", SERVER_HEADER)
+    response.operation = endpoint.operation  # type: ignore[attr-defined]
+    return response
+
+
+def _error_response(request: web.Request, request_id: str, error: errors.S3Error) -> web.Response:
+    body = errors.render(error, request_id, request.path)
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id, "Server": SERVER_HEADER}
+    if request.method == "HEAD":
+        # HEAD responses carry no body; the status and headers say it all.
+        return web.Response(status=error.status, headers=headers)
+    return web.Response(status=error.status, body=body, content_type="application/xml", headers=headers)

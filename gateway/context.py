@@ -1,0 +1,79 @@
+"""Per-request context and the services every handler reaches through it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from gateway.ports import DataPort, MetadataPort
+from gateway.s3.auth import AuthResult, Authenticator, Principal
+from gateway.s3.router import Endpoint
+
+INLINE_THRESHOLD = 64 * 1024
+DEFAULT_INTENT_TTL_MS = 3600 * 1000
+
+
+@dataclass(frozen=True)
+class GatewayServices:
+    """What the gateway needs from the rest of the system, wired by the composition root."""
+
+    metadata: MetadataPort
+    data: DataPort
+    authenticator: Authenticator
+    # restEndpoints: S3 host name -> default location constraint.
+    rest_endpoints: Callable[[], Mapping[str, str]]
+    # locationConfig: location name -> {"type", "legacyAwsBehavior", "details"}.
+    locations: Callable[[], Mapping[str, Mapping[str, Any]]]
+    default_location: str = "us-east-1"
+    inline_threshold: int = INLINE_THRESHOLD
+    intent_ttl_ms: int = DEFAULT_INTENT_TTL_MS
+    max_put_size: int = 5 * 1024**3
+
+
+@dataclass
+class RequestContext:
+    """Built once per request, after routing and authentication."""
+
+    request: web.Request
+    request_id: str
+    endpoint: Endpoint
+    auth: AuthResult
+    services: GatewayServices
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def principal(self) -> Principal:
+        return self.auth.principal
+
+    @property
+    def bucket(self) -> str:
+        assert self.endpoint.bucket is not None
+        return self.endpoint.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.endpoint.key is not None
+        return self.endpoint.key
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.request.query
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers
+
+    def host_location(self) -> str:
+        """The default location of the endpoint this request was addressed to."""
+        host = (self.request.host or "").rsplit(":", 1)[0].lower()
+        endpoints = self.services.rest_endpoints()
+        if host in endpoints:
+            return endpoints[host]
+        for name, location in endpoints.items():
+            if host.endswith("." + name):
+                return location
+        return self.services.default_location

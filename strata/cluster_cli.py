@@ -1,0 +1,84 @@
+"""``strata cluster up|down|status`` and ``strata config import|export``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher
+from strata.testing.etcd import EtcdNotFoundError
+
+CLUSTER_DIR = ".strata-cluster"
+
+
+def _launcher() -> LocalClusterLauncher:
+    return LocalClusterLauncher(Path.cwd() / CLUSTER_DIR)
+
+
+def _up(args: argparse.Namespace) -> int:
+    spec = ClusterSpec(datanodes=args.datanodes, gateways=args.gateways, gateway_base_port=args.port)
+    launcher = _launcher()
+    try:
+        launcher.up(spec)
+    except (ClusterError, EtcdNotFoundError) as error:
+        print(f"strata cluster up: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(launcher.status_lines()))
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    stopped = _launcher().down()
+    print(f"stopped {len(stopped)} processes" if stopped else "no cluster is running here")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    lines = _launcher().status_lines()
+    if not lines:
+        print("no cluster is running here")
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from coordinator.config_io import export_files, import_files
+    from coordinator.etcd import EtcdClient
+
+    async def run() -> None:
+        client = await EtcdClient.connect(args.etcd)
+        try:
+            if args.action == "import":
+                await import_files(client, args.cluster, args.config, args.locations, args.authdata)
+            else:
+                await export_files(client, args.cluster, args.out)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
+    actions = cluster.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start etcd, a metanode, datanodes and gateways")
+    up.add_argument("--datanodes", type=int, default=2)
+    up.add_argument("--gateways", type=int, default=2)
+    up.add_argument("--port", type=int, default=8000, help="first gateway port, if free")
+    up.set_defaults(run=_up)
+    actions.add_parser("down", help="stop every process of the cluster").set_defaults(run=_down)
+    actions.add_parser("status", help="one line per process").set_defaults(run=_status)
+
+    config = commands.add_parser("config", help="CloudServer-format configuration in etcd")
+    config.add_argument("action", choices=("import", "export"))
+    config.add_argument("--etcd", default="127.0.0.1:2379", help="etcd endpoint(s), host:port[,host:port]")
+    config.add_argument("--cluster", default="local", help="cluster name (etcd key prefix)")
+    config.add_argument("--config", help="config.json to import")
+    config.add_argument("--locations", help="locationConfig.json to import")
+    config.add_argument("--authdata", help="conf/authdata.json to import")
+    config.add_argument("--out", default=".", help="directory export writes the three files to")
+    config.set_defaults(run=_config)

@@ -1,0 +1,136 @@
+"""The embedded all-in-one server: gateway + metadata core + data backends in one process.
+
+No etcd and no gRPC hop: the gateway's ports are served by the metanode core
+itself and by ``LocalData`` over the datanode backends (DESIGN section 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from datanode.backend import Backend, create_backend
+from gateway.app import build_app
+from gateway.context import GatewayServices
+from gateway.s3.accounts import load_accounts
+from gateway.s3.auth import Authenticator
+from metanode.core import MetadataCore
+from metanode.gc import GarbageCollector
+from metanode.kv import MemoryKV
+from metanode.server import open_core
+from protos.common_pb2 import BlobRef, ErrorReason
+from protos.errors import StrataError
+from strata.settings import ServerSettings
+
+log = logging.getLogger("strata.embedded")
+
+
+class LocalData:
+    """DataPort (and the GC's BlobDeleter) over in-process backends, one per location type."""
+
+    def __init__(self, locations: Mapping[str, Mapping[str, Any]], backends: Mapping[str, Backend]) -> None:
+        self._locations = locations
+        self._backends = backends
+
+    def _backend(self, location: str) -> Backend:
+        config = self._locations.get(location)
+        backend = self._backends.get(config["type"]) if config else None
+        if backend is None:
+            raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"no backend serves location {location}")
+        return backend
+
+    def plan(self, location: str) -> BlobRef:
+        self._backend(location)
+        return BlobRef(location=location, blob_id=uuid.uuid4().hex)
+
+    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+        size = await self._backend(blob.location).put(blob.blob_id, chunks)
+        return BlobRef(location=blob.location, blob_id=blob.blob_id, size=size)
+
+    def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+        return self._backend(blob.location).get(blob.blob_id, offset, length)
+
+    async def delete(self, blob: BlobRef) -> None:
+        await self._backend(blob.location).delete(blob.blob_id)
+
+
+@dataclass
+class EmbeddedServer:
+    settings: ServerSettings
+    core: MetadataCore
+    data: LocalData
+    backends: dict[str, Backend]
+    gc: GarbageCollector
+
+    def services(self) -> GatewayServices:
+        return GatewayServices(
+            metadata=self.core,
+            data=self.data,
+            authenticator=Authenticator(load_accounts(self.settings.authdata_path)),
+            rest_endpoints=lambda: self.settings.rest_endpoints,
+            locations=lambda: self.settings.locations,
+            intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
+        )
+
+    async def close(self) -> None:
+        await self.gc.stop()
+        for backend in self.backends.values():
+            await backend.close()
+        await self.core.close()
+
+
+async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
+    types = {location["type"] for location in settings.locations.values()}
+    backends: dict[str, Backend] = {}
+    for location_type in sorted(types & {"file", "mem"}):
+        data_dir = settings.data_path if location_type == "file" else None
+        if data_dir:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        backends[location_type] = create_backend(location_type, {}, data_dir=data_dir)
+    if settings.backend == "mem":
+        core = MetadataCore(MemoryKV(), replication_group_id=settings.replication_group_id,
+                            intent_ttl_ms=int(settings.intent_ttl_s * 1000))
+    else:
+        Path(settings.metadata_path).mkdir(parents=True, exist_ok=True)
+        core = await open_core(settings.metadata_path, replication_group_id=settings.replication_group_id,
+                               intent_ttl_ms=int(settings.intent_ttl_s * 1000))
+    data = LocalData(settings.locations, backends)
+    core.set_deleter(data)
+    gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s)
+    gc.start()
+    return EmbeddedServer(settings, core, data, backends, gc)
+
+
+@contextlib.asynccontextmanager
+async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
+    """Serves S3 until the context exits; yields the server and its bound port."""
+    server = await open_embedded(settings)
+    runner = web.AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    try:
+        await site.start()
+        port = runner.addresses[0][1]
+        yield server, port
+    finally:
+        await runner.cleanup()
+        await server.close()
+
+
+async def serve_forever(settings: ServerSettings) -> None:
+    from strata.runtime.lifecycle import wait_for_stop_signal
+
+    async with running_embedded(settings) as (_, port):
+        log.info("Strata S3 server listening on http://%s:%d (backend %s)", settings.host, port,
+                 settings.backend)
+        await wait_for_stop_signal()
+        log.info("shutting down")
+    await asyncio.sleep(0)

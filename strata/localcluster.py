@@ -1,0 +1,246 @@
+"""A real multi-process Strata cluster on 127.0.0.1: etcd, metanode, datanodes, gateways.
+
+Every process is a separate OS process started detached, with its log under
+``<workdir>/logs`` and its state under ``<workdir>/<role-id>``; what was started
+is recorded in ``<workdir>/cluster.json`` so ``status`` and ``down`` work from
+another command. ``strata cluster up|status|down`` and ``strata.testing.LocalCluster``
+both use this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from strata.testing.etcd import find_etcd_binary
+
+STATE_FILE = "cluster.json"
+CLUSTER_NAME = "local"
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be started or reached; the message says why."""
+
+
+@dataclass
+class ProcessRecord:
+    role: str  # etcd, metanode, datanode, gateway
+    name: str  # e.g. datanode-2
+    pid: int
+    address: str  # host:port (gateways: http://host:port)
+    log: str
+
+
+@dataclass
+class ClusterState:
+    workdir: str
+    etcd: str = ""
+    processes: list[ProcessRecord] = field(default_factory=list)
+
+    def save(self) -> None:
+        path = Path(self.workdir) / STATE_FILE
+        path.write_text(json.dumps({"workdir": self.workdir, "etcd": self.etcd,
+                                    "processes": [asdict(p) for p in self.processes]}, indent=2))
+
+    @classmethod
+    def load(cls, workdir: Path) -> ClusterState | None:
+        path = workdir / STATE_FILE
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(raw["workdir"], raw.get("etcd", ""), [ProcessRecord(**p) for p in raw["processes"]])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def pick_port(preferred: int | None, taken: set[int]) -> int:
+    if preferred and preferred not in taken and port_is_free(preferred):
+        taken.add(preferred)
+        return preferred
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            taken.add(port)
+            return port
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); ask the kernel for its state.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _wait_tcp(port: int, timeout: float, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise ClusterError(f"{name} exited with status {proc.returncode}:\n{tail}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise ClusterError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s (log: {log})")
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.1)
+    raise ClusterError(f"{url} did not become ready within {timeout:.0f}s")
+
+
+@dataclass
+class ClusterSpec:
+    metanodes: int = 1
+    datanodes: int = 2
+    gateways: int = 2
+    gateway_base_port: int | None = 8000
+    gc_interval_s: float = 10.0
+    intent_ttl_s: float = 3600.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalClusterLauncher:
+    """Starts and stops the processes of one local cluster rooted at ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir.resolve()
+
+    def state(self) -> ClusterState | None:
+        return ClusterState.load(self.workdir)
+
+    def _spawn(self, state: ClusterState, role: str, name: str, argv: list[str], port: int,
+               address: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / f"{name}.log"
+        with open(log_path, "ab") as log_file:
+            proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=self.workdir, env=env, start_new_session=True)
+        state.processes.append(ProcessRecord(role, name, proc.pid, address, str(log_path)))
+        state.save()
+        _wait_tcp(port, 30.0, proc, name, log_path)
+        return proc
+
+    def up(self, spec: ClusterSpec) -> ClusterState:
+        existing = self.state()
+        if existing and any(is_alive(p.pid) for p in existing.processes):
+            raise ClusterError(f"a cluster is already running from {self.workdir}; run 'strata cluster down'")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        etcd_binary = find_etcd_binary()
+        state = ClusterState(str(self.workdir))
+        taken: set[int] = set()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
+        env.pop("STRATA_JSON_LOGS", None)
+        strata = [sys.executable, "-m", "strata.cli"]
+        try:
+            client_port, peer_port = pick_port(None, taken), pick_port(None, taken)
+            state.etcd = f"127.0.0.1:{client_port}"
+            self._spawn(state, "etcd", "etcd", [
+                etcd_binary, "--name", "strata-etcd", "--data-dir", str(self.workdir / "etcd"),
+                "--listen-client-urls", f"http://127.0.0.1:{client_port}",
+                "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
+                "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster", f"strata-etcd=http://127.0.0.1:{peer_port}",
+                "--heartbeat-interval", "50", "--election-timeout", "500",
+            ], client_port, state.etcd, env)
+            common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
+            for index in range(1, spec.datanodes + 1):
+                port = pick_port(None, taken)
+                name = f"datanode-{index}"
+                self._spawn(state, "datanode", name, [
+                    *strata, "datanode", *common, "--node-id", name, "--listen", f"127.0.0.1:{port}",
+                    "--data-dir", str(self.workdir / name), "--location", "us-east-1",
+                ], port, f"127.0.0.1:{port}", env)
+            for index in range(1, spec.metanodes + 1):
+                port = pick_port(None, taken)
+                name = f"metanode-{index}"
+                self._spawn(state, "metanode", name, [
+                    *strata, "metanode", *common, "--node-id", name, "--listen", f"127.0.0.1:{port}",
+                    "--data-dir", str(self.workdir / name), "--gc-interval", str(spec.gc_interval_s),
+                    "--intent-ttl", str(spec.intent_ttl_s),
+                ], port, f"127.0.0.1:{port}", env)
+            for index in range(1, spec.gateways + 1):
+                preferred = spec.gateway_base_port + index - 1 if spec.gateway_base_port else None
+                port = pick_port(preferred, taken)
+                name = f"gateway-{index}"
+                self._spawn(state, "gateway", name, [
+                    *strata, "gateway", *common, "--node-id", name, "--host", "127.0.0.1",
+                    "--port", str(port), "--intent-ttl", str(spec.intent_ttl_s),
+                ], port, f"http://127.0.0.1:{port}", env)
+                _wait_http(f"http://127.0.0.1:{port}/_/healthcheck", 30.0)
+        except BaseException:
+            self.down()
+            raise
+        return state
+
+    def down(self, grace_s: float = 15.0) -> list[ProcessRecord]:
+        state = self.state()
+        if state is None:
+            return []
+        # Gateways first, etcd last: the reverse of start-up.
+        for record in reversed(state.processes):
+            if is_alive(record.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGTERM)
+                self._reap(record.pid, grace_s)
+        (self.workdir / STATE_FILE).unlink(missing_ok=True)
+        return state.processes
+
+    @staticmethod
+    def _reap(pid: int, grace_s: float) -> None:
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not is_alive(pid):
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def status_lines(self) -> list[str]:
+        state = self.state()
+        if state is None:
+            return []
+        lines = []
+        for record in state.processes:
+            alive = "running" if is_alive(record.pid) else "dead"
+            lines.append(f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}")
+        return lines

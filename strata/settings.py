@@ -1,0 +1,113 @@
+"""Settings of the embedded server and the gateway, from the environment and CloudServer-format files.
+
+Every field has a default and a one-line description; bad values fail at startup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def default_locations(backend: str) -> dict[str, dict[str, Any]]:
+    """us-east-1 on the chosen backend, plus one location per local backend type."""
+    return {
+        "us-east-1": {"type": backend, "legacyAwsBehavior": True, "details": {}},
+        "file": {"type": "file", "legacyAwsBehavior": False, "details": {}},
+        "mem": {"type": "mem", "legacyAwsBehavior": False, "details": {}},
+    }
+
+
+def default_rest_endpoints() -> dict[str, str]:
+    return {"localhost": "us-east-1", "127.0.0.1": "us-east-1", "s3.amazonaws.com": "us-east-1"}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    backend: str = "file"  # S3BACKEND: file (disk) or mem (memory, lost at exit)
+    host: str = "0.0.0.0"  # LISTEN_ADDR: address the S3 port binds
+    port: int = 8000  # S3 port
+    data_path: str = "./localData"  # S3DATAPATH: blob files of the file backend
+    metadata_path: str = "./localMetadata"  # S3METADATAPATH: RocksDB directory of the file backend
+    authdata_path: str | None = None  # S3AUTH_CONFIG: CloudServer conf/authdata.json
+    config_path: str | None = None  # S3_CONFIG_FILE: CloudServer config.json
+    location_path: str | None = None  # S3_LOCATION_FILE: CloudServer locationConfig.json
+    rest_endpoints: Mapping[str, str] = field(default_factory=default_rest_endpoints)
+    locations: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: default_locations("file"))
+    replication_group_id: str = "RG001"  # replicationGroupId of config.json
+    gc_interval_s: float = 10.0  # STRATA_GC_INTERVAL: seconds between garbage-collection passes
+    intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
+
+
+def _read_json(path: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise SettingsError(f"cannot read {what} {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{what} {path} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{what} {path} must hold a JSON object")
+    return value
+
+
+def validate_locations(locations: Mapping[str, Any]) -> None:
+    if "us-east-1" not in locations:
+        raise SettingsError("locationConfig must define the 'us-east-1' location")
+    for name, location in locations.items():
+        if not isinstance(location, Mapping):
+            raise SettingsError(f"location {name!r} must be an object")
+        missing = [key for key in ("type", "legacyAwsBehavior", "details") if key not in location]
+        if missing:
+            raise SettingsError(f"location {name!r} lacks {', '.join(missing)}")
+
+
+def load_server_settings(
+    env: Mapping[str, str] = os.environ,
+    backend: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> ServerSettings:
+    backend = backend or env.get("S3BACKEND", "file")
+    if backend not in ("file", "mem"):
+        raise SettingsError(f"backend must be 'file' or 'mem', not {backend!r}")
+    config_path = env.get("S3_CONFIG_FILE")
+    config = _read_json(config_path, "config file") if config_path else {}
+    location_path = env.get("S3_LOCATION_FILE")
+    locations = _read_json(location_path, "location file") if location_path else default_locations(backend)
+    validate_locations(locations)
+    rest_endpoints = dict(config.get("restEndpoints") or default_rest_endpoints())
+    if env.get("ENDPOINT"):
+        for name in env["ENDPOINT"].split(","):
+            rest_endpoints.setdefault(name.strip(), "us-east-1")
+    for name, location in rest_endpoints.items():
+        if location not in locations:
+            raise SettingsError(f"restEndpoints maps {name!r} to unknown location {location!r}")
+    try:
+        gc_interval = float(env.get("STRATA_GC_INTERVAL", "10"))
+        intent_ttl = float(env.get("STRATA_INTENT_TTL", "3600"))
+    except ValueError as error:
+        raise SettingsError(f"bad number in STRATA_GC_INTERVAL/STRATA_INTENT_TTL: {error}") from None
+    return ServerSettings(
+        backend=backend,
+        host=host or env.get("LISTEN_ADDR", "0.0.0.0"),
+        port=port if port is not None else int(config.get("port", 8000)),
+        data_path=env.get("S3DATAPATH", "./localData"),
+        metadata_path=env.get("S3METADATAPATH", "./localMetadata"),
+        authdata_path=env.get("S3AUTH_CONFIG"),
+        config_path=config_path,
+        location_path=location_path,
+        rest_endpoints=rest_endpoints,
+        locations=locations,
+        replication_group_id=str(config.get("replicationGroupId", "RG001")),
+        gc_interval_s=gc_interval,
+        intent_ttl_s=intent_ttl,
+    )

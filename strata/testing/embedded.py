@@ -1,0 +1,92 @@
+"""An embedded Strata server running in a background thread, for integration tests.
+
+with EmbeddedThread(backend="mem") as server:
+    s3 = boto3.client("s3", endpoint_url=server.url, ...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+
+from strata.settings import ServerSettings, default_locations
+
+
+class EmbeddedThread:
+    def __init__(
+        self,
+        backend: str = "mem",
+        root: Path | None = None,
+        gc_interval_s: float = 3600.0,
+        intent_ttl_s: float = 3600.0,
+    ) -> None:
+        if backend == "file" and root is None:
+            raise ValueError("the file backend needs a root directory")
+        self.settings = ServerSettings(
+            backend=backend,
+            host="127.0.0.1",
+            port=0,
+            data_path=str(root / "data") if root else "",
+            metadata_path=str(root / "metadata") if root else "",
+            locations=default_locations(backend),
+            gc_interval_s=gc_interval_s,
+            intent_ttl_s=intent_ttl_s,
+        )
+        self.port = 0
+        self.server = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedThread:
+        started: Future[int] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(started,), daemon=True, name="strata-embedded"
+        )
+        self._thread.start()
+        self.port = started.result(timeout=30)
+        return self
+
+    def _run(self, started: Future[int]) -> None:
+        from strata.embedded import running_embedded
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                async with running_embedded(self.settings) as (server, port):
+                    self.server = server
+                    started.set_result(port)
+                    await self._stop.wait()
+            except BaseException as error:
+                if not started.done():
+                    started.set_exception(error)
+                raise
+
+        asyncio.run(main())
+
+    def call(self, coroutine):  # type: ignore[no-untyped-def]
+        """Runs a coroutine on the server's loop (e.g. ``server.server.core.run_gc(...)``)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> EmbeddedThread:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

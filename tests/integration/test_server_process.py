@@ -1,0 +1,67 @@
+"""The README's first command: `strata server`, as a real process, keeps data across restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import s3_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strata.cli", "server", "--port", str(port), "--host", "127.0.0.1"],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("strata server did not listen within 15 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.timeout(120)
+def test_file_backed_server_keeps_objects_across_restart(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_server(tmp_path, port)
+    try:
+        s3 = s3_client(f"http://127.0.0.1:{port}")
+        s3.create_bucket(Bucket="durable")
+        bodies = {f"k{i}": os.urandom(size) for i, size in enumerate((0, 10, 70_000, 3 * 1024 * 1024))}
+        for key, body in bodies.items():
+            s3.put_object(Bucket="durable", Key=key, Body=body)
+    finally:
+        stop_server(proc)
+    assert (tmp_path / "localData").is_dir() and (tmp_path / "localMetadata").is_dir()
+    proc = start_server(tmp_path, port)
+    try:
+        s3 = s3_client(f"http://127.0.0.1:{port}")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["durable"]
+        for key, body in bodies.items():
+            assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body
+    finally:
+        stop_server(proc)
