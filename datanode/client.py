@@ -1,0 +1,393 @@
+"""Clients of the DataService: one node (DataNodeClient), and a location's replicas (ReplicatedDataClient).
+
+``ReplicatedDataClient`` implements the gateway's ``DataPort`` and the metadata GC's blob
+deleter. It depends only on ``protos`` and ``strata.runtime``, so the gateway and the
+metanode can import it without the datanode's storage code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import grpc
+
+from protos.common_pb2 import BlobRef, Empty, ErrorReason
+from protos.data_pb2 import BlobId, GetChunk, GetRequest, HealthResponse, PutChunk, PutHeader, PutResponse
+from protos.data_pb2_grpc import DataServiceStub
+from protos.errors import StrataError, from_rpc_error
+from strata.runtime.grpc_context import outgoing_metadata
+from strata.runtime.log import log_fields
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_CALL_TIMEOUT = 30.0
+CLEANUP_TIMEOUT = 10.0
+
+_PUT_METHOD = "/strata.DataService/Put"
+_GET_METHOD = "/strata.DataService/Get"
+_PUT_DATA_TAG = b"\x12"  # PutChunk.data: field 2, length-delimited
+_GET_DATA_TAG = 0x0A  # GetChunk.data: field 1, length-delimited
+
+_T = TypeVar("_T")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_put_header(blob_id: str, location: str) -> bytes:
+    return PutChunk(header=PutHeader(blob_id=blob_id, location=location)).SerializeToString()
+
+
+def encode_put_data(chunks: bytes | bytearray | memoryview) -> list[bytes]:
+    """Serialized PutChunk messages of at most 1 MiB of data each.
+
+    Encoded by hand so each byte is copied once, and the same bytes can go to every replica.
+    """
+    view = memoryview(chunks).cast("B")
+    return [
+        b"".join((_PUT_DATA_TAG, _varint(len(piece)), piece))
+        for piece in (view[start : start + CHUNK_SIZE] for start in range(0, len(view), CHUNK_SIZE))
+    ]
+
+
+def decode_get_chunk(raw: bytes) -> bytes:
+    """GetChunk.data from a serialized GetChunk (one copy; protobuf's parser would make two)."""
+    if not raw:
+        return b""
+    if raw[0] == _GET_DATA_TAG:
+        length, shift, position = 0, 0, 1
+        while position < len(raw):
+            byte = raw[position]
+            position += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        if position + length == len(raw):
+            return raw[position:]
+    return GetChunk.FromString(raw).data
+
+
+class PutStream:
+    """One Put call in progress: write serialized chunks, then ``finish`` (or ``cancel``)."""
+
+    def __init__(self, call: grpc.aio.StreamUnaryCall) -> None:
+        self._call = call
+
+    async def write(self, message: bytes) -> None:
+        try:
+            await self._call.write(message)
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            raise await self._failure() from None
+
+    async def finish(self) -> BlobRef:
+        try:
+            await self._call.done_writing()
+            response: PutResponse = await self._call
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+        return response.blob
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    async def _failure(self) -> StrataError:
+        try:
+            await self._call
+        except grpc.aio.AioRpcError as error:
+            return from_rpc_error(error)
+        return StrataError(ErrorReason.INTERNAL, "the datanode ended the Put stream early")
+
+
+class DataNodeClient:
+    """The DataService of one datanode; errors are raised as StrataError."""
+
+    def __init__(self, address: str, *, call_timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
+        self.address = address
+        self._call_timeout = call_timeout
+        self._channel = grpc.aio.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self._stub = DataServiceStub(self._channel)
+        # Raw (de)serializers on the streams: the chunk messages are encoded by hand.
+        self._put = self._channel.stream_unary(
+            _PUT_METHOD, request_serializer=None, response_deserializer=PutResponse.FromString
+        )
+        self._get = self._channel.unary_stream(
+            _GET_METHOD, request_serializer=GetRequest.SerializeToString, response_deserializer=None
+        )
+
+    def open_put(self) -> PutStream:
+        """A raw Put stream: write ``encode_put_header(...)``, then ``encode_put_data(...)`` messages."""
+        return PutStream(self._put(metadata=outgoing_metadata()))
+
+    async def put(self, blob_id: str, location: str, chunks: AsyncIterator[bytes]) -> BlobRef:
+        stream = self.open_put()
+        try:
+            await stream.write(encode_put_header(blob_id, location))
+            async for chunk in chunks:
+                for message in encode_put_data(chunk):
+                    await stream.write(message)
+            return await stream.finish()
+        except BaseException:
+            stream.cancel()
+            raise
+
+    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+        call = self._get(
+            GetRequest(blob_id=blob_id, offset=offset, length=length), metadata=outgoing_metadata()
+        )
+        try:
+            async for raw in call:
+                yield decode_get_chunk(raw)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+
+    async def head(self, blob_id: str) -> int | None:
+        try:
+            response = await self._stub.Head(
+                BlobId(blob_id=blob_id), metadata=outgoing_metadata(), timeout=self._call_timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+        return response.size if response.exists else None
+
+    async def delete(self, blob_id: str) -> None:
+        try:
+            await self._stub.Delete(
+                BlobId(blob_id=blob_id), metadata=outgoing_metadata(), timeout=self._call_timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+
+    async def health(self) -> HealthResponse:
+        try:
+            return await self._stub.Health(Empty(), metadata=outgoing_metadata(), timeout=self._call_timeout)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+
+    async def list_blobs(self) -> AsyncIterator[str]:
+        call = self._stub.ListBlobs(Empty(), metadata=outgoing_metadata())
+        try:
+            async for batch in call:
+                for blob_id in batch.blob_ids:
+                    yield blob_id
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    node_id: str
+    address: str
+    location: str
+
+
+class NodeDirectory(Protocol):
+    def nodes_for_location(self, location: str) -> list[NodeInfo]:
+        """The live datanodes serving ``location``."""
+        ...
+
+    def node(self, node_id: str) -> NodeInfo | None:
+        """A live datanode by id, or None."""
+        ...
+
+
+class StaticNodeDirectory:
+    """A fixed set of nodes, all considered live (tests, fixed deployments)."""
+
+    def __init__(self, nodes: Iterable[NodeInfo]) -> None:
+        self._nodes = {node.node_id: node for node in nodes}
+
+    def nodes_for_location(self, location: str) -> list[NodeInfo]:
+        return [node for node in self._nodes.values() if node.location == location]
+
+    def node(self, node_id: str) -> NodeInfo | None:
+        return self._nodes.get(node_id)
+
+
+def rendezvous_order(blob_id: str, nodes: Sequence[NodeInfo]) -> list[NodeInfo]:
+    """Nodes ranked for ``blob_id`` by highest random weight: stable, and moves few blobs on changes."""
+
+    def weight(node: NodeInfo) -> tuple[int, str]:
+        digest = hashlib.blake2b(f"{node.node_id}\0{blob_id}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big"), node.node_id
+
+    return sorted(nodes, key=weight, reverse=True)
+
+
+_FALLBACK_REASONS = frozenset(
+    {ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.BLOB_NOT_FOUND, ErrorReason.BLOB_CORRUPT}
+)
+
+
+async def _all(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:
+    """Awaits all concurrently; on the first failure cancels the rest and raises it."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class ReplicatedDataClient:
+    """Writes each blob to R datanodes of its location, reads from the first replica that answers."""
+
+    def __init__(self, directory: NodeDirectory, replication_factor: int = 3) -> None:
+        if replication_factor < 1:
+            raise ValueError("replication_factor must be at least 1")
+        self._directory = directory
+        self._replication_factor = replication_factor
+        self._clients: dict[str, DataNodeClient] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def client_for(self, address: str) -> DataNodeClient:
+        client = self._clients.get(address)
+        if client is None:
+            client = self._clients[address] = DataNodeClient(address)
+        return client
+
+    def plan(self, location: str) -> BlobRef:
+        nodes = self._directory.nodes_for_location(location)
+        if not nodes:
+            raise StrataError(
+                ErrorReason.BACKEND_UNAVAILABLE, f"no live datanode serves location {location!r}"
+            )
+        blob_id = secrets.token_hex(16)
+        chosen = rendezvous_order(blob_id, nodes)[: self._replication_factor]
+        return BlobRef(location=location, blob_id=blob_id, size=0, replicas=[node.node_id for node in chosen])
+
+    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+        if not blob.replicas:
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "a planned BlobRef names its replicas")
+        clients = [self.client_for(self._live_node(node_id).address) for node_id in blob.replicas]
+        streams = [client.open_put() for client in clients]
+        try:
+            header = encode_put_header(blob.blob_id, blob.location)
+            await _all([stream.write(header) for stream in streams])
+            async for chunk in chunks:
+                for message in encode_put_data(chunk):
+                    await _all([stream.write(message) for stream in streams])
+            written = await _all([stream.finish() for stream in streams])
+        except BaseException as error:
+            for stream in streams:
+                stream.cancel()
+            await self._discard(blob, cancelled=isinstance(error, asyncio.CancelledError))
+            raise
+        sizes = {replica.size for replica in written}
+        if len(sizes) != 1:
+            await self._discard(blob, cancelled=False)
+            raise StrataError(
+                ErrorReason.INTERNAL, f"replicas disagree on the size of {blob.blob_id}: {sizes}"
+            )
+        return BlobRef(
+            location=blob.location, blob_id=blob.blob_id, size=sizes.pop(), replicas=list(blob.replicas)
+        )
+
+    async def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+        last_error: StrataError | None = None
+        for node_id in self._replica_ids(blob):
+            node = self._directory.node(node_id)
+            if node is None:
+                last_error = StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"datanode {node_id} is not live")
+                continue
+            yielded = False
+            try:
+                async with aclosing(
+                    self.client_for(node.address).get(blob.blob_id, offset, length)
+                ) as pieces:
+                    async for piece in pieces:
+                        yielded = True
+                        yield piece
+                return
+            except StrataError as error:
+                if yielded or error.reason not in _FALLBACK_REASONS:
+                    raise
+                last_error = error
+                logger.warning(
+                    "replica read failed, trying the next one",
+                    extra=log_fields(blob_id=blob.blob_id, node_id=node_id, reason=error.reason_name),
+                )
+        raise last_error or StrataError(ErrorReason.BLOB_NOT_FOUND, f"blob {blob.blob_id} has no replica")
+
+    async def delete(self, blob: BlobRef) -> None:
+        results = await asyncio.gather(
+            *(self._delete_on(node_id, blob.blob_id) for node_id in self._replica_ids(blob)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            await asyncio.gather(task, return_exceptions=True)
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    def _replica_ids(self, blob: BlobRef) -> list[str]:
+        if blob.replicas:
+            return list(blob.replicas)
+        # A ref without replicas (written before they were recorded): every live node may hold it.
+        return [node.node_id for node in self._directory.nodes_for_location(blob.location)]
+
+    def _live_node(self, node_id: str) -> NodeInfo:
+        node = self._directory.node(node_id)
+        if node is None:
+            raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"datanode {node_id} is not live")
+        return node
+
+    async def _delete_on(self, node_id: str, blob_id: str) -> None:
+        await self.client_for(self._live_node(node_id).address).delete(blob_id)
+
+    async def _discard(self, blob: BlobRef, *, cancelled: bool) -> None:
+        """Best-effort removal of whatever a failed put left on its replicas."""
+        cleanup = asyncio.ensure_future(self._discard_now(blob))
+        if cancelled:
+            # This task is being cancelled; finish the cleanup in the background.
+            self._background.add(cleanup)
+            cleanup.add_done_callback(self._background.discard)
+            return
+        await cleanup
+
+    async def _discard_now(self, blob: BlobRef) -> None:
+        try:
+            async with asyncio.timeout(CLEANUP_TIMEOUT):
+                await self.delete(blob)
+        except (StrataError, TimeoutError) as error:
+            logger.warning(
+                "could not remove a failed put's blob; intent expiry will",
+                extra=log_fields(blob_id=blob.blob_id, error=str(error)),
+            )

@@ -1,0 +1,133 @@
+"""The gRPC DataService over one Backend."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from datanode.backend import Backend, validate_blob_id
+from protos import data_pb2_grpc
+from protos.common_pb2 import BlobRef, Empty, ErrorReason
+from protos.data_pb2 import (
+    BlobId,
+    GetChunk,
+    GetRequest,
+    HeadResponse,
+    HealthResponse,
+    ListBlobsResponse,
+    PutChunk,
+    PutResponse,
+)
+from protos.errors import StrataError, abort_with
+from strata.runtime.log import log_fields
+
+logger = logging.getLogger(__name__)
+
+LIST_BATCH_SIZE = 1000
+
+
+class DataServicer(data_pb2_grpc.DataServiceServicer):
+    def __init__(self, backend: Backend, node_id: str, location: str) -> None:
+        self.backend = backend
+        self.node_id = node_id
+        self.location = location
+
+    async def Put(  # noqa: N802 - gRPC method name
+        self, request_iterator: AsyncIterator[PutChunk], context: grpc.aio.ServicerContext
+    ) -> PutResponse:
+        try:
+            first = await anext(aiter(request_iterator), None)
+            if first is None or first.WhichOneof("part") != "header":
+                raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Put stream starts with its header")
+            header = first.header
+            blob_id = validate_blob_id(header.blob_id)
+            if header.location and self.location and header.location != self.location:
+                raise StrataError(
+                    ErrorReason.INVALID_ARGUMENT,
+                    f"this node serves location {self.location!r}, not {header.location!r}",
+                )
+            # A cancelled stream cancels this handler, and the backend then discards the partial blob.
+            size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+            blob = BlobRef(
+                location=header.location or self.location, blob_id=blob_id, size=size, replicas=[self.node_id]
+            )
+            return PutResponse(blob=blob)
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Put")
+        raise AssertionError("unreachable: abort raises")
+
+    async def Get(  # noqa: N802
+        self, request: GetRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[GetChunk]:
+        try:
+            async for piece in self.backend.get(request.blob_id, request.offset, request.length):
+                yield GetChunk(data=piece)
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Get")
+
+    async def Head(self, request: BlobId, context: grpc.aio.ServicerContext) -> HeadResponse:  # noqa: N802
+        try:
+            size = await self.backend.head(request.blob_id)
+            return HeadResponse(exists=False) if size is None else HeadResponse(exists=True, size=size)
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Head")
+        raise AssertionError("unreachable: abort raises")
+
+    async def Delete(self, request: BlobId, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
+        try:
+            await self.backend.delete(request.blob_id)
+            return Empty()
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Delete")
+        raise AssertionError("unreachable: abort raises")
+
+    async def Health(self, request: Empty, context: grpc.aio.ServicerContext) -> HealthResponse:  # noqa: N802
+        try:
+            await self.backend.health()
+            return HealthResponse(ok=True, node_id=self.node_id, location=self.location)
+        except StrataError as error:
+            return HealthResponse(
+                ok=False, node_id=self.node_id, location=self.location, detail=error.message
+            )
+        except Exception:
+            await _abort_internal(context, "Health")
+        raise AssertionError("unreachable: abort raises")
+
+    async def ListBlobs(  # noqa: N802
+        self, request: Empty, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ListBlobsResponse]:
+        try:
+            batch: list[str] = []
+            async for blob_id in self.backend.list_blobs():
+                batch.append(blob_id)
+                if len(batch) >= LIST_BATCH_SIZE:
+                    yield ListBlobsResponse(blob_ids=batch)
+                    batch = []
+            if batch:
+                yield ListBlobsResponse(blob_ids=batch)
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "ListBlobs")
+
+
+async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterator[bytes]:
+    async for message in request_iterator:
+        if message.WhichOneof("part") != "data":
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "only data may follow a Put header")
+        yield message.data
+
+
+async def _abort_internal(context: grpc.aio.ServicerContext, method: str) -> None:
+    logger.exception("DataService.%s failed", method, extra=log_fields(method=method))
+    await abort_with(context, StrataError(ErrorReason.INTERNAL, f"internal error in {method}"))
