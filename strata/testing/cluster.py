@@ -1,0 +1,55 @@
+"""``LocalCluster``: a real process cluster (etcd, metanode, datanodes, gateways) for integration suites.
+
+    with LocalCluster(tmp_path) as cluster:
+        s3 = boto3.client("s3", endpoint_url=cluster.gateway_urls[0], ...)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from types import TracebackType
+
+from strata.localcluster import ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
+
+
+class LocalCluster:
+    def __init__(self, workdir: Path, spec: ClusterSpec | None = None) -> None:
+        self.launcher = LocalClusterLauncher(Path(workdir))
+        self.spec = spec or ClusterSpec(gateway_base_port=None)
+        self.state: ClusterState | None = None
+
+    def start(self) -> LocalCluster:
+        self.state = self.launcher.up(self.spec)
+        return self
+
+    def stop(self) -> None:
+        self.launcher.down()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+    def processes(self, role: str | None = None) -> list[ProcessRecord]:
+        assert self.state is not None
+        return [p for p in self.state.processes if role is None or p.role == role]
+
+    @property
+    def etcd(self) -> str:
+        assert self.state is not None
+        return self.state.etcd
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [p.address for p in self.processes("gateway")]
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        for record in self.processes():
+            if record.name == name:
+                os.kill(record.pid, signum)
+                return
+        raise KeyError(name)

@@ -1,0 +1,165 @@
+"""A real cluster of processes: etcd, a metanode, two datanodes, two gateways."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from datanode.client import DataNodeClient
+from metanode.client import MetadataClient
+from protos.metadata_pb2 import LISTING_DELIMITER_VERSIONS, ListObjectsRequest, RunGcRequest
+from strata.testing.cluster import LocalCluster
+from tests.integration.conftest import s3_client
+
+pytestmark = pytest.mark.cluster
+
+
+def test_status_shows_every_process(cluster: LocalCluster) -> None:
+    lines = cluster.launcher.status_lines()
+    roles = [line.split()[0] for line in lines]
+    assert sorted(roles) == sorted(["etcd", "datanode", "datanode", "metanode", "gateway", "gateway"])
+    assert all(line.endswith("running") for line in lines)
+    assert sum("http://127.0.0.1:" in line for line in lines) == 2
+
+
+def test_object_written_through_one_gateway_is_read_through_the_other(cluster: LocalCluster) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    first.create_bucket(Bucket="shared")
+    body = os.urandom(3 * 1024 * 1024 + 7)
+    first.put_object(Bucket="shared", Key="big", Body=body)
+    first.put_object(Bucket="shared", Key="small", Body=b"tiny")
+    assert second.get_object(Bucket="shared", Key="big")["Body"].read() == body
+    assert second.get_object(Bucket="shared", Key="small")["Body"].read() == b"tiny"
+    assert [o["Key"] for o in second.list_objects_v2(Bucket="shared")["Contents"]] == ["big", "small"]
+    second.delete_object(Bucket="shared", Key="big")
+    second.delete_object(Bucket="shared", Key="small")
+    first.delete_bucket(Bucket="shared")
+
+
+def test_bucket_names_are_unique_across_gateways(cluster: LocalCluster) -> None:
+    from botocore.exceptions import ClientError
+
+    first = s3_client(cluster.gateway_urls[0])
+    other = s3_client(cluster.gateway_urls[1], "accessKey2", "verySecretKey2")
+    first.create_bucket(Bucket="claimed")
+    try:
+        with pytest.raises(ClientError) as excinfo:
+            other.create_bucket(Bucket="claimed")
+        assert excinfo.value.response["Error"]["Code"] == "BucketAlreadyExists"
+    finally:
+        first.delete_bucket(Bucket="claimed")
+    other.create_bucket(Bucket="claimed")
+    other.delete_bucket(Bucket="claimed")
+
+
+def _start_raw_upload(url: str, bucket: str, key: str, size: int, sent_before_signal: int,
+                      sent: threading.Event) -> threading.Thread:
+    """Streams ``size`` bytes slowly; sets ``sent`` once ``sent_before_signal`` bytes are out."""
+    target = f"{url}/{bucket}/{key}"
+    request = AWSRequest(method="PUT", url=target, headers={
+        "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(size)})
+    S3SigV4Auth(Credentials("accessKey1", "verySecretKey1"), "s3", "us-east-1").add_auth(request)
+    parsed = urlparse(url)
+
+    def upload() -> None:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        try:
+            connection.putrequest("PUT", f"/{bucket}/{key}", skip_accept_encoding=True)
+            for name, value in request.headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            piece = os.urandom(1024 * 1024)
+            written = 0
+            while written < size:
+                connection.send(piece)
+                written += len(piece)
+                if written >= sent_before_signal:
+                    sent.set()
+                    time.sleep(0.05)
+        except OSError:
+            pass
+        finally:
+            sent.set()
+            connection.close()
+
+    thread = threading.Thread(target=upload, daemon=True)
+    thread.start()
+    return thread
+
+
+async def _live_and_stored_blobs(cluster: LocalCluster) -> tuple[set[str], set[str]]:
+    metanode = MetadataClient(cluster.processes("metanode")[0].address)
+    try:
+        await metanode.run_gc(RunGcRequest(expire_all_intents=True))
+        referenced: set[str] = set()
+        listing = await metanode.list_objects(
+            ListObjectsRequest(bucket="killed", listing_type=LISTING_DELIMITER_VERSIONS, max_keys=100000))
+        for entry in listing.entries:
+            referenced.update(blob.blob_id for blob in entry.object.blobs)
+    finally:
+        await metanode.close()
+    stored: set[str] = set()
+    for record in cluster.processes("datanode"):
+        client = DataNodeClient(record.address)
+        try:
+            stored.update([blob_id async for blob_id in client.list_blobs()])
+        finally:
+            await client.close()
+    return referenced, stored
+
+
+@pytest.mark.timeout(180)
+def test_gateway_killed_mid_upload_leaves_no_object_and_no_orphan(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "c") as cluster:
+        first_url, second_url = cluster.gateway_urls
+        survivor = s3_client(second_url)
+        survivor.create_bucket(Bucket="killed")
+        survivor.put_object(Bucket="killed", Key="kept", Body=os.urandom(200_000))
+        sent = threading.Event()
+        uploader = _start_raw_upload(first_url, "killed", "partial", 100 * 1024 * 1024, 30 * 1024 * 1024, sent)
+        assert sent.wait(60)
+        cluster.kill("gateway-1", signal.SIGKILL)
+        uploader.join(60)
+        assert [o["Key"] for o in survivor.list_objects_v2(Bucket="killed")["Contents"]] == ["kept"]
+        referenced, stored = asyncio.run(_live_and_stored_blobs(cluster))
+        assert len(referenced) == 1
+        # Every datanode copy belongs to a live object: the half-written blob is gone.
+        assert stored == referenced
+
+
+@pytest.mark.timeout(120)
+def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
+    env = {**os.environ}
+    cli = [sys.executable, "-m", "strata.cli", "cluster"]
+    up = subprocess.run([*cli, "up", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                        timeout=90)
+    try:
+        assert up.returncode == 0, up.stderr
+        status = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert status.returncode == 0
+        lines = status.stdout.strip().splitlines()
+        assert len(lines) == 6
+        gateway_urls = [word for line in lines for word in line.split() if word.startswith("http://")]
+        assert len(gateway_urls) == 2
+        s3 = s3_client(gateway_urls[0])
+        s3.create_bucket(Bucket="from-cli")
+        s3.delete_bucket(Bucket="from-cli")
+    finally:
+        down = subprocess.run([*cli, "down"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0
+    after = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert after.returncode == 1
+    assert (tmp_path / ".strata-cluster").is_dir()
