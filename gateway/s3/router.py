@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote_to_bytes
 
-from gateway.s3 import errors
-from gateway.s3.errors import InvalidArgument, InvalidBucketName, InvalidURI, MethodNotAllowed, S3Error
+from gateway.s3.errors import (
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidURI,
+    MethodNotAllowed,
+    S3Error,
+    S3NotImplemented,
+)
 
 Level = Literal["service", "bucket", "object"]
 
@@ -350,7 +356,7 @@ def _unroutable(method: str, level: Level, sub_resource: str | None) -> S3Error:
     # The sub-resource exists for this resource with another method: S3 answers 405, else 501.
     if any(rule.level == level and rule.sub_resource == sub_resource for rule in RULES):
         return MethodNotAllowed(Method=method, ResourceType=level.upper())
-    return errors.NotImplemented()
+    return S3NotImplemented()
 
 
 def _part_number(query: Mapping[str, str]) -> int | None:
