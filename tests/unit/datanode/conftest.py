@@ -1,15 +1,17 @@
-"""Backends for the conformance suite: every backend must pass the same tests."""
+"""Backends for the conformance suite (every backend must pass the same tests), and real gRPC datanodes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from datanode_testing import RunningDataNode
 
 from datanode.backend import Backend
 from datanode.disk import DiskBackend
 from datanode.memory import MemoryBackend
+from datanode.server import bound_port, start_server
 
 
 @pytest.fixture(params=["disk", "memory"])
@@ -21,3 +23,21 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     instance = factories[request.param]()
     yield instance
     await instance.close()
+
+
+@pytest.fixture
+async def start_datanode(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[RunningDataNode]]]:
+    """Starts real gRPC datanodes on 127.0.0.1 with free ports, each over its own DiskBackend."""
+    running: list[RunningDataNode] = []
+
+    async def start(node_id: str, location: str = "us-east-1") -> RunningDataNode:
+        backend = DiskBackend(tmp_path / node_id)
+        server = await start_server(backend, "127.0.0.1:0", node_id, location)
+        node = RunningDataNode(node_id, location, backend, server, f"127.0.0.1:{bound_port(server)}")
+        running.append(node)
+        return node
+
+    yield start
+    for node in running:
+        await node.stop()
+        await node.backend.close()

@@ -1,9 +1,17 @@
-"""Small stream utilities shared by the datanode tests."""
+"""Streams, bitrot and a running datanode: what the datanode tests share."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+
+import grpc
+
+from datanode.client import NodeInfo
+from datanode.disk import DiskBackend
 
 
 def new_blob_id() -> str:
@@ -21,3 +29,44 @@ def pieces_of(data: bytes, size: int) -> list[bytes]:
 
 async def read_all(chunks: AsyncIterator[bytes]) -> bytes:
     return b"".join([piece async for piece in chunks])
+
+
+def flip_byte(path: str, position: int) -> None:
+    """Simulates bitrot: inverts one byte of a file in place."""
+    with open(path, "r+b") as damaged:
+        damaged.seek(position)
+        original = damaged.read(1)
+        damaged.seek(position)
+        damaged.write(bytes([original[0] ^ 0xFF]))
+
+
+async def eventually(condition: Callable[[], bool], attempts: int = 1000) -> None:
+    """Waits (up to ~10 s) for ``condition``; for effects another task or process completes."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")
+
+
+def files_in(directory: str | os.PathLike[str]) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
+@dataclass
+class RunningDataNode:
+    node_id: str
+    location: str
+    backend: DiskBackend
+    server: grpc.aio.Server
+    address: str
+
+    @property
+    def info(self) -> NodeInfo:
+        return NodeInfo(self.node_id, self.address, self.location)
+
+    async def stop(self) -> None:
+        await self.server.stop(grace=None)

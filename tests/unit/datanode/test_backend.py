@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from blob_streams import new_blob_id, pieces_of, read_all, stream
+from datanode_testing import new_blob_id, pieces_of, read_all, stream
 
 from datanode.backend import CHUNK_SIZE, Backend, create_backend, registered_location_types
 from datanode.disk import DiskBackend
