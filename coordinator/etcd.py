@@ -280,6 +280,17 @@ class EtcdClient:
             )
         return bool(response.succeeded)
 
+    async def delete_if_value(self, key: str, expected: Value) -> bool:
+        """Deletes the key only if its value is still ``expected``."""
+        kv = self._kv
+        with _etcd_errors("txn"):
+            response = await kv.txn(
+                compare=[kv.txn_compare_value(key, _to_bytes(expected))],
+                success=[kv.txn_op_delete(key)],
+                timeout=self.request_timeout_s,
+            )
+        return bool(response.succeeded)
+
     async def delete_if_revision(self, key: str, create_revision: int) -> bool:
         """Deletes the key only if it is still the incarnation created at ``create_revision``."""
         kv = self._kv
