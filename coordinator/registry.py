@@ -18,7 +18,7 @@ from typing import Any
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace, keyspace
 from coordinator.mirror import PrefixMirror
-from coordinator.nodeinfo import NodeInfo
+from datanode.client import NodeInfo
 from protos.errors import StrataError
 
 _log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ import json
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace
 from coordinator.registry import NodeWatcher, register_node, wait_for
+from datanode.client import NodeDirectory, NodeInfo
 from strata.testing.etcd import EtcdProcess
 
 
@@ -21,11 +22,11 @@ async def test_registered_node_is_visible_in_the_watcher_and_close_removes_it(
         )
         nodes = await watcher.wait_for(1, timeout_s=10)
         assert nodes[0]["node_id"] == "dn1" and nodes[0]["kind"] == "datanode"
-        node = watcher.node("dn1")
-        assert node is not None
-        assert (node.node_id, node.address, node.location) == ("dn1", "127.0.0.1:9991", "us-east-1")
-        assert watcher.nodes_for_location("us-east-1") == [node]
-        assert watcher.nodes_for_location("elsewhere") == []
+        directory: NodeDirectory = watcher  # the datanode client's view of the registry
+        node = directory.node("dn1")
+        assert node == NodeInfo(node_id="dn1", address="127.0.0.1:9991", location="us-east-1")
+        assert directory.nodes_for_location("us-east-1") == [node]
+        assert directory.nodes_for_location("elsewhere") == []
 
         await registration.close()
         assert await client.get(Keyspace(cluster).node("datanode", "dn1")) is None
