@@ -1,0 +1,184 @@
+"""ReplicatedDataClient over real gRPC datanodes, and the client's wire encoding and placement."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from datanode_testing import RunningDataNode, flip_byte, new_blob_id, pieces_of, read_all, stream
+
+from datanode.backend import CHUNK_SIZE
+from datanode.client import (
+    NodeInfo,
+    ReplicatedDataClient,
+    StaticNodeDirectory,
+    decode_get_chunk,
+    encode_put_data,
+    rendezvous_order,
+)
+from protos.common_pb2 import BlobRef, ErrorReason
+from protos.data_pb2 import GetChunk, PutChunk
+from protos.errors import StrataError
+
+StartDataNode = Callable[..., Awaitable[RunningDataNode]]
+LOCATION = "us-east-1"
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 300, CHUNK_SIZE - 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 5])
+def test_hand_encoded_messages_match_protobuf(size: int) -> None:
+    data = os.urandom(size)
+    messages = encode_put_data(data)
+    assert b"".join(PutChunk.FromString(message).data for message in messages) == data
+    assert all(len(PutChunk.FromString(message).data) <= CHUNK_SIZE for message in messages)
+    assert decode_get_chunk(GetChunk(data=data).SerializeToString()) == data
+
+
+def nodes(count: int, location: str = LOCATION) -> list[NodeInfo]:
+    return [NodeInfo(f"dn-{index}", f"127.0.0.1:{9000 + index}", location) for index in range(count)]
+
+
+def test_rendezvous_order_is_stable_and_independent_of_input_order() -> None:
+    blob_id = new_blob_id()
+    forward = rendezvous_order(blob_id, nodes(5))
+    assert rendezvous_order(blob_id, list(reversed(nodes(5)))) == forward
+    # Removing a node that was not chosen first leaves the first choice alone.
+    remaining = [node for node in nodes(5) if node != forward[-1]]
+    assert rendezvous_order(blob_id, remaining)[0] == forward[0]
+
+
+def test_rendezvous_spreads_blobs_over_every_node() -> None:
+    first_choices = Counter(rendezvous_order(new_blob_id(), nodes(4))[0].node_id for _ in range(400))
+    assert set(first_choices) == {"dn-0", "dn-1", "dn-2", "dn-3"}
+
+
+def test_plan_picks_min_of_replication_factor_and_live_nodes() -> None:
+    directory = StaticNodeDirectory([*nodes(5), NodeInfo("dn-far", "127.0.0.1:9100", "elsewhere")])
+    plan = ReplicatedDataClient(directory, replication_factor=3).plan(LOCATION)
+    assert len(plan.blob_id) == 32 and int(plan.blob_id, 16) >= 0
+    assert (plan.location, plan.size) == (LOCATION, 0)
+    assert list(plan.replicas) == [node.node_id for node in rendezvous_order(plan.blob_id, nodes(5))[:3]]
+    assert len(ReplicatedDataClient(directory, replication_factor=3).plan("elsewhere").replicas) == 1
+    with pytest.raises(StrataError) as raised:
+        ReplicatedDataClient(directory).plan("nowhere")
+    assert raised.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+
+
+@pytest.fixture
+async def pair(start_datanode: StartDataNode) -> list[RunningDataNode]:
+    return [await start_datanode("dn-a"), await start_datanode("dn-b")]
+
+
+@pytest.fixture
+async def replicated(pair: list[RunningDataNode]) -> AsyncIterator[ReplicatedDataClient]:
+    client = ReplicatedDataClient(StaticNodeDirectory(node.info for node in pair), replication_factor=3)
+    yield client
+    await client.close()
+
+
+def by_id(pair: list[RunningDataNode], node_id: str) -> RunningDataNode:
+    return next(node for node in pair if node.node_id == node_id)
+
+
+async def put_random(client: ReplicatedDataClient, size: int) -> tuple[BlobRef, bytes]:
+    data = os.urandom(size)
+    blob = await client.put(client.plan(LOCATION), stream(pieces_of(data, 400_000)))
+    return blob, data
+
+
+async def test_put_lands_on_every_replica(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, data = await put_random(replicated, 3 * CHUNK_SIZE + 3)
+    assert blob.size == len(data) and sorted(blob.replicas) == ["dn-a", "dn-b"]
+    for node in pair:
+        assert await read_all(node.backend.get(blob.blob_id)) == data
+    assert await read_all(replicated.get(blob, CHUNK_SIZE - 1, 5)) == data[CHUNK_SIZE - 1 : CHUNK_SIZE + 4]
+
+
+async def test_get_survives_the_first_replica_being_stopped(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, data = await put_random(replicated, 2 * CHUNK_SIZE)
+    assert await read_all(replicated.get(blob)) == data  # the channel to the first replica is open
+    await by_id(pair, blob.replicas[0]).stop()
+    assert await read_all(replicated.get(blob)) == data
+
+
+@pytest.mark.parametrize("damage", ["deleted", "rotten"])
+async def test_get_falls_back_when_the_first_replica_lost_the_blob(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient, damage: str
+) -> None:
+    blob, data = await put_random(replicated, 100_000)
+    first = by_id(pair, blob.replicas[0])
+    if damage == "deleted":
+        await first.backend.delete(blob.blob_id)
+    else:
+        flip_byte(first.backend.blob_path(blob.blob_id), 10)
+    assert await read_all(replicated.get(blob)) == data
+
+
+async def test_get_does_not_switch_replicas_after_bytes_were_yielded(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, data = await put_random(replicated, 2 * CHUNK_SIZE)
+    flip_byte(by_id(pair, blob.replicas[0]).backend.blob_path(blob.blob_id), CHUNK_SIZE + 1)
+    chunks = replicated.get(blob)
+    assert await anext(chunks) == data[:CHUNK_SIZE]
+    with pytest.raises(StrataError) as raised:
+        await anext(chunks)
+    assert raised.value.reason == ErrorReason.BLOB_CORRUPT
+
+
+async def test_get_with_every_replica_gone_raises_the_last_reason(replicated: ReplicatedDataClient) -> None:
+    blob = replicated.plan(LOCATION)  # planned but never written
+    with pytest.raises(StrataError) as raised:
+        await read_all(replicated.get(blob))
+    assert raised.value.reason == ErrorReason.BLOB_NOT_FOUND
+
+
+async def test_delete_removes_from_every_replica_and_is_idempotent(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, _ = await put_random(replicated, 1000)
+    await replicated.delete(blob)
+    await replicated.delete(blob)
+    for node in pair:
+        assert await node.backend.head(blob.blob_id) is None
+
+
+async def test_delete_with_an_unreachable_replica_raises_so_it_is_retried(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, _ = await put_random(replicated, 1000)
+    await pair[0].stop()
+    with pytest.raises(StrataError) as raised:
+        await replicated.delete(blob)
+    assert raised.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+    assert await pair[1].backend.head(blob.blob_id) is None
+
+
+async def test_failed_replica_fails_the_put_and_leaves_nothing(start_datanode: StartDataNode) -> None:
+    good = await start_datanode("dn-good", LOCATION)
+    misconfigured = await start_datanode("dn-wrong", "another-location")  # rejects our header
+    directory = StaticNodeDirectory([good.info, NodeInfo("dn-wrong", misconfigured.address, LOCATION)])
+    client = ReplicatedDataClient(directory)
+    try:
+        blob = client.plan(LOCATION)
+        with pytest.raises(StrataError) as raised:
+            await client.put(blob, stream(pieces_of(os.urandom(3 * CHUNK_SIZE), CHUNK_SIZE)))
+        assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
+        assert await good.backend.head(blob.blob_id) is None
+        assert [found async for found in good.backend.list_blobs()] == []
+    finally:
+        await client.close()
+
+
+async def test_put_to_a_replica_missing_from_the_directory_is_unavailable(
+    replicated: ReplicatedDataClient,
+) -> None:
+    blob = BlobRef(location=LOCATION, blob_id=new_blob_id(), replicas=["dn-a", "dn-gone"])
+    with pytest.raises(StrataError) as raised:
+        await replicated.put(blob, stream([b"x"]))
+    assert raised.value.reason == ErrorReason.BACKEND_UNAVAILABLE
