@@ -293,17 +293,21 @@ class ReplicatedDataClient:
             raise StrataError(ErrorReason.INVALID_ARGUMENT, "a planned BlobRef names its replicas")
         clients = [self.client_for(self._live_node(node_id).address) for node_id in blob.replicas]
         streams = [client.open_put() for client in clients]
+        finishing = False
         try:
             header = encode_put_header(blob.blob_id, blob.location)
             await _all([stream.write(header) for stream in streams])
             async for chunk in chunks:
                 for message in encode_put_data(chunk):
                     await _all([stream.write(message) for stream in streams])
+            finishing = True
             written = await _all([stream.finish() for stream in streams])
         except BaseException as error:
             for stream in streams:
                 stream.cancel()
-            await self._discard(blob, cancelled=isinstance(error, asyncio.CancelledError))
+            # Before the end of the stream is sent, a cancelled Put stores nothing; after it, some may have.
+            if finishing:
+                await self._discard(blob, cancelled=isinstance(error, asyncio.CancelledError))
             raise
         sizes = {replica.size for replica in written}
         if len(sizes) != 1:

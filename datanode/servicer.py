@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 
@@ -64,8 +65,10 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         self, request: GetRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[GetChunk]:
         try:
-            async for piece in self.backend.get(request.blob_id, request.offset, request.length):
-                yield GetChunk(data=piece)
+            # aclosing: a cancelled call releases the backend's open file at once.
+            async with aclosing(self.backend.get(request.blob_id, request.offset, request.length)) as pieces:
+                async for piece in pieces:
+                    yield GetChunk(data=piece)
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
@@ -108,11 +111,12 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
     ) -> AsyncIterator[ListBlobsResponse]:
         try:
             batch: list[str] = []
-            async for blob_id in self.backend.list_blobs():
-                batch.append(blob_id)
-                if len(batch) >= LIST_BATCH_SIZE:
-                    yield ListBlobsResponse(blob_ids=batch)
-                    batch = []
+            async with aclosing(self.backend.list_blobs()) as blob_ids:
+                async for blob_id in blob_ids:
+                    batch.append(blob_id)
+                    if len(batch) >= LIST_BATCH_SIZE:
+                        yield ListBlobsResponse(blob_ids=batch)
+                        batch = []
             if batch:
                 yield ListBlobsResponse(blob_ids=batch)
         except StrataError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,8 @@ from datanode.client import (
     encode_put_data,
     rendezvous_order,
 )
+from datanode.memory import MemoryBackend
+from datanode.server import bound_port, start_server
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.data_pb2 import GetChunk, PutChunk
 from protos.errors import StrataError
@@ -182,3 +185,40 @@ async def test_put_to_a_replica_missing_from_the_directory_is_unavailable(
     with pytest.raises(StrataError) as raised:
         await replicated.put(blob, stream([b"x"]))
     assert raised.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+
+
+class _FullBackend(MemoryBackend):
+    """Accepts the whole stream, waits until ``peer`` holds the blob, then fails to store it."""
+
+    def __init__(self, peer: RunningDataNode) -> None:
+        super().__init__()
+        self.peer = peer
+
+    async def put(self, blob_id: str, chunks: AsyncIterator[bytes]) -> int:
+        async for _ in chunks:
+            pass
+        for _ in range(1000):
+            if await self.peer.backend.head(blob_id) is not None:
+                break
+            await asyncio.sleep(0.01)
+        raise StrataError(ErrorReason.QUOTA, "disk full")
+
+
+async def test_replica_failing_at_the_end_makes_the_others_delete_their_copy(
+    start_datanode: StartDataNode,
+) -> None:
+    good = await start_datanode("dn-good", LOCATION)
+    full_server = await start_server(_FullBackend(good), "127.0.0.1:0", "dn-full", LOCATION)
+    directory = StaticNodeDirectory(
+        [good.info, NodeInfo("dn-full", f"127.0.0.1:{bound_port(full_server)}", LOCATION)]
+    )
+    client = ReplicatedDataClient(directory)
+    try:
+        blob = client.plan(LOCATION)
+        with pytest.raises(StrataError) as raised:
+            await client.put(blob, stream([os.urandom(CHUNK_SIZE + 1)]))
+        assert raised.value.reason == ErrorReason.QUOTA
+        assert await good.backend.head(blob.blob_id) is None
+    finally:
+        await client.close()
+        await full_server.stop(grace=None)
