@@ -98,7 +98,11 @@ class Registration:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.lease_id:
-            await self._client.revoke_lease(self.lease_id)
+            try:
+                await self._client.revoke_lease(self.lease_id)
+            except StrataError as error:
+                # Shutdown must not fail on an unreachable etcd: the lease expires by itself.
+                _log.warning("could not revoke %s's lease (it will expire): %s", self.key, error.message)
             self.lease_id = 0
 
     async def __aenter__(self) -> Registration:
