@@ -9,7 +9,7 @@ and later ``aws_s3``, ``azure``, ...) through :func:`create_backend`.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from protos.common_pb2 import ErrorReason
@@ -27,11 +27,11 @@ class Backend(Protocol):
         """Stores the blob; returns its size. Visible only once complete."""
         ...
 
-    def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+    def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         """Streams ``length`` bytes (-1: to the end) from ``offset`` in pieces of at most 1 MiB.
 
         Raises BLOB_NOT_FOUND on the first iteration if the blob is missing, BLOB_CORRUPT if a
-        checksum does not match.
+        checksum does not match. An async generator, so a caller that stops early can ``aclose()`` it.
         """
         ...
 
@@ -43,7 +43,7 @@ class Backend(Protocol):
         """Removes the blob; deleting a missing blob is not an error."""
         ...
 
-    def list_blobs(self) -> AsyncIterator[str]:
+    def list_blobs(self) -> AsyncGenerator[str, None]:
         """Every stored blob id, in no particular order."""
         ...
 

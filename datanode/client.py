@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -152,7 +152,7 @@ class DataNodeClient:
             stream.cancel()
             raise
 
-    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         call = self._get(
             GetRequest(blob_id=blob_id, offset=offset, length=length), metadata=outgoing_metadata()
         )
@@ -187,7 +187,7 @@ class DataNodeClient:
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
 
-    async def list_blobs(self) -> AsyncIterator[str]:
+    async def list_blobs(self) -> AsyncGenerator[str, None]:
         call = self._stub.ListBlobs(Empty(), metadata=outgoing_metadata())
         try:
             async for batch in call:
@@ -319,7 +319,7 @@ class ReplicatedDataClient:
             location=blob.location, blob_id=blob.blob_id, size=sizes.pop(), replicas=list(blob.replicas)
         )
 
-    async def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+    async def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         last_error: StrataError | None = None
         for node_id in self._replica_ids(blob):
             node = self._directory.node(node_id)

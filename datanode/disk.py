@@ -31,7 +31,7 @@ import struct
 import threading
 import uuid
 from array import array
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -270,7 +270,7 @@ def _remove_leftover_temporaries(tmp_dir: str) -> int:
 
 
 def _list_shard_dirs(root: str) -> list[str]:
-    shard_dirs = []
+    shard_dirs: list[str] = []
     for top in os.scandir(root):
         if top.is_dir() and _SHARD_DIR.fullmatch(top.name):
             shard_dirs.extend(
@@ -339,7 +339,7 @@ class DiskBackend:
             raise
         return writer.size
 
-    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         validate_blob_id(blob_id)
         await self.start()
         opened = await self._run(_open_range, self.blob_path(blob_id), blob_id, offset, length)
@@ -385,7 +385,7 @@ class DiskBackend:
         await self.start()
         await self._run(_delete, self.blob_path(blob_id))
 
-    async def list_blobs(self) -> AsyncIterator[str]:
+    async def list_blobs(self) -> AsyncGenerator[str, None]:
         await self.start()
         for shard_dir in await self._run(_list_shard_dirs, self.root):
             for name in await self._run(_list_blob_names, shard_dir):

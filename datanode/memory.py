@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from datanode.backend import CHUNK_SIZE, blob_not_found, resolve_range, validate_blob_id
 from protos.common_pb2 import ErrorReason
@@ -22,7 +22,7 @@ class MemoryBackend:
         self._blobs[blob_id] = blob
         return len(blob)
 
-    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         validate_blob_id(blob_id)
         blob = self._blobs.get(blob_id)
         if blob is None:
@@ -41,7 +41,7 @@ class MemoryBackend:
         validate_blob_id(blob_id)
         self._blobs.pop(blob_id, None)
 
-    async def list_blobs(self) -> AsyncIterator[str]:
+    async def list_blobs(self) -> AsyncGenerator[str, None]:
         for blob_id in list(self._blobs):
             yield blob_id
 
