@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.ports import DataPort, MetadataPort
-from gateway.s3.auth import AuthResult, Authenticator, Principal
+from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
 
 INLINE_THRESHOLD = 64 * 1024

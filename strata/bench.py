@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import time
 import uuid
@@ -20,8 +21,11 @@ SIZE_UNITS = {"": 1, "B": 1, "KIB": 1024, "KB": 1000, "MIB": 1024**2, "MB": 1000
 
 
 def parse_size(text: str) -> int:
-    number = text.rstrip("KMGiBkmgib")
-    unit = text[len(number) :].upper()
+    """``4KiB``, ``64MiB``, ``1GiB``, ``1000`` -> bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([KMG]?I?B?)\s*", text.upper())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    number, unit = match.groups()
     if unit in ("K", "M", "G"):
         unit += "IB"
     return int(float(number) * SIZE_UNITS[unit])
@@ -75,7 +79,7 @@ async def _run_phase(name: str, count: int, concurrency: int, job) -> Phase:  # 
             try:
                 moved += await job(index)
                 latencies.append(time.perf_counter() - started)
-            except (aiohttp.ClientError, AssertionError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, AssertionError):
                 errors += 1
 
     started = time.perf_counter()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -93,13 +93,13 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     for location_type in sorted(types & {"file", "mem"}):
         data_dir = settings.data_path if location_type == "file" else None
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            os.makedirs(data_dir, exist_ok=True)
         backends[location_type] = create_backend(location_type, {}, data_dir=data_dir)
     if settings.backend == "mem":
         core = MetadataCore(MemoryKV(), replication_group_id=settings.replication_group_id,
                             intent_ttl_ms=int(settings.intent_ttl_s * 1000))
     else:
-        Path(settings.metadata_path).mkdir(parents=True, exist_ok=True)
+        os.makedirs(settings.metadata_path, exist_ok=True)
         core = await open_core(settings.metadata_path, replication_group_id=settings.replication_group_id,
                                intent_ttl_ms=int(settings.intent_ttl_s * 1000))
     data = LocalData(settings.locations, backends)

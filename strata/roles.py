@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import os
-from pathlib import Path
 
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
@@ -37,7 +36,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.gc import GarbageCollector
     from metanode.server import open_core, start_server
 
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    os.makedirs(args.data_dir, exist_ok=True)
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
     etcd = await EtcdClient.connect(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -70,7 +69,7 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.server import start_server
 
     if args.data_dir:
-        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        os.makedirs(args.data_dir, exist_ok=True)
     backend = create_backend(args.type, json.loads(args.details), data_dir=args.data_dir)
     server = await start_server(backend, args.listen, args.node_id, args.location)
     etcd = await EtcdClient.connect(args.etcd)
@@ -91,8 +90,9 @@ async def _datanode(args: argparse.Namespace) -> None:
 async def _gateway(args: argparse.Namespace) -> None:
     from aiohttp import web
 
+    from coordinator.config_io import get_authdata, get_rest_endpoints
     from coordinator.etcd import EtcdClient
-    from coordinator.locations import LocationWatcher
+    from coordinator.locations import LocationWatcher, ensure_default_locations
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
     from gateway.app import build_app
@@ -100,22 +100,23 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.context import GatewayServices
     from gateway.s3.accounts import AccountStore, load_accounts
     from gateway.s3.auth import Authenticator
-    from strata.settings import default_locations, default_rest_endpoints
+    from strata.settings import default_rest_endpoints
 
     etcd = await EtcdClient.connect(args.etcd)
+    await ensure_default_locations(etcd, args.cluster, "file")
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
-    locations = LocationWatcher(etcd, args.cluster, default=default_locations("file"))
+    locations = LocationWatcher(etcd, args.cluster)
     for watcher in (metanodes, datanodes, locations):
         await watcher.start()
-    stored_accounts = await etcd.get_prefix(f"/strata/{args.cluster}/accounts/")
-    if stored_accounts and not os.environ.get("SCALITY_ACCESS_KEY_ID"):
-        accounts = AccountStore.from_dict({"accounts": _unique_accounts(stored_accounts)})
+    stored_accounts = await get_authdata(etcd, args.cluster)
+    if stored_accounts.get("accounts") and not os.environ.get("SCALITY_ACCESS_KEY_ID"):
+        accounts = AccountStore.from_dict(stored_accounts)
     else:
         accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
     metadata = ClusterMetadata(etcd, args.cluster, metanodes)
     data = ReplicatedDataClient(datanodes)
-    rest_endpoints = default_rest_endpoints()
+    rest_endpoints = await get_rest_endpoints(etcd, args.cluster) or default_rest_endpoints()
     services = GatewayServices(
         metadata=metadata,
         data=data,
@@ -143,18 +144,6 @@ async def _gateway(args: argparse.Namespace) -> None:
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
-
-
-def _unique_accounts(stored: list[tuple[str, bytes]]) -> list[dict[str, object]]:
-    """accounts/<access-key> entries (one per key) folded back into authdata accounts."""
-    by_id: dict[str, dict[str, object]] = {}
-    for _, raw in stored:
-        account = json.loads(raw)
-        existing = by_id.setdefault(account["canonicalID"], {**account, "keys": []})
-        for key in account.get("keys", []):
-            if key not in existing["keys"]:  # type: ignore[operator]
-                existing["keys"].append(key)  # type: ignore[union-attr]
-    return list(by_id.values())
 
 
 def _runner(role: str, main):  # type: ignore[no-untyped-def]

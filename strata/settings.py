@@ -12,18 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coordinator.locations import default_locations, validate_locations
+from protos.errors import StrataError
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
-
-
-def default_locations(backend: str) -> dict[str, dict[str, Any]]:
-    """us-east-1 on the chosen backend, plus one location per local backend type."""
-    return {
-        "us-east-1": {"type": backend, "legacyAwsBehavior": True, "details": {}},
-        "file": {"type": "file", "legacyAwsBehavior": False, "details": {}},
-        "mem": {"type": "mem", "legacyAwsBehavior": False, "details": {}},
-    }
 
 
 def default_rest_endpoints() -> dict[str, str]:
@@ -59,15 +53,12 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
     return value
 
 
-def validate_locations(locations: Mapping[str, Any]) -> None:
-    if "us-east-1" not in locations:
-        raise SettingsError("locationConfig must define the 'us-east-1' location")
-    for name, location in locations.items():
-        if not isinstance(location, Mapping):
-            raise SettingsError(f"location {name!r} must be an object")
-        missing = [key for key in ("type", "legacyAwsBehavior", "details") if key not in location]
-        if missing:
-            raise SettingsError(f"location {name!r} lacks {', '.join(missing)}")
+def _validated_locations(locations: dict[str, Any], path: str) -> dict[str, Any]:
+    try:
+        validate_locations(locations)
+    except StrataError as error:
+        raise SettingsError(f"location file {path}: {error.message}") from None
+    return locations
 
 
 def load_server_settings(
@@ -82,8 +73,11 @@ def load_server_settings(
     config_path = env.get("S3_CONFIG_FILE")
     config = _read_json(config_path, "config file") if config_path else {}
     location_path = env.get("S3_LOCATION_FILE")
-    locations = _read_json(location_path, "location file") if location_path else default_locations(backend)
-    validate_locations(locations)
+    locations = (
+        _validated_locations(_read_json(location_path, "location file"), location_path)
+        if location_path
+        else default_locations(backend)
+    )
     rest_endpoints = dict(config.get("restEndpoints") or default_rest_endpoints())
     if env.get("ENDPOINT"):
         for name in env["ENDPOINT"].split(","):

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.api import bucket, object_delete, object_get, object_list, object_put
+from gateway.api import acl, bucket, object_delete, object_get, object_list, object_put
 from gateway.context import RequestContext
 
 Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
@@ -20,6 +20,8 @@ HANDLERS: dict[str, Handler] = {
     "HeadBucket": bucket.head_bucket,
     "DeleteBucket": bucket.delete_bucket,
     "GetBucketLocation": bucket.get_bucket_location,
+    "GetBucketAcl": acl.get_bucket_acl,
+    "GetObjectAcl": acl.get_object_acl,
     "PutObject": object_put.put_object,
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,

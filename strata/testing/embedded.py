@@ -12,7 +12,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 
-from strata.settings import ServerSettings, default_locations
+from coordinator.locations import default_locations
+from strata.settings import ServerSettings
 
 
 class EmbeddedThread:
