@@ -1,0 +1,98 @@
+"""``MetadataClient``: the MetadataPort over gRPC (cluster mode).
+
+Depends only on ``protos`` and ``strata.runtime``, so the gateway may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from protos import metadata_pb2_grpc
+from protos.common_pb2 import Empty
+from protos.errors import from_rpc_error
+from protos.metadata_pb2 import (
+    AbortIntentRequest,
+    BucketInfo,
+    BucketName,
+    CreateBucketRequest,
+    CreateIntentRequest,
+    DeleteObjectRequest,
+    DeleteObjectResponse,
+    GetObjectRequest,
+    Intent,
+    ListBucketsRequest,
+    ListBucketsResponse,
+    ListObjectsRequest,
+    ListObjectsResponse,
+    ObjectMD,
+    PutObjectRequest,
+    PutObjectResponse,
+    QueueGarbageRequest,
+    RunGcRequest,
+    RunGcResponse,
+)
+from strata.runtime.grpc_context import outgoing_metadata
+
+DEFAULT_TIMEOUT_S = 30.0
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+
+class MetadataClient:
+    def __init__(self, address: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = metadata_pb2_grpc.MetadataServiceStub(self._channel)
+
+    async def _call(self, method: Callable[..., Awaitable[ResponseT]], request: RequestT) -> ResponseT:
+        try:
+            return await method(request, metadata=outgoing_metadata(), timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from error
+
+    async def create_bucket(self, request: CreateBucketRequest) -> BucketInfo:
+        return await self._call(self._stub.CreateBucket, request)
+
+    async def get_bucket(self, request: BucketName) -> BucketInfo:
+        return await self._call(self._stub.GetBucket, request)
+
+    async def update_bucket(self, request: BucketInfo) -> BucketInfo:
+        return await self._call(self._stub.UpdateBucket, request)
+
+    async def delete_bucket(self, request: BucketName) -> Empty:
+        return await self._call(self._stub.DeleteBucket, request)
+
+    async def list_buckets(self, request: ListBucketsRequest) -> ListBucketsResponse:
+        return await self._call(self._stub.ListBuckets, request)
+
+    async def get_object(self, request: GetObjectRequest) -> ObjectMD:
+        return await self._call(self._stub.GetObject, request)
+
+    async def put_object(self, request: PutObjectRequest) -> PutObjectResponse:
+        return await self._call(self._stub.PutObject, request)
+
+    async def delete_object(self, request: DeleteObjectRequest) -> DeleteObjectResponse:
+        return await self._call(self._stub.DeleteObject, request)
+
+    async def list_objects(self, request: ListObjectsRequest) -> ListObjectsResponse:
+        return await self._call(self._stub.ListObjects, request)
+
+    async def create_intent(self, request: CreateIntentRequest) -> Intent:
+        return await self._call(self._stub.CreateIntent, request)
+
+    async def abort_intent(self, request: AbortIntentRequest) -> Empty:
+        return await self._call(self._stub.AbortIntent, request)
+
+    async def queue_garbage(self, request: QueueGarbageRequest) -> Empty:
+        return await self._call(self._stub.QueueGarbage, request)
+
+    async def run_gc(self, request: RunGcRequest) -> RunGcResponse:
+        return await self._call(self._stub.RunGc, request)
+
+    async def close(self) -> None:
+        await self._channel.close()

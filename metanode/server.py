@@ -1,0 +1,44 @@
+"""Opening a metadata core on disk and serving it over gRPC (the process entry point wires these)."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import grpc
+
+from metanode.core import MetadataCore
+from metanode.kv import RocksKV
+from metanode.servicer import MetadataServicer
+from protos import metadata_pb2_grpc
+from strata.runtime.grpc_context import RequestIdServerInterceptor
+
+_bound_ports: weakref.WeakKeyDictionary[grpc.aio.Server, int] = weakref.WeakKeyDictionary()
+
+
+async def open_core(data_dir: str, **options: Any) -> MetadataCore:
+    """A core over the RocksDB directory ``data_dir`` (created if missing); options go to MetadataCore."""
+    kv = await asyncio.to_thread(RocksKV, data_dir)
+    try:
+        return await asyncio.to_thread(lambda: MetadataCore(kv, **options))
+    except BaseException:
+        await asyncio.to_thread(kv.close)
+        raise
+
+
+async def start_server(core: MetadataCore, listen: str) -> grpc.aio.Server:
+    """Serves ``core`` on ``listen`` ("host:port"; port 0 picks a free one, see :func:`bound_port`)."""
+    server = grpc.aio.server(interceptors=[RequestIdServerInterceptor()])
+    metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataServicer(core), server)
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}")
+    await server.start()
+    _bound_ports[server] = port
+    return server
+
+
+def bound_port(server: grpc.aio.Server) -> int:
+    """The TCP port a server from :func:`start_server` listens on."""
+    return _bound_ports[server]
