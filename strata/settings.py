@@ -53,6 +53,14 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
     return value
 
 
+def embedded_default_locations(backend: str) -> dict[str, dict[str, Any]]:
+    """The default locations, less the disk ones when everything is meant to stay in memory."""
+    locations = default_locations(backend)
+    if backend == "mem":
+        locations = {name: loc for name, loc in locations.items() if loc["type"] != "file"}
+    return locations
+
+
 def _validated_locations(locations: dict[str, Any], path: str) -> dict[str, Any]:
     try:
         validate_locations(locations)
@@ -76,7 +84,7 @@ def load_server_settings(
     locations = (
         _validated_locations(_read_json(location_path, "location file"), location_path)
         if location_path
-        else default_locations(backend)
+        else embedded_default_locations(backend)
     )
     rest_endpoints = dict(config.get("restEndpoints") or default_rest_endpoints())
     if env.get("ENDPOINT"):

@@ -63,8 +63,8 @@ async def head_object(ctx: RequestContext) -> web.StreamResponse:
     if decided is None:
         return _not_modified(md)
     status, headers, _ = decided
-    response = web.Response(status=status, headers=headers)
-    # aiohttp would replace Content-Length with the (empty) body's length.
+    # A StreamResponse keeps the object's Content-Length; a Response would use its empty body's.
+    response = web.StreamResponse(status=status, headers=headers)
     response.content_length = int(headers["Content-Length"])
     return response
 

@@ -12,8 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 
-from coordinator.locations import default_locations
-from strata.settings import ServerSettings
+from strata.settings import ServerSettings, embedded_default_locations
 
 
 class EmbeddedThread:
@@ -32,7 +31,7 @@ class EmbeddedThread:
             port=0,
             data_path=str(root / "data") if root else "",
             metadata_path=str(root / "metadata") if root else "",
-            locations=default_locations(backend),
+            locations=embedded_default_locations(backend),
             gc_interval_s=gc_interval_s,
             intent_ttl_s=intent_ttl_s,
         )
@@ -56,7 +55,11 @@ class EmbeddedThread:
         return self
 
     def _run(self, started: Future[int]) -> None:
-        from strata.embedded import running_embedded
+        try:
+            from strata.embedded import running_embedded
+        except BaseException as error:
+            started.set_exception(error)
+            raise
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +38,8 @@ def s3(server: EmbeddedThread):
 
 
 @pytest.fixture
-def bucket(s3, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = "test-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40]
+def bucket(s3) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:16]}"
     s3.create_bucket(Bucket=name)
     yield name
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):

@@ -81,9 +81,13 @@ def test_fetch_owner(s3, populated) -> None:
 
 def test_encoding_type_url(s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="with space/and+plus", Body=b"x")
+    # botocore hands back the names as sent when the caller asked for the encoding itself.
     raw = s3.list_objects_v2(Bucket=bucket, EncodingType="url", Delimiter="/")
-    # botocore decodes url-encoded names back for the caller.
-    assert [p["Prefix"] for p in raw["CommonPrefixes"]] == ["with space/"]
+    assert [p["Prefix"] for p in raw["CommonPrefixes"]] == ["with%20space/"]
+    flat = s3.list_objects_v2(Bucket=bucket, EncodingType="url")
+    assert [o["Key"] for o in flat["Contents"]] == ["with%20space/and%2Bplus"]
+    # Without it, botocore asks for url encoding itself and decodes the answer.
+    assert [o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]] == ["with space/and+plus"]
     s3.delete_object(Bucket=bucket, Key="with space/and+plus")
 
 
