@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from strata.settings import SettingsError, load_server_settings
+
+
+def test_defaults_follow_cloudserver_file_layout() -> None:
+    settings = load_server_settings(env={})
+    assert settings.backend == "file"
+    assert settings.port == 8000
+    assert (settings.data_path, settings.metadata_path) == ("./localData", "./localMetadata")
+    assert settings.locations["us-east-1"]["type"] == "file"
+
+
+def test_mem_backend_has_no_disk_location() -> None:
+    settings = load_server_settings(env={"S3BACKEND": "mem"})
+    assert all(location["type"] != "file" for location in settings.locations.values())
+
+
+def test_environment_overrides() -> None:
+    settings = load_server_settings(env={"S3DATAPATH": "/d", "S3METADATAPATH": "/m", "ENDPOINT": "s3.example.com",
+                                         "LISTEN_ADDR": "127.0.0.1"})
+    assert (settings.data_path, settings.metadata_path, settings.host) == ("/d", "/m", "127.0.0.1")
+    assert settings.rest_endpoints["s3.example.com"] == "us-east-1"
+
+
+def test_location_file_is_validated(tmp_path: Path) -> None:
+    path = tmp_path / "locationConfig.json"
+    path.write_text(json.dumps({"eu-west-1": {"type": "file", "legacyAwsBehavior": False, "details": {}}}))
+    with pytest.raises(SettingsError, match="us-east-1"):
+        load_server_settings(env={"S3_LOCATION_FILE": str(path)})
+    path.write_text("{not json")
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        load_server_settings(env={"S3_LOCATION_FILE": str(path)})
+
+
+def test_rest_endpoints_must_name_known_locations(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"restEndpoints": {"localhost": "nowhere"}}))
+    with pytest.raises(SettingsError, match="unknown location"):
+        load_server_settings(env={"S3_CONFIG_FILE": str(config)})
+
+
+def test_bad_backend_fails_fast() -> None:
+    with pytest.raises(SettingsError):
+        load_server_settings(env={"S3BACKEND": "tape"})
