@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from metanode import keys
 from metanode.gc import BlobDeleter, GarbageCollector
@@ -54,6 +54,7 @@ from protos.metadata_pb2 import (
 DEFAULT_INTENT_TTL_MS = 3_600_000
 DEFAULT_GC_INTERVAL_S = 30.0
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _error(reason: int, message: str = "") -> StrataError:
@@ -127,8 +128,8 @@ class MetadataCore:
 
     # ---- plumbing ----
 
-    async def _off_loop(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.to_thread(fn, *args)
+    async def _off_loop(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def _get_record(self, raw_key: bytes, decode: Callable[[bytes], T]) -> T | None:
         raw = await self._off_loop(self.kv.get, raw_key)
@@ -290,11 +291,12 @@ class MetadataCore:
         version_id = keys.decode_version_id(external_version_id)
         if version_id in ("", keys.NULL_VERSION_ID):
             master, _ = await self._off_loop(self._read_object_state, bucket_uid, key, "")
-            version_id = resolve_null_version(master)
-            if version_id is None:
+            null_id = resolve_null_version(master)
+            if null_id is None:
                 return master, keys.NULL_VERSION_ID, None
-            if not version_id:
+            if not null_id:
                 return master, "", None
+            version_id = null_id
         master, version = await self._off_loop(self._read_object_state, bucket_uid, key, version_id)
         return master, version_id, version
 
@@ -465,13 +467,13 @@ class MetadataCore:
             is_truncated=result.is_truncated,
             next_marker=result.next_marker,
         )
-        if result.is_truncated and result.entries and result.next_version_id_marker is not None:
+        if result.next_version_id_marker:
+            # The machine names the last listed version; clients get "null" for a null version.
             last = result.entries[-1]
-            if request.listing_type == LISTING_DELIMITER_VERSIONS and result.next_marker == last.key:
-                null_like = last.record.is_null or not last.version_id
-                response.next_version_id_marker = (
-                    keys.NULL_VERSION_ID if null_like else keys.encode_version_id(last.version_id or "")
-                )
+            null_like = result.next_version_id_marker == keys.NULL_VERSION_ID or last.record.is_null
+            response.next_version_id_marker = (
+                keys.NULL_VERSION_ID if null_like else keys.encode_version_id(result.next_version_id_marker)
+            )
         return response
 
     async def _version_marker(self, bucket_uid: str, marker: str, external: str) -> str:
@@ -485,8 +487,10 @@ class MetadataCore:
             return internal
         master, _ = await self._off_loop(self._read_object_state, bucket_uid, marker, "")
         null_id = resolve_null_version(master)
-        if null_id and await self._off_loop(self._version_exists, bucket_uid, marker, null_id):
-            return null_id
+        if null_id:
+            has_own_key = await self._off_loop(self._version_exists, bucket_uid, marker, null_id)
+            if has_own_key:
+                return null_id
         return keys.NULL_VERSION_ID
 
     # ---- intents and garbage ----

@@ -95,7 +95,8 @@ class RocksKV:
     def multi_get(self, keys: Sequence[bytes]) -> list[bytes | None]:
         if not keys:
             return []
-        return list(self._db.get(list(keys)))
+        values = self._db.get(list(keys))
+        return list(values or [])
 
     def iterate(self, start: bytes, end: bytes | None = None) -> KVIterator:
         return _RocksIterator(self._db, start, end)
