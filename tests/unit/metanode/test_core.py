@@ -433,3 +433,37 @@ async def test_memory_core_needs_no_event_loop_at_construction() -> None:
     core = MetadataCore(MemoryKV())
     await make_bucket(core)
     await core.close()
+
+
+async def test_bucket_delete_racing_puts_never_orphans_objects(core: MetadataCore) -> None:
+    bucket = await make_bucket(core)
+    puts = [core.put_object(PutObjectRequest(bucket="bucket", object=obj(f"k{n}"))) for n in range(20)]
+    outcomes = await asyncio.gather(
+        *puts, core.delete_bucket(BucketName(name="bucket")), return_exceptions=True
+    )
+    deleted = not isinstance(outcomes[-1], BaseException)
+    leftover = list(
+        core.kv.iterate(keys.object_prefix(bucket.uid), keys.prefix_end(keys.object_prefix(bucket.uid)))
+    )
+    if deleted:
+        assert leftover == []
+        assert all(isinstance(outcome, StrataError) for outcome in outcomes[:-1])
+    else:
+        assert isinstance(outcomes[-1], StrataError) and outcomes[-1].reason == ErrorReason.BUCKET_NOT_EMPTY
+        assert len(leftover) == 20
+
+
+async def test_background_collector_runs_and_stops(core: MetadataCore) -> None:
+    from metanode.gc import GarbageCollector
+
+    deleter = RecordingDeleter()
+    await core.queue_garbage(QueueGarbageRequest(blobs=[blob("bg")]))
+    collector = GarbageCollector(core, deleter, interval_s=0.01)
+    collector.start()
+    for _ in range(500):
+        if deleter.deleted:
+            break
+        await asyncio.sleep(0.01)
+    await collector.stop()
+    assert deleter.deleted == ["bg"]
+    assert await core.count_gc_entries() == 0
