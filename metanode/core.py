@@ -338,6 +338,9 @@ class MetadataCore:
                 if raws[1] is None:
                     raise _error(ErrorReason.NO_SUCH_INTENT, f"no such intent: {request.intent_id}")
                 intent = keys.decode_intent(raws[1])
+                if (intent.bucket, intent.key) != (request.bucket, record.key):
+                    # Its lock is another object's: committing it here could race its abort.
+                    raise _error(ErrorReason.INVALID_ARGUMENT, "the intent belongs to another object")
             current = await self._current(bucket.uid, record.key, master)
             self._check_preconditions(request, current)
             if request.has_version_id and target == keys.NULL_VERSION_ID:

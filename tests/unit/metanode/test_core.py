@@ -467,3 +467,10 @@ async def test_background_collector_runs_and_stops(core: MetadataCore) -> None:
     await collector.stop()
     assert deleter.deleted == ["bg"]
     assert await core.count_gc_entries() == 0
+
+
+async def test_intent_of_another_object_cannot_be_committed(core: MetadataCore) -> None:
+    await make_bucket(core)
+    intent = await core.create_intent(CreateIntentRequest(bucket="bucket", key="one", blobs=[blob("x")]))
+    wrong = PutObjectRequest(bucket="bucket", object=obj("two", "e", "x"), intent_id=intent.id)
+    assert await reason_of(core.put_object(wrong)) == ErrorReason.INVALID_ARGUMENT
