@@ -19,9 +19,18 @@ from typing import Protocol, TypeVar
 import grpc
 
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
-from protos.data_pb2 import BlobId, GetChunk, GetRequest, HealthResponse, PutChunk, PutHeader, PutResponse
+from protos.data_pb2 import (
+    BlobId,
+    GetChunk,
+    GetRequest,
+    HealthResponse,
+    PutChunk,
+    PutEnd,
+    PutHeader,
+    PutResponse,
+)
 from protos.data_pb2_grpc import DataServiceStub
-from protos.errors import StrataError, from_rpc_error
+from protos.errors import REASON_METADATA_KEY, StrataError, from_rpc_error
 from strata.runtime.grpc_context import outgoing_metadata
 from strata.runtime.log import log_fields
 
@@ -31,6 +40,8 @@ CHUNK_SIZE = 1024 * 1024
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_CALL_TIMEOUT = 30.0
 CLEANUP_TIMEOUT = 10.0
+_STATUS_POLLS = 20
+_STATUS_POLL_INTERVAL = 0.01
 
 _PUT_METHOD = "/strata.DataService/Put"
 _GET_METHOD = "/strata.DataService/Get"
@@ -51,6 +62,10 @@ def _varint(value: int) -> bytes:
 
 def encode_put_header(blob_id: str, location: str) -> bytes:
     return PutChunk(header=PutHeader(blob_id=blob_id, location=location)).SerializeToString()
+
+
+def encode_put_end(size: int) -> bytes:
+    return PutChunk(end=PutEnd(size=size)).SerializeToString()
 
 
 def encode_put_data(chunks: bytes | bytearray | memoryview) -> list[bytes]:
@@ -84,7 +99,10 @@ def decode_get_chunk(raw: bytes) -> bytes:
 
 
 class PutStream:
-    """One Put call in progress: write serialized chunks, then ``finish`` (or ``cancel``)."""
+    """One Put call in progress: write serialized chunks, then ``finish`` (or ``cancel``).
+
+    Nothing is stored unless ``finish`` sends the end message, so cancelling stores nothing.
+    """
 
     def __init__(self, call: grpc.aio.StreamUnaryCall) -> None:
         self._call = call
@@ -95,12 +113,14 @@ class PutStream:
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             raise await self._failure() from None
 
-    async def finish(self) -> BlobRef:
+    async def finish(self, size: int) -> BlobRef:
+        """Sends the end message (``size``: data bytes written) and waits for the stored blob."""
+        await self.write(encode_put_end(size))
         try:
             await self._call.done_writing()
             response: PutResponse = await self._call
-        except grpc.aio.AioRpcError as error:
-            raise from_rpc_error(error) from None
+        except Exception:  # the call has ended; its status says why
+            raise await self._failure() from None
         return response.blob
 
     def cancel(self) -> None:
@@ -110,8 +130,21 @@ class PutStream:
         try:
             await self._call
         except grpc.aio.AioRpcError as error:
-            return from_rpc_error(error)
-        return StrataError(ErrorReason.INTERNAL, "the datanode ended the Put stream early")
+            failure = error
+        else:
+            return StrataError(ErrorReason.INTERNAL, "the datanode ended the Put stream early")
+        if failure.code() == grpc.StatusCode.INTERNAL:
+            # A write racing the server's end of the call fails locally first; the server's status follows.
+            for _ in range(_STATUS_POLLS):
+                trailing = await self._call.trailing_metadata()
+                if any(key == REASON_METADATA_KEY for key, _ in trailing or ()):
+                    return from_rpc_error(
+                        grpc.aio.AioRpcError(
+                            await self._call.code(), grpc.aio.Metadata(), trailing, await self._call.details()
+                        )
+                    )
+                await asyncio.sleep(_STATUS_POLL_INTERVAL)
+        return from_rpc_error(failure)
 
 
 class DataNodeClient:
@@ -137,17 +170,19 @@ class DataNodeClient:
         )
 
     def open_put(self) -> PutStream:
-        """A raw Put stream: write ``encode_put_header(...)``, then ``encode_put_data(...)`` messages."""
+        """A raw Put stream: write ``encode_put_header(...)``, then ``encode_put_data(...)`` messages, then finish."""
         return PutStream(self._put(metadata=outgoing_metadata()))
 
     async def put(self, blob_id: str, location: str, chunks: AsyncIterator[bytes]) -> BlobRef:
         stream = self.open_put()
         try:
             await stream.write(encode_put_header(blob_id, location))
+            size = 0
             async for chunk in chunks:
+                size += memoryview(chunk).nbytes
                 for message in encode_put_data(chunk):
                     await stream.write(message)
-            return await stream.finish()
+            return await stream.finish(size)
         except BaseException:
             stream.cancel()
             raise
@@ -297,11 +332,13 @@ class ReplicatedDataClient:
         try:
             header = encode_put_header(blob.blob_id, blob.location)
             await _all([stream.write(header) for stream in streams])
+            size = 0
             async for chunk in chunks:
+                size += memoryview(chunk).nbytes
                 for message in encode_put_data(chunk):
                     await _all([stream.write(message) for stream in streams])
             finishing = True
-            written = await _all([stream.finish() for stream in streams])
+            written = await _all([stream.finish(size) for stream in streams])
         except BaseException as error:
             for stream in streams:
                 stream.cancel()

@@ -49,7 +49,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                     ErrorReason.INVALID_ARGUMENT,
                     f"this node serves location {self.location!r}, not {header.location!r}",
                 )
-            # A cancelled stream cancels this handler, and the backend then discards the partial blob.
+            # The backend stores the blob only if the stream reaches its end message; else it discards it.
             size = await self.backend.put(blob_id, _data_chunks(request_iterator))
             blob = BlobRef(
                 location=header.location or self.location, blob_id=blob_id, size=size, replicas=[self.node_id]
@@ -126,10 +126,25 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
 
 
 async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterator[bytes]:
+    """The data of a Put stream; raises unless the stream ends with a matching end message."""
+    received = 0
     async for message in request_iterator:
-        if message.WhichOneof("part") != "data":
-            raise StrataError(ErrorReason.INVALID_ARGUMENT, "only data may follow a Put header")
-        yield message.data
+        part = message.WhichOneof("part")
+        if part == "data":
+            data = message.data
+            received += len(data)
+            yield data
+        elif part == "end":
+            if message.end.size != received:
+                raise StrataError(
+                    ErrorReason.INVALID_ARGUMENT,
+                    f"Put stream sent {received} bytes, its end says {message.end.size}",
+                )
+            return
+        else:
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "only data and the end may follow a Put header")
+    # A cancelled or broken call can look like a normal end of stream: store nothing.
+    raise StrataError(ErrorReason.INVALID_ARGUMENT, "Put stream ended before its end message")
 
 
 async def _abort_internal(context: grpc.aio.ServicerContext, method: str) -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protos import common_pb2 as common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x06strata\x1a\x0c\x63ommon.proto\".\n\tPutHeader\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\"G\n\x08PutChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.strata.PutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\",\n\x0bPutResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.strata.BlobRef\"=\n\nGetRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x18\n\x08GetChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x19\n\x06\x42lobId\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\",\n\x0cHeadResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"O\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"%\n\x11ListBlobsResponse\x12\x10\n\x08\x62lob_ids\x18\x01 \x03(\t2\xad\x02\n\x0b\x44\x61taService\x12.\n\x03Put\x12\x10.strata.PutChunk\x1a\x13.strata.PutResponse(\x01\x12-\n\x03Get\x12\x12.strata.GetRequest\x1a\x10.strata.GetChunk0\x01\x12,\n\x04Head\x12\x0e.strata.BlobId\x1a\x14.strata.HeadResponse\x12\'\n\x06\x44\x65lete\x12\x0e.strata.BlobId\x1a\r.strata.Empty\x12/\n\x06Health\x12\r.strata.Empty\x1a\x16.strata.HealthResponse\x12\x37\n\tListBlobs\x12\r.strata.Empty\x1a\x19.strata.ListBlobsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x06strata\x1a\x0c\x63ommon.proto\".\n\tPutHeader\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\"\x16\n\x06PutEnd\x12\x0c\n\x04size\x18\x01 \x01(\x03\"f\n\x08PutChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.strata.PutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x0e.strata.PutEndH\x00\x42\x06\n\x04part\",\n\x0bPutResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.strata.BlobRef\"=\n\nGetRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x18\n\x08GetChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x19\n\x06\x42lobId\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\",\n\x0cHeadResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"O\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"%\n\x11ListBlobsResponse\x12\x10\n\x08\x62lob_ids\x18\x01 \x03(\t2\xad\x02\n\x0b\x44\x61taService\x12.\n\x03Put\x12\x10.strata.PutChunk\x1a\x13.strata.PutResponse(\x01\x12-\n\x03Get\x12\x12.strata.GetRequest\x1a\x10.strata.GetChunk0\x01\x12,\n\x04Head\x12\x0e.strata.BlobId\x1a\x14.strata.HeadResponse\x12\'\n\x06\x44\x65lete\x12\x0e.strata.BlobId\x1a\r.strata.Empty\x12/\n\x06Health\x12\r.strata.Empty\x1a\x16.strata.HealthResponse\x12\x37\n\tListBlobs\x12\r.strata.Empty\x1a\x19.strata.ListBlobsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,22 +34,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUTHEADER']._serialized_start=36
   _globals['_PUTHEADER']._serialized_end=82
-  _globals['_PUTCHUNK']._serialized_start=84
-  _globals['_PUTCHUNK']._serialized_end=155
-  _globals['_PUTRESPONSE']._serialized_start=157
-  _globals['_PUTRESPONSE']._serialized_end=201
-  _globals['_GETREQUEST']._serialized_start=203
-  _globals['_GETREQUEST']._serialized_end=264
-  _globals['_GETCHUNK']._serialized_start=266
-  _globals['_GETCHUNK']._serialized_end=290
-  _globals['_BLOBID']._serialized_start=292
-  _globals['_BLOBID']._serialized_end=317
-  _globals['_HEADRESPONSE']._serialized_start=319
-  _globals['_HEADRESPONSE']._serialized_end=363
-  _globals['_HEALTHRESPONSE']._serialized_start=365
-  _globals['_HEALTHRESPONSE']._serialized_end=444
-  _globals['_LISTBLOBSRESPONSE']._serialized_start=446
-  _globals['_LISTBLOBSRESPONSE']._serialized_end=483
-  _globals['_DATASERVICE']._serialized_start=486
-  _globals['_DATASERVICE']._serialized_end=787
+  _globals['_PUTEND']._serialized_start=84
+  _globals['_PUTEND']._serialized_end=106
+  _globals['_PUTCHUNK']._serialized_start=108
+  _globals['_PUTCHUNK']._serialized_end=210
+  _globals['_PUTRESPONSE']._serialized_start=212
+  _globals['_PUTRESPONSE']._serialized_end=256
+  _globals['_GETREQUEST']._serialized_start=258
+  _globals['_GETREQUEST']._serialized_end=319
+  _globals['_GETCHUNK']._serialized_start=321
+  _globals['_GETCHUNK']._serialized_end=345
+  _globals['_BLOBID']._serialized_start=347
+  _globals['_BLOBID']._serialized_end=372
+  _globals['_HEADRESPONSE']._serialized_start=374
+  _globals['_HEADRESPONSE']._serialized_end=418
+  _globals['_HEALTHRESPONSE']._serialized_start=420
+  _globals['_HEALTHRESPONSE']._serialized_end=499
+  _globals['_LISTBLOBSRESPONSE']._serialized_start=501
+  _globals['_LISTBLOBSRESPONSE']._serialized_end=538
+  _globals['_DATASERVICE']._serialized_start=541
+  _globals['_DATASERVICE']._serialized_end=842
 # @@protoc_insertion_point(module_scope)

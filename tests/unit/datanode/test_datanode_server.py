@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import grpc
 import pytest
 from datanode_testing import (
     RunningDataNode,
@@ -24,7 +25,9 @@ from datanode.client import DataNodeClient, encode_put_data, encode_put_header
 from datanode.memory import MemoryBackend
 from datanode.server import bound_port, start_server
 from protos.common_pb2 import ErrorReason
-from protos.errors import StrataError
+from protos.data_pb2 import PutChunk, PutEnd, PutHeader
+from protos.data_pb2_grpc import DataServiceStub
+from protos.errors import StrataError, from_rpc_error
 from strata.runtime.log import request_id_var
 
 StartDataNode = Callable[..., Awaitable[RunningDataNode]]
@@ -100,8 +103,28 @@ async def test_put_stream_must_start_with_a_header(client: DataNodeClient) -> No
     with pytest.raises(StrataError) as raised:
         for message in encode_put_data(b"data before header"):
             await put.write(message)
-        await put.finish()
+        await put.finish(18)
     assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
+
+
+async def raw_put(address: str, messages: list[PutChunk]) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            await DataServiceStub(channel).Put(iter(messages))
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+
+
+async def test_put_stream_without_its_end_message_stores_nothing(node: RunningDataNode) -> None:
+    blob_id = new_blob_id()
+    header = PutChunk(header=PutHeader(blob_id=blob_id, location="us-east-1"))
+    data = PutChunk(data=b"half an object")
+    await expect_reason(ErrorReason.INVALID_ARGUMENT, raw_put(node.address, [header, data]))
+    wrong_size = PutChunk(end=PutEnd(size=99))
+    await expect_reason(ErrorReason.INVALID_ARGUMENT, raw_put(node.address, [header, data, wrong_size]))
+    assert await node.backend.head(blob_id) is None
+    await raw_put(node.address, [header, data, PutChunk(end=PutEnd(size=14))])
+    assert await node.backend.head(blob_id) == 14
 
 
 async def test_cancelled_put_stream_leaves_no_blob(node: RunningDataNode, client: DataNodeClient) -> None:
