@@ -57,9 +57,11 @@ class Signer:
 
     def headers(self, method: str, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         from botocore.awsrequest import AWSRequest
+        from botocore.config import Config
 
-        request = AWSRequest(method=method, url=url, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD",
-                                                               **(extra or {})})
+        request = AWSRequest(method=method, url=url, headers=extra or {})
+        # Sign "UNSIGNED-PAYLOAD" instead of hashing the body.
+        request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
         self.auth.add_auth(request)
         return dict(request.headers.items())
 
@@ -77,7 +79,8 @@ async def _run_phase(name: str, count: int, concurrency: int, job) -> Phase:  # 
             next_index += 1
             started = time.perf_counter()
             try:
-                moved += await job(index)
+                count_moved = await job(index)
+                moved += count_moved
                 latencies.append(time.perf_counter() - started)
             except (TimeoutError, aiohttp.ClientError, AssertionError):
                 errors += 1

@@ -7,6 +7,7 @@ blobs the metanode's garbage collector removes when it expires.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -97,6 +98,11 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
     return md
 
 
+# Pieces this large are hashed in a worker thread (hashlib releases the GIL), so the
+# event loop keeps serving other requests while a big upload is hashed.
+HASH_OFFLOAD_BYTES = 256 * 1024
+
+
 class _Digest:
     """MD5 of the bytes that pass through, for the ETag."""
 
@@ -107,7 +113,10 @@ class _Digest:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for piece in self.source:
-            self.md5.update(piece)
+            if len(piece) >= HASH_OFFLOAD_BYTES:
+                await asyncio.to_thread(self.md5.update, piece)
+            else:
+                self.md5.update(piece)
             self.size += len(piece)
             yield piece
 
