@@ -43,9 +43,11 @@ class Phase:
     def line(self) -> str:
         lat = sorted(self.latencies) or [0.0]
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        return (f"{self.name:<4} {self.ops / self.seconds:10.1f} ops/s {self.bytes / self.seconds / 1e6:10.1f} MB/s"
-                f"  p50 {statistics.median(lat) * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms"
-                f"  ({self.ops} ops, {self.errors} errors, {self.seconds:.1f} s)")
+        return (
+            f"{self.name:<4} {self.ops / self.seconds:10.1f} ops/s {self.bytes / self.seconds / 1e6:10.1f} MB/s"
+            f"  p50 {statistics.median(lat) * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms"
+            f"  ({self.ops} ops, {self.errors} errors, {self.seconds:.1f} s)"
+        )
 
 
 class Signer:
@@ -90,8 +92,15 @@ async def _run_phase(name: str, count: int, concurrency: int, job) -> Phase:  # 
     return Phase(name, len(latencies), moved, time.perf_counter() - started, latencies, errors)
 
 
-async def run_bench(endpoint: str, size: int, count: int, concurrency: int, access_key: str,
-                    secret_key: str, bucket: str | None = None) -> list[Phase]:
+async def run_bench(
+    endpoint: str,
+    size: int,
+    count: int,
+    concurrency: int,
+    access_key: str,
+    secret_key: str,
+    bucket: str | None = None,
+) -> list[Phase]:
     signer = Signer(access_key, secret_key, "us-east-1")
     bucket = bucket or f"bench-{uuid.uuid4().hex[:12]}"
     base = endpoint.rstrip("/")
@@ -127,8 +136,10 @@ async def run_bench(endpoint: str, size: int, count: int, concurrency: int, acce
                 await response.read()
             return 0
 
-        phases = [await _run_phase("PUT", count, concurrency, put),
-                  await _run_phase("GET", count, concurrency, get)]
+        phases = [
+            await _run_phase("PUT", count, concurrency, put),
+            await _run_phase("GET", count, concurrency, get),
+        ]
         await _run_phase("DEL", count, concurrency, delete)
         async with session.delete(url, headers=signer.headers("DELETE", url)) as response:
             await response.read()
@@ -137,8 +148,9 @@ async def run_bench(endpoint: str, size: int, count: int, concurrency: int, acce
 
 def _bench(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
-    phases = asyncio.run(run_bench(args.endpoint, size, args.count, args.concurrency, args.access_key,
-                                   args.secret_key))
+    phases = asyncio.run(
+        run_bench(args.endpoint, size, args.count, args.concurrency, args.access_key, args.secret_key)
+    )
     print(f"{args.endpoint}  size {args.size}  concurrency {args.concurrency}")
     for phase in phases:
         print(phase.line())

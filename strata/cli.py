@@ -28,8 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     server = commands.add_parser("server", help="run the embedded all-in-one S3 server")
-    server.add_argument("--backend", choices=("file", "mem"), default=None,
-                        help="file (./localData, ./localMetadata; default) or mem")
+    server.add_argument(
+        "--backend",
+        choices=("file", "mem"),
+        default=None,
+        help="file (./localData, ./localMetadata; default) or mem",
+    )
     server.add_argument("--port", type=int, default=None, help="S3 port (default 8000)")
     server.add_argument("--host", default=None, help="listen address (default 0.0.0.0)")
     server.add_argument("--json-logs", action="store_true", default=None, help="JSON log lines")

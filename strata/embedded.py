@@ -96,12 +96,18 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
             os.makedirs(data_dir, exist_ok=True)
         backends[location_type] = create_backend(location_type, {}, data_dir=data_dir)
     if settings.backend == "mem":
-        core = MetadataCore(MemoryKV(), replication_group_id=settings.replication_group_id,
-                            intent_ttl_ms=int(settings.intent_ttl_s * 1000))
+        core = MetadataCore(
+            MemoryKV(),
+            replication_group_id=settings.replication_group_id,
+            intent_ttl_ms=int(settings.intent_ttl_s * 1000),
+        )
     else:
         os.makedirs(settings.metadata_path, exist_ok=True)
-        core = await open_core(settings.metadata_path, replication_group_id=settings.replication_group_id,
-                               intent_ttl_ms=int(settings.intent_ttl_s * 1000))
+        core = await open_core(
+            settings.metadata_path,
+            replication_group_id=settings.replication_group_id,
+            intent_ttl_ms=int(settings.intent_ttl_s * 1000),
+        )
     data = LocalData(settings.locations, backends)
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s)
@@ -129,8 +135,9 @@ async def serve_forever(settings: ServerSettings) -> None:
     from strata.runtime.lifecycle import wait_for_stop_signal
 
     async with running_embedded(settings) as (_, port):
-        log.info("Strata S3 server listening on http://%s:%d (backend %s)", settings.host, port,
-                 settings.backend)
+        log.info(
+            "Strata S3 server listening on http://%s:%d (backend %s)", settings.host, port, settings.backend
+        )
         await wait_for_stop_signal()
         log.info("shutting down")
     await asyncio.sleep(0)

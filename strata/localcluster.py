@@ -49,8 +49,16 @@ class ClusterState:
 
     def save(self) -> None:
         path = Path(self.workdir) / STATE_FILE
-        path.write_text(json.dumps({"workdir": self.workdir, "etcd": self.etcd,
-                                    "processes": [asdict(p) for p in self.processes]}, indent=2))
+        path.write_text(
+            json.dumps(
+                {
+                    "workdir": self.workdir,
+                    "etcd": self.etcd,
+                    "processes": [asdict(p) for p in self.processes],
+                },
+                indent=2,
+            )
+        )
 
     @classmethod
     def load(cls, workdir: Path) -> ClusterState | None:
@@ -142,14 +150,29 @@ class LocalClusterLauncher:
     def state(self) -> ClusterState | None:
         return ClusterState.load(self.workdir)
 
-    def _spawn(self, state: ClusterState, role: str, name: str, argv: list[str], port: int,
-               address: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self,
+        state: ClusterState,
+        role: str,
+        name: str,
+        argv: list[str],
+        port: int,
+        address: str,
+        env: dict[str, str],
+    ) -> subprocess.Popen[bytes]:
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         with open(log_path, "ab") as log_file:
-            proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=self.workdir, env=env, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+                env=env,
+                start_new_session=True,
+            )
         state.processes.append(ProcessRecord(role, name, proc.pid, address, str(log_path)))
         state.save()
         _wait_tcp(port, 30.0, proc, name, log_path)
@@ -169,39 +192,111 @@ class LocalClusterLauncher:
         try:
             client_port, peer_port = pick_port(None, taken), pick_port(None, taken)
             state.etcd = f"127.0.0.1:{client_port}"
-            self._spawn(state, "etcd", "etcd", [
-                etcd_binary, "--name", "strata-etcd", "--data-dir", str(self.workdir / "etcd"),
-                "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                "--initial-cluster", f"strata-etcd=http://127.0.0.1:{peer_port}",
-                "--heartbeat-interval", "50", "--election-timeout", "500",
-            ], client_port, state.etcd, env)
+            self._spawn(
+                state,
+                "etcd",
+                "etcd",
+                [
+                    etcd_binary,
+                    "--name",
+                    "strata-etcd",
+                    "--data-dir",
+                    str(self.workdir / "etcd"),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{client_port}",
+                    "--advertise-client-urls",
+                    f"http://127.0.0.1:{client_port}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{peer_port}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{peer_port}",
+                    "--initial-cluster",
+                    f"strata-etcd=http://127.0.0.1:{peer_port}",
+                    "--heartbeat-interval",
+                    "50",
+                    "--election-timeout",
+                    "500",
+                ],
+                client_port,
+                state.etcd,
+                env,
+            )
             common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
             for index in range(1, spec.datanodes + 1):
                 port = pick_port(None, taken)
                 name = f"datanode-{index}"
-                self._spawn(state, "datanode", name, [
-                    *strata, "datanode", *common, "--node-id", name, "--listen", f"127.0.0.1:{port}",
-                    "--data-dir", str(self.workdir / name), "--location", "us-east-1",
-                ], port, f"127.0.0.1:{port}", env)
+                self._spawn(
+                    state,
+                    "datanode",
+                    name,
+                    [
+                        *strata,
+                        "datanode",
+                        *common,
+                        "--node-id",
+                        name,
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--data-dir",
+                        str(self.workdir / name),
+                        "--location",
+                        "us-east-1",
+                    ],
+                    port,
+                    f"127.0.0.1:{port}",
+                    env,
+                )
             for index in range(1, spec.metanodes + 1):
                 port = pick_port(None, taken)
                 name = f"metanode-{index}"
-                self._spawn(state, "metanode", name, [
-                    *strata, "metanode", *common, "--node-id", name, "--listen", f"127.0.0.1:{port}",
-                    "--data-dir", str(self.workdir / name), "--gc-interval", str(spec.gc_interval_s),
-                    "--intent-ttl", str(spec.intent_ttl_s),
-                ], port, f"127.0.0.1:{port}", env)
+                self._spawn(
+                    state,
+                    "metanode",
+                    name,
+                    [
+                        *strata,
+                        "metanode",
+                        *common,
+                        "--node-id",
+                        name,
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--data-dir",
+                        str(self.workdir / name),
+                        "--gc-interval",
+                        str(spec.gc_interval_s),
+                        "--intent-ttl",
+                        str(spec.intent_ttl_s),
+                    ],
+                    port,
+                    f"127.0.0.1:{port}",
+                    env,
+                )
             for index in range(1, spec.gateways + 1):
                 preferred = spec.gateway_base_port + index - 1 if spec.gateway_base_port else None
                 port = pick_port(preferred, taken)
                 name = f"gateway-{index}"
-                self._spawn(state, "gateway", name, [
-                    *strata, "gateway", *common, "--node-id", name, "--host", "127.0.0.1",
-                    "--port", str(port), "--intent-ttl", str(spec.intent_ttl_s),
-                ], port, f"http://127.0.0.1:{port}", env)
+                self._spawn(
+                    state,
+                    "gateway",
+                    name,
+                    [
+                        *strata,
+                        "gateway",
+                        *common,
+                        "--node-id",
+                        name,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--intent-ttl",
+                        str(spec.intent_ttl_s),
+                    ],
+                    port,
+                    f"http://127.0.0.1:{port}",
+                    env,
+                )
                 _wait_http(f"http://127.0.0.1:{port}/_/healthcheck", 30.0)
         except BaseException:
             self.down()
@@ -242,5 +337,7 @@ class LocalClusterLauncher:
         lines = []
         for record in state.processes:
             alive = "running" if is_alive(record.pid) else "dead"
-            lines.append(f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}")
+            lines.append(
+                f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}"
+            )
         return lines

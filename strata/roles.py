@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
@@ -21,11 +22,25 @@ log = logging.getLogger("strata.roles")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--etcd", default=os.environ.get("STRATA_ETCD", "127.0.0.1:2379"),
-                        help="etcd endpoint(s) host:port[,host:port] (STRATA_ETCD)")
-    parser.add_argument("--cluster", default=os.environ.get("STRATA_CLUSTER", "local"),
-                        help="cluster name: the etcd key prefix (STRATA_CLUSTER)")
-    parser.add_argument("--node-id", required=True, help="unique id of this process in the cluster")
+    parser.add_argument(
+        "--etcd",
+        default=os.environ.get("STRATA_ETCD", "127.0.0.1:2379"),
+        help="etcd endpoint(s) host:port[,host:port] (STRATA_ETCD)",
+    )
+    parser.add_argument(
+        "--cluster",
+        default=os.environ.get("STRATA_CLUSTER", "local"),
+        help="cluster name: the etcd key prefix (STRATA_CLUSTER)",
+    )
+    parser.add_argument(
+        "--node-id", default=None, help="unique id of this process in the cluster (default: the host name)"
+    )
+    parser.add_argument(
+        "--advertise",
+        default=None,
+        help="address other processes use to reach this one (default: the listen "
+        "address, with a wildcard host replaced by the host name)",
+    )
     parser.add_argument("--json-logs", action="store_true", default=None)
 
 
@@ -45,8 +60,13 @@ async def _metanode(args: argparse.Namespace) -> None:
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval)
     server = await start_server(core, args.listen)
-    registration = await register_node(etcd, args.cluster, "metanode", args.node_id,
-                                       {"node_id": args.node_id, "address": args.listen, "shard": "s1"})
+    registration = await register_node(
+        etcd,
+        args.cluster,
+        "metanode",
+        args.node_id,
+        {"node_id": args.node_id, "address": advertised(args.listen, args.advertise), "shard": "s1"},
+    )
     gc.start()
     log.info("metanode %s serving %s", args.node_id, args.listen)
     try:
@@ -73,9 +93,18 @@ async def _datanode(args: argparse.Namespace) -> None:
     backend = create_backend(args.type, json.loads(args.details), data_dir=args.data_dir)
     server = await start_server(backend, args.listen, args.node_id, args.location)
     etcd = await EtcdClient.connect(args.etcd)
-    registration = await register_node(etcd, args.cluster, "datanode", args.node_id,
-                                       {"node_id": args.node_id, "address": args.listen,
-                                        "location": args.location, "type": args.type})
+    registration = await register_node(
+        etcd,
+        args.cluster,
+        "datanode",
+        args.node_id,
+        {
+            "node_id": args.node_id,
+            "address": advertised(args.listen, args.advertise),
+            "location": args.location,
+            "type": args.type,
+        },
+    )
     log.info("datanode %s serving %s for location %s", args.node_id, args.listen, args.location)
     try:
         await wait_for_stop_signal()
@@ -125,13 +154,19 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
-    runner = web.AppRunner(build_app(services), access_log=None, handle_signals=False,
-                           shutdown_timeout=GRACE_SECONDS)
+    runner = web.AppRunner(
+        build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
+    )
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
     await site.start()
-    registration = await register_node(etcd, args.cluster, "gateway", args.node_id,
-                                       {"node_id": args.node_id, "address": f"{args.host}:{args.port}"})
+    registration = await register_node(
+        etcd,
+        args.cluster,
+        "gateway",
+        args.node_id,
+        {"node_id": args.node_id, "address": advertised(f"{args.host}:{args.port}", args.advertise)},
+    )
     log.info("gateway %s serving http://%s:%d", args.node_id, args.host, args.port)
     try:
         await wait_for_stop_signal()
@@ -146,8 +181,19 @@ async def _gateway(args: argparse.Namespace) -> None:
         await etcd.close()
 
 
+def advertised(address: str, explicit: str | None) -> str:
+    """The address to register: a wildcard listen host is useless to peers."""
+    if explicit:
+        return explicit
+    host, _, port = address.rpartition(":")
+    if host in ("0.0.0.0", "[::]", ""):
+        host = socket.gethostname()
+    return f"{host}:{port}"
+
+
 def _runner(role: str, main):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
+        args.node_id = args.node_id or socket.gethostname()
         setup_logging(role, json_lines=args.json_logs if args.json_logs is not None else True)
         asyncio.run(main(args))
         return 0
@@ -161,8 +207,12 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     metanode.add_argument("--listen", default="127.0.0.1:9990", help="gRPC address")
     metanode.add_argument("--data-dir", required=True, help="RocksDB directory")
     metanode.add_argument("--gc-interval", type=float, default=10.0, help="seconds between GC passes")
-    metanode.add_argument("--intent-ttl", type=float, default=3600.0,
-                          help="seconds after which an unfinished upload's blobs are collected")
+    metanode.add_argument(
+        "--intent-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds after which an unfinished upload's blobs are collected",
+    )
     metanode.set_defaults(run=_runner("metanode", _metanode))
 
     datanode = commands.add_parser("datanode", help="run a data node (cluster role)")

@@ -35,7 +35,11 @@ async def get_object_acl(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     version_id = ctx.query.get("versionId")
     md = await ctx.services.metadata.get_object(
-        GetObjectRequest(bucket=bucket.name, key=ctx.key, version_id=version_id or "",
-                         has_version_id=version_id is not None)
+        GetObjectRequest(
+            bucket=bucket.name,
+            key=ctx.key,
+            version_id=version_id or "",
+            has_version_id=version_id is not None,
+        )
     )
     return _policy(md.owner_id, md.owner_display_name)

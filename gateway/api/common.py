@@ -190,5 +190,7 @@ def xml_add(parent: Element, tag: str, text: object = None) -> Element:
 
 
 def xml_response(root: Element, status: int = 200) -> web.Response:
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="utf-8", xml_declaration=False)
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(
+        root, encoding="utf-8", xml_declaration=False
+    )
     return web.Response(status=status, body=body, content_type="application/xml")

@@ -23,11 +23,17 @@ def max_keys(ctx: RequestContext) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range",
-                                     ArgumentName="max-keys", ArgumentValue=raw) from None
+        raise errors.InvalidArgument(
+            "Provided max-keys not an integer or within integer range",
+            ArgumentName="max-keys",
+            ArgumentValue=raw,
+        ) from None
     if value < 0:
-        raise errors.InvalidArgument("Argument maxKeys must be an integer between 0 and 2147483647",
-                                     ArgumentName="maxKeys", ArgumentValue=raw)
+        raise errors.InvalidArgument(
+            "Argument maxKeys must be an integer between 0 and 2147483647",
+            ArgumentName="maxKeys",
+            ArgumentValue=raw,
+        )
     return min(value, MAX_KEYS_LIMIT)
 
 
@@ -37,8 +43,11 @@ def encoder(ctx: RequestContext):  # type: ignore[no-untyped-def]
     if encoding is None:
         return lambda value: value
     if encoding.lower() != "url":
-        raise errors.InvalidArgument("Invalid Encoding Method specified in Request",
-                                     ArgumentName="encoding-type", ArgumentValue=encoding)
+        raise errors.InvalidArgument(
+            "Invalid Encoding Method specified in Request",
+            ArgumentName="encoding-type",
+            ArgumentValue=encoding,
+        )
     return lambda value: quote(value, safe="/")
 
 
@@ -102,8 +111,9 @@ def _decode_token(token: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise errors.InvalidArgument("The continuation token provided is incorrect",
-                                     ArgumentName="continuation-token") from None
+        raise errors.InvalidArgument(
+            "The continuation token provided is incorrect", ArgumentName="continuation-token"
+        ) from None
 
 
 def _encode_token(marker: str) -> str:

@@ -64,8 +64,14 @@ class _TextFormatter(logging.Formatter):
 
 def level_from_env(default: str = "info") -> int:
     name = os.environ.get("LOG_LEVEL", default).lower()
-    return {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-            "warning": logging.WARNING, "error": logging.ERROR}.get(name, logging.INFO)
+    return {
+        "trace": TRACE,
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warn": logging.WARNING,
+        "warning": logging.WARNING,
+        "error": logging.ERROR,
+    }.get(name, logging.INFO)
 
 
 def setup_logging(role: str, json_lines: bool | None = None, level: int | None = None) -> None:

@@ -1,7 +1,7 @@
 """``LocalCluster``: a real process cluster (etcd, metanode, datanodes, gateways) for integration suites.
 
-    with LocalCluster(tmp_path) as cluster:
-        s3 = boto3.client("s3", endpoint_url=cluster.gateway_urls[0], ...)
+with LocalCluster(tmp_path) as cluster:
+    s3 = boto3.client("s3", endpoint_url=cluster.gateway_urls[0], ...)
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ class LocalCluster:
     def __enter__(self) -> LocalCluster:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     def processes(self, role: str | None = None) -> list[ProcessRecord]:

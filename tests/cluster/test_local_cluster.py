@@ -65,12 +65,16 @@ def test_bucket_names_are_unique_across_gateways(cluster: LocalCluster) -> None:
     other.delete_bucket(Bucket="claimed")
 
 
-def _start_raw_upload(url: str, bucket: str, key: str, size: int, sent_before_signal: int,
-                      sent: threading.Event) -> threading.Thread:
+def _start_raw_upload(
+    url: str, bucket: str, key: str, size: int, sent_before_signal: int, sent: threading.Event
+) -> threading.Thread:
     """Streams ``size`` bytes slowly; sets ``sent`` once ``sent_before_signal`` bytes are out."""
     target = f"{url}/{bucket}/{key}"
-    request = AWSRequest(method="PUT", url=target, headers={
-        "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(size)})
+    request = AWSRequest(
+        method="PUT",
+        url=target,
+        headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(size)},
+    )
     S3SigV4Auth(Credentials("accessKey1", "verySecretKey1"), "s3", "us-east-1").add_auth(request)
     parsed = urlparse(url)
 
@@ -106,7 +110,8 @@ async def _live_and_stored_blobs(cluster: LocalCluster) -> tuple[set[str], set[s
         await metanode.run_gc(RunGcRequest(expire_all_intents=True))
         referenced: set[str] = set()
         listing = await metanode.list_objects(
-            ListObjectsRequest(bucket="killed", listing_type=LISTING_DELIMITER_VERSIONS, max_keys=100000))
+            ListObjectsRequest(bucket="killed", listing_type=LISTING_DELIMITER_VERSIONS, max_keys=100000)
+        )
         for entry in listing.entries:
             referenced.update(blob.blob_id for blob in entry.object.blobs)
     finally:
@@ -129,7 +134,9 @@ def test_gateway_killed_mid_upload_leaves_no_object_and_no_orphan(tmp_path: Path
         survivor.create_bucket(Bucket="killed")
         survivor.put_object(Bucket="killed", Key="kept", Body=os.urandom(200_000))
         sent = threading.Event()
-        uploader = _start_raw_upload(first_url, "killed", "partial", 100 * 1024 * 1024, 30 * 1024 * 1024, sent)
+        uploader = _start_raw_upload(
+            first_url, "killed", "partial", 100 * 1024 * 1024, 30 * 1024 * 1024, sent
+        )
         assert sent.wait(60)
         cluster.kill("gateway-1", signal.SIGKILL)
         uploader.join(60)
@@ -144,8 +151,9 @@ def test_gateway_killed_mid_upload_leaves_no_object_and_no_orphan(tmp_path: Path
 def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
     env = {**os.environ}
     cli = [sys.executable, "-m", "strata.cli", "cluster"]
-    up = subprocess.run([*cli, "up", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                        timeout=90)
+    up = subprocess.run(
+        [*cli, "up", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+    )
     try:
         assert up.returncode == 0, up.stderr
         status = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)

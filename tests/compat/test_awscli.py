@@ -17,7 +17,8 @@ def aws(server, tmp_path: Path):  # type: ignore[no-untyped-def]
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "credentials").write_text(
-        "[default]\naws_access_key_id = accessKey1\naws_secret_access_key = verySecretKey1\n")
+        "[default]\naws_access_key_id = accessKey1\naws_secret_access_key = verySecretKey1\n"
+    )
     (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
     env = clean_env(home)
     env["AWS_CONFIG_FILE"] = str(home / ".aws" / "config")

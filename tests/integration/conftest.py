@@ -14,19 +14,27 @@ ACCESS_KEY, SECRET_KEY = "accessKey1", "verySecretKey1"
 OTHER_ACCESS_KEY, OTHER_SECRET_KEY = "accessKey2", "verySecretKey2"
 
 
-def s3_client(url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, **config: object):
+def s3_client(
+    url: str,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    s3: dict[str, object] | None = None,
+    **config: object,
+):
     return boto3.client(
         "s3",
         endpoint_url=url,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
+        config=Config(s3={"addressing_style": "path", **(s3 or {})}, retries={"max_attempts": 1}, **config),
     )
 
 
 @pytest.fixture(scope="module", params=["mem", "file"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedThread]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EmbeddedThread]:
     root: Path | None = tmp_path_factory.mktemp("strata") if request.param == "file" else None
     with EmbeddedThread(backend=request.param, root=root) as running:
         yield running

@@ -46,7 +46,9 @@ def test_bucket_with_location_constraint(s3) -> None:
     try:
         assert s3.get_bucket_location(Bucket="located-bucket")["LocationConstraint"] == "mem"
         s3.put_object(Bucket="located-bucket", Key="k", Body=b"on the mem location" * 10000)
-        assert s3.get_object(Bucket="located-bucket", Key="k")["Body"].read() == b"on the mem location" * 10000
+        assert (
+            s3.get_object(Bucket="located-bucket", Key="k")["Body"].read() == b"on the mem location" * 10000
+        )
         s3.delete_object(Bucket="located-bucket", Key="k")
     finally:
         s3.delete_bucket(Bucket="located-bucket")

@@ -11,7 +11,9 @@ from tests.integration.conftest import s3_client
 from tests.integration.test_buckets import error_of
 
 
-def raw_request(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def raw_request(
+    url: str, method: str = "GET", data: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, method=method, data=data)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -16,8 +16,14 @@ from tests.integration.test_buckets import error_of
 def test_put_get_small_object_with_metadata(s3, bucket) -> None:
     body = os.urandom(1024)
     put = s3.put_object(
-        Bucket=bucket, Key="dir/small.bin", Body=body, ContentType="image/png", Metadata={"color": "blue"},
-        ContentDisposition="attachment", CacheControl="max-age=60", ContentEncoding="identity",
+        Bucket=bucket,
+        Key="dir/small.bin",
+        Body=body,
+        ContentType="image/png",
+        Metadata={"color": "blue"},
+        ContentDisposition="attachment",
+        CacheControl="max-age=60",
+        ContentEncoding="identity",
     )
     assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
     got = s3.get_object(Bucket=bucket, Key="dir/small.bin")
@@ -54,8 +60,13 @@ def test_overwrite_replaces_object(s3, bucket) -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("bytes=0-9", slice(0, 10)), ("bytes=100-", slice(100, None)), ("bytes=-50", slice(-50, None)),
-     ("bytes=1048570-1048600", slice(1048570, 1048601)), ("bytes=10-999999999", slice(10, None))],
+    [
+        ("bytes=0-9", slice(0, 10)),
+        ("bytes=100-", slice(100, None)),
+        ("bytes=-50", slice(-50, None)),
+        ("bytes=1048570-1048600", slice(1048570, 1048601)),
+        ("bytes=10-999999999", slice(10, None)),
+    ],
 )
 def test_ranged_get(s3, bucket, header: str, expected: slice) -> None:
     body = os.urandom(2 * 1024 * 1024)
@@ -125,7 +136,9 @@ def test_delete_object_then_missing(s3, bucket) -> None:
     assert s3.delete_object(Bucket=bucket, Key="gone")["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
-@pytest.mark.parametrize("key", ["a b", "plus+sign", "percent%20", "unicodé/ключ", "trailing/", "a//b", "~!@$&*()=:;,'"])
+@pytest.mark.parametrize(
+    "key", ["a b", "plus+sign", "percent%20", "unicodé/ключ", "trailing/", "a//b", "~!@$&*()=:;,'"]
+)
 def test_keys_with_special_characters(s3, bucket, key: str) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()

@@ -25,7 +25,10 @@ def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "strata.cli", "server", "--port", str(port), "--host", "127.0.0.1"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

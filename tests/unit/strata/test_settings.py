@@ -22,8 +22,14 @@ def test_mem_backend_has_no_disk_location() -> None:
 
 
 def test_environment_overrides() -> None:
-    settings = load_server_settings(env={"S3DATAPATH": "/d", "S3METADATAPATH": "/m", "ENDPOINT": "s3.example.com",
-                                         "LISTEN_ADDR": "127.0.0.1"})
+    settings = load_server_settings(
+        env={
+            "S3DATAPATH": "/d",
+            "S3METADATAPATH": "/m",
+            "ENDPOINT": "s3.example.com",
+            "LISTEN_ADDR": "127.0.0.1",
+        }
+    )
     assert (settings.data_path, settings.metadata_path, settings.host) == ("/d", "/m", "127.0.0.1")
     assert settings.rest_endpoints["s3.example.com"] == "us-east-1"
 

@@ -27,8 +27,10 @@ def test_parse_range(header: str | None, size: int, expected: ByteRange | None) 
     assert parse_range(header, size) == expected
 
 
-@pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10),
-                                              ("bytes=-5", 0), ("bytes=0-", 0)])
+@pytest.mark.parametrize(
+    ("header", "size"),
+    [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=-5", 0), ("bytes=0-", 0)],
+)
 def test_unsatisfiable_ranges(header: str, size: int) -> None:
     with pytest.raises(errors.InvalidRange):
         parse_range(header, size)
