@@ -232,6 +232,11 @@ class MalformedPOSTRequest(S3Error):
     default_message = "The body of your POST request is not well-formed multipart/form-data."
 
 
+class MalformedTrailerError(S3Error):
+    status = 400
+    default_message = "The request contained trailing data that was not well-formed or did not conform to our published schema."
+
+
 class MalformedXML(S3Error):
     status = 400
     default_message = (
