@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
-from strata.runtime.log import request_id_var
+from strata.runtime.log import log_fields, request_id_var
+
+log = logging.getLogger("rpc")
 
 REQUEST_ID_METADATA_KEY = "x-strata-request-id"
 
@@ -32,16 +36,29 @@ class RequestIdServerInterceptor(grpc.aio.ServerInterceptor):
         for key, value in handler_call_details.invocation_metadata or ():
             if key == REQUEST_ID_METADATA_KEY:
                 request_id = value
-        return _wrap_handler(handler, request_id)
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        return _wrap_handler(handler, request_id, method)
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str) -> grpc.RpcMethodHandler:
+def _log_call(method: str, started: float, context: grpc.aio.ServicerContext) -> None:
+    code = context.code()
+    log.info(
+        "rpc %s %s",
+        method,
+        code.name if isinstance(code, grpc.StatusCode) else "OK",
+        extra=log_fields(ms=round((time.monotonic() - started) * 1000, 2)),
+    )
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str, method: str) -> grpc.RpcMethodHandler:
     def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = request_id_var.set(request_id)
+            started = time.monotonic()
             try:
                 return await fn(request, context)
             finally:
+                _log_call(method, started, context)
                 request_id_var.reset(token)
 
         return call
@@ -49,10 +66,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str) -> grpc.RpcMe
     def streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = request_id_var.set(request_id)
+            started = time.monotonic()
             try:
                 async for item in fn(request, context):
                     yield item
             finally:
+                _log_call(method, started, context)
                 request_id_var.reset(token)
 
         return call

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from datanode_testing import RunningDataNode
 
 from datanode.backend import Backend
 from datanode.disk import DiskBackend
 from datanode.memory import MemoryBackend
 from datanode.server import bound_port, start_server
+from tests.unit.datanode.datanode_testing import RunningDataNode
 
 
 @pytest.fixture(params=["disk", "memory"])

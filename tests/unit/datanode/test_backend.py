@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from datanode_testing import new_blob_id, pieces_of, read_all, stream
 
 from datanode.backend import CHUNK_SIZE, Backend, create_backend, registered_location_types
 from datanode.disk import DiskBackend
 from datanode.memory import MemoryBackend
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
+from tests.unit.datanode.datanode_testing import new_blob_id, pieces_of, read_all, stream
 
 SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + CHUNK_SIZE // 2]
 

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from datanode_testing import RunningDataNode, flip_byte, new_blob_id, pieces_of, read_all, stream
 
 from datanode.backend import CHUNK_SIZE
 from datanode.client import (
@@ -24,6 +23,14 @@ from datanode.server import bound_port, start_server
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.data_pb2 import GetChunk, PutChunk
 from protos.errors import StrataError
+from tests.unit.datanode.datanode_testing import (
+    RunningDataNode,
+    flip_byte,
+    new_blob_id,
+    pieces_of,
+    read_all,
+    stream,
+)
 
 StartDataNode = Callable[..., Awaitable[RunningDataNode]]
 LOCATION = "us-east-1"

@@ -9,16 +9,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from datanode_testing import (
-    RunningDataNode,
-    eventually,
-    files_in,
-    flip_byte,
-    new_blob_id,
-    pieces_of,
-    read_all,
-    stream,
-)
 
 from datanode.backend import CHUNK_SIZE
 from datanode.client import DataNodeClient, encode_put_data, encode_put_header
@@ -29,6 +19,16 @@ from protos.data_pb2 import PutChunk, PutEnd, PutHeader
 from protos.data_pb2_grpc import DataServiceStub
 from protos.errors import StrataError, from_rpc_error
 from strata.runtime.log import request_id_var
+from tests.unit.datanode.datanode_testing import (
+    RunningDataNode,
+    eventually,
+    files_in,
+    flip_byte,
+    new_blob_id,
+    pieces_of,
+    read_all,
+    stream,
+)
 
 StartDataNode = Callable[..., Awaitable[RunningDataNode]]
 

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from datanode_testing import flip_byte, new_blob_id, pieces_of, read_all, stream
 
 from datanode.backend import CHUNK_SIZE
 from datanode.disk import DiskBackend
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
+from tests.unit.datanode.datanode_testing import flip_byte, new_blob_id, pieces_of, read_all, stream
 
 
 @pytest.fixture
