@@ -1,5 +1,6 @@
 import asyncio
 import base64
+import calendar
 import hashlib
 import io
 import zlib
@@ -11,12 +12,38 @@ from aiohttp.base_protocol import BaseProtocol
 from aiohttp.test_utils import TestServer
 from botocore.config import Config
 from multidict import CIMultiDict
-from test_auth import authenticator, chunked_example_headers
 
 from gateway.s3 import errors, sigv4
 from gateway.s3.accounts import AccountStore
 from gateway.s3.auth import Authenticator, PayloadSpec
 from gateway.s3.body import PIECE_SIZE, PayloadTrailers, iter_payload
+
+EXAMPLE_AKID = "AKIAIOSFODNN7EXAMPLE"
+T_2013 = float(calendar.timegm((2013, 5, 24, 0, 0, 0)))
+SEED = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+
+
+def authenticator() -> Authenticator:
+    store = AccountStore.single(EXAMPLE_AKID, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    return Authenticator(store, clock=lambda: T_2013)
+
+
+def chunked_example_headers() -> CIMultiDict:
+    """The request of the S3 API reference's "Transferring Payload in Multiple Chunks" example."""
+    return CIMultiDict(
+        {
+            "Host": "s3.amazonaws.com",
+            "x-amz-date": "20130524T000000Z",
+            "x-amz-storage-class": "REDUCED_REDUNDANCY",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={EXAMPLE_AKID}/20130524/us-east-1/s3/aws4_request,"
+            "SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
+            f"x-amz-decoded-content-length;x-amz-storage-class,Signature={SEED}",
+            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": "66560",
+            "Content-Length": "66824",
+        }
+    )
 
 
 def reader(data: bytes, step: int = 7001) -> StreamReader:
