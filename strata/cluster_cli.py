@@ -7,6 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from protos.errors import StrataError
 from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher
 from strata.testing.etcd import EtcdNotFoundError
 
@@ -48,17 +49,28 @@ def _config(args: argparse.Namespace) -> int:
     from coordinator.config_io import export_files, import_files
     from coordinator.etcd import EtcdClient
 
+    endpoint = args.etcd
+    if endpoint is None:
+        state = _launcher().state()
+        endpoint = state.etcd if state else "127.0.0.1:2379"
+
     async def run() -> None:
-        client = await EtcdClient.connect(args.etcd)
+        client = await EtcdClient.connect(endpoint)
         try:
             if args.action == "import":
-                await import_files(client, args.cluster, args.config, args.locations, args.authdata)
+                summary = await import_files(client, args.cluster, args.config, args.locations, args.authdata)
+                print(f"imported into etcd {endpoint}: {summary}")
             else:
-                await export_files(client, args.cluster, args.out)
+                for path in await export_files(client, args.cluster, args.out):
+                    print(f"wrote {path}")
         finally:
             await client.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except StrataError as error:
+        print(f"strata config {args.action}: {error.message}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -75,7 +87,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
     config = commands.add_parser("config", help="CloudServer-format configuration in etcd")
     config.add_argument("action", choices=("import", "export"))
-    config.add_argument("--etcd", default="127.0.0.1:2379", help="etcd endpoint(s), host:port[,host:port]")
+    config.add_argument(
+        "--etcd",
+        default=None,
+        help="etcd endpoint(s) host:port[,host:port] (default: the local cluster's, else 127.0.0.1:2379)",
+    )
     config.add_argument("--cluster", default="local", help="cluster name (etcd key prefix)")
     config.add_argument("--config", help="config.json to import")
     config.add_argument("--locations", help="locationConfig.json to import")

@@ -171,3 +171,65 @@ def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
     after = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert after.returncode == 1
     assert (tmp_path / ".strata-cluster").is_dir()
+
+
+@pytest.mark.timeout(60)
+def test_config_import_then_export_round_trips_through_etcd(cluster: LocalCluster, tmp_path: Path) -> None:
+    import json
+
+    locations = {
+        "us-east-1": {"type": "file", "legacyAwsBehavior": True, "details": {}},
+        "cold": {"type": "file", "legacyAwsBehavior": False, "details": {}},
+    }
+    (tmp_path / "locationConfig.json").write_text(json.dumps(locations))
+    cli = [sys.executable, "-m", "strata.cli", "config"]
+    imported = subprocess.run(
+        [*cli, "import", "--etcd", cluster.etcd, "--locations", str(tmp_path / "locationConfig.json")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert imported.returncode == 0, imported.stderr
+    out = tmp_path / "out"
+    exported = subprocess.run(
+        [*cli, "export", "--etcd", cluster.etcd, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads((out / "locationConfig.json").read_text()) == locations
+    # A location added in etcd is usable at once by the running gateways.
+    s3 = s3_client(cluster.gateway_urls[1])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s3.create_bucket(Bucket="cold-bucket", CreateBucketConfiguration={"LocationConstraint": "cold"})
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert s3.get_bucket_location(Bucket="cold-bucket")["LocationConstraint"] == "cold"
+    s3.delete_bucket(Bucket="cold-bucket")
+
+
+def test_request_id_is_logged_by_every_process_that_served_it(cluster: LocalCluster) -> None:
+    import json
+
+    s3 = s3_client(cluster.gateway_urls[0])
+    s3.create_bucket(Bucket="traced")
+    response = s3.put_object(Bucket="traced", Key="k", Body=os.urandom(300_000))
+    request_id = response["ResponseMetadata"]["RequestId"]
+    s3.delete_object(Bucket="traced", Key="k")
+    s3.delete_bucket(Bucket="traced")
+    roles_seen = set()
+    for record in cluster.processes():
+        if record.role == "etcd":
+            continue
+        for line in Path(record.log).read_text().splitlines():
+            if request_id in line:
+                entry = json.loads(line)
+                assert entry["req_id"] == request_id
+                roles_seen.add(record.role)
+    assert roles_seen == {"gateway", "metanode", "datanode"}
