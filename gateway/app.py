@@ -70,16 +70,21 @@ class _Response(web.StreamResponse):
 
 
 async def _dispatch(request: web.Request, request_id: str, services: GatewayServices) -> web.StreamResponse:
+    raw_path, _, raw_query = request.raw_path.partition("?")
     endpoint = route(
         request.method,
-        request.raw_path.split("?", 1)[0],
+        raw_path,
         request.query,
         request.host,
         services.rest_endpoints().keys(),
         request.headers,
     )
     auth = services.authenticator.authenticate(
-        request.method, request.raw_path.split("?", 1)[0], request.query_string, request.headers
+        request.method,
+        raw_path,
+        raw_query,
+        request.headers,
+        virtual_host_bucket=endpoint.bucket if endpoint.virtual_host else None,
     )
     if auth.principal.account is None:
         # No resource is public until ACLs and policies exist.
@@ -87,7 +92,7 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
     ctx = RequestContext(request, request_id, endpoint, auth, services)
     handler = HANDLERS.get(endpoint.operation)
     if handler is None:
-        raise errors.NotImplemented(f"{endpoint.operation} is not implemented")
+        raise errors.S3NotImplemented(f"{endpoint.operation} is not implemented")
     response = await handler(ctx)
     response.headers.setdefault("x-amz-request-id", request_id)
     response.headers.setdefault("x-amz-id-2", request_id)

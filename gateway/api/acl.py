@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import owned_bucket, xml_add, xml_document, xml_response
+from gateway.api.common import owned_bucket, xml_response
 from gateway.context import RequestContext
+from gateway.s3.xml import Element, element
 from protos.metadata_pb2 import GetObjectRequest
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def _policy(owner_id: str, owner_name: str) -> web.Response:
-    root = xml_document("AccessControlPolicy")
-    owner = xml_add(root, "Owner")
-    xml_add(owner, "ID", owner_id)
-    xml_add(owner, "DisplayName", owner_name)
-    grant = xml_add(xml_add(root, "AccessControlList"), "Grant")
-    grantee = xml_add(grant, "Grantee")
-    grantee.set("xmlns:xsi", XSI)
-    grantee.set("xsi:type", "CanonicalUser")
-    xml_add(grantee, "ID", owner_id)
-    xml_add(grantee, "DisplayName", owner_name)
-    xml_add(grant, "Permission", "FULL_CONTROL")
-    return xml_response(root)
+    grantee = Element(
+        "Grantee",
+        None,
+        [element("ID", owner_id), element("DisplayName", owner_name)],
+        {"xmlns:xsi": XSI, "xsi:type": "CanonicalUser"},
+    )
+    return xml_response(
+        element(
+            "AccessControlPolicy",
+            None,
+            element("Owner", None, element("ID", owner_id), element("DisplayName", owner_name)),
+            element(
+                "AccessControlList",
+                None,
+                element("Grant", None, grantee, element("Permission", "FULL_CONTROL")),
+            ),
+        )
+    )
 
 
 async def get_bucket_acl(ctx: RequestContext) -> web.StreamResponse:

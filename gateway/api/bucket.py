@@ -2,51 +2,49 @@
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError, fromstring
-
 from aiohttp import web
 
-from gateway.api.common import iso_date, owned_bucket, xml_add, xml_document, xml_response
+from gateway.api.common import owned_bucket, xml_response
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_bucket_name
+from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, element, iso8601, parse_location_constraint
 from protos.metadata_pb2 import BucketInfo, BucketName, CreateBucketRequest, ListBucketsRequest
-
-MAX_CONFIGURATION_BYTES = 64 * 1024
 
 
 async def list_buckets(ctx: RequestContext) -> web.StreamResponse:
     account = ctx.principal.account
     assert account is not None
     listing = await ctx.services.metadata.list_buckets(ListBucketsRequest(owner_id=account.canonical_id))
-    root = xml_document("ListAllMyBucketsResult")
-    owner = xml_add(root, "Owner")
-    xml_add(owner, "ID", account.canonical_id)
-    xml_add(owner, "DisplayName", account.display_name)
-    buckets = xml_add(root, "Buckets")
-    for bucket in listing.buckets:
-        entry = xml_add(buckets, "Bucket")
-        xml_add(entry, "Name", bucket.name)
-        xml_add(entry, "CreationDate", iso_date(bucket.creation_ms))
-    return xml_response(root)
+    buckets = [
+        element(
+            "Bucket",
+            None,
+            element("Name", bucket.name),
+            element("CreationDate", iso8601(bucket.creation_ms / 1000)),
+        )
+        for bucket in listing.buckets
+    ]
+    return xml_response(
+        element(
+            "ListAllMyBucketsResult",
+            None,
+            element(
+                "Owner",
+                None,
+                element("ID", account.canonical_id),
+                element("DisplayName", account.display_name),
+            ),
+            Element("Buckets", None, buckets),
+        )
+    )
 
 
 async def _requested_location(ctx: RequestContext) -> str | None:
-    body = await ctx.request.content.read(MAX_CONFIGURATION_BYTES + 1)
-    if len(body) > MAX_CONFIGURATION_BYTES:
+    body = await ctx.request.content.read(MAX_REQUEST_XML_BYTES + 1)
+    if len(body) > MAX_REQUEST_XML_BYTES:
         raise errors.MalformedXML()
-    if not body.strip():
-        return None
-    try:
-        root = fromstring(body)
-    except ParseError:
-        raise errors.MalformedXML() from None
-    if root.tag.rsplit("}", 1)[-1] != "CreateBucketConfiguration":
-        raise errors.MalformedXML()
-    for child in root:
-        if child.tag.rsplit("}", 1)[-1] == "LocationConstraint":
-            return (child.text or "").strip() or None
-    return None
+    return parse_location_constraint(body)
 
 
 async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
@@ -84,8 +82,6 @@ async def delete_bucket(ctx: RequestContext) -> web.StreamResponse:
 
 async def get_bucket_location(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    root = xml_document("LocationConstraint")
     # AWS answers an empty constraint for us-east-1.
-    if bucket.location and bucket.location != "us-east-1":
-        root.text = bucket.location
-    return xml_response(root)
+    constraint = bucket.location if bucket.location and bucket.location != "us-east-1" else None
+    return xml_response(element("LocationConstraint", constraint))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, SubElement, tostring
+from datetime import UTC
 
 from aiohttp import web
 
 from gateway.context import RequestContext
 from gateway.s3 import errors
+from gateway.s3.xml import Element, document, http_date
 from protos.metadata_pb2 import BucketInfo, BucketName, ObjectMD
 
 # Headers stored with an object and returned on GET/HEAD, by request header name.
@@ -41,20 +41,11 @@ def etag_header(md: ObjectMD) -> str:
     return f'"{md.etag}"'
 
 
-def http_date(epoch_ms: int) -> str:
-    return email.utils.formatdate(epoch_ms / 1000, usegmt=True)
-
-
-def iso_date(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def object_headers(md: ObjectMD) -> dict[str, str]:
     """Response headers describing a stored object (GET and HEAD)."""
     headers = {
         "ETag": etag_header(md),
-        "Last-Modified": http_date(md.last_modified_ms),
+        "Last-Modified": http_date(md.last_modified_ms / 1000),
         "Accept-Ranges": "bytes",
         "Content-Type": md.content_type or "application/octet-stream",
     }
@@ -175,22 +166,5 @@ def check_conditions(headers: Mapping[str, str], md: ObjectMD) -> bool:
     return True
 
 
-S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
-
-
-def xml_document(tag: str) -> Element:
-    return Element(tag, xmlns=S3_XMLNS)
-
-
-def xml_add(parent: Element, tag: str, text: object = None) -> Element:
-    child = SubElement(parent, tag)
-    if text is not None:
-        child.text = text if isinstance(text, str) else str(text)
-    return child
-
-
 def xml_response(root: Element, status: int = 200) -> web.Response:
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(
-        root, encoding="utf-8", xml_declaration=False
-    )
-    return web.Response(status=status, body=body, content_type="application/xml")
+    return web.Response(status=status, body=document(root), content_type="application/xml")

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.api.common import iso_date, owned_bucket, xml_add, xml_document, xml_response
+from gateway.api.common import owned_bucket, xml_response
 from gateway.context import RequestContext
 from gateway.s3 import errors
+from gateway.s3.xml import Element, element, iso8601, optional
 from protos.metadata_pb2 import LISTING_DELIMITER_MASTER, ListObjectsRequest, ListObjectsResponse
 
 MAX_KEYS_LIMIT = 1000
+
+Encoder = Callable[[str], str]
 
 
 def max_keys(ctx: RequestContext) -> int:
@@ -37,8 +41,8 @@ def max_keys(ctx: RequestContext) -> int:
     return min(value, MAX_KEYS_LIMIT)
 
 
-def encoder(ctx: RequestContext):  # type: ignore[no-untyped-def]
-    """Returns a function applying ``encoding-type`` to response names."""
+def encoder(ctx: RequestContext) -> Encoder:
+    """Applies ``encoding-type`` to the names a listing returns."""
     encoding = ctx.query.get("encoding-type")
     if encoding is None:
         return lambda value: value
@@ -65,26 +69,44 @@ async def _list(ctx: RequestContext, marker: str, limit: int) -> ListObjectsResp
     )
 
 
-def _add_entries(ctx: RequestContext, root, listing: ListObjectsResponse, encode, with_owner: bool) -> None:  # type: ignore[no-untyped-def]
+def _contents(listing: ListObjectsResponse, encode: Encoder, with_owner: bool) -> list[Element]:
+    contents = []
     for entry in listing.entries:
         md = entry.object
-        contents = xml_add(root, "Contents")
-        xml_add(contents, "Key", encode(entry.key))
-        xml_add(contents, "LastModified", iso_date(md.last_modified_ms))
-        xml_add(contents, "ETag", f'"{md.etag}"')
-        xml_add(contents, "Size", md.size)
-        if with_owner:
-            owner = xml_add(contents, "Owner")
-            xml_add(owner, "ID", md.owner_id)
-            xml_add(owner, "DisplayName", md.owner_display_name)
-        xml_add(contents, "StorageClass", md.storage_class or "STANDARD")
+        owner = (
+            element("Owner", None, element("ID", md.owner_id), element("DisplayName", md.owner_display_name))
+            if with_owner
+            else None
+        )
+        contents.append(
+            element(
+                "Contents",
+                None,
+                element("Key", encode(entry.key)),
+                element("LastModified", iso8601(md.last_modified_ms / 1000)),
+                element("ETag", f'"{md.etag}"'),
+                element("Size", md.size),
+                owner,
+                element("StorageClass", md.storage_class or "STANDARD"),
+            )
+        )
     for prefix in listing.common_prefixes:
-        xml_add(xml_add(root, "CommonPrefixes"), "Prefix", encode(prefix))
+        contents.append(element("CommonPrefixes", None, element("Prefix", encode(prefix))))
+    return contents
 
 
-def _add_request_echo(ctx: RequestContext, root, encode, limit: int) -> None:  # type: ignore[no-untyped-def]
-    xml_add(root, "Name", ctx.bucket)
-    xml_add(root, "Prefix", encode(ctx.query.get("prefix", "")))
+def _common_head(ctx: RequestContext, encode: Encoder) -> list[Element | None]:
+    delimiter = ctx.query.get("delimiter") or None
+    return [
+        element("Name", ctx.bucket),
+        element("Prefix", encode(ctx.query.get("prefix", ""))),
+        optional("Delimiter", encode(delimiter) if delimiter else None),
+        optional("EncodingType", "url" if "encoding-type" in ctx.query else None),
+    ]
+
+
+def _truncated(listing: ListObjectsResponse) -> Element:
+    return element("IsTruncated", "true" if listing.is_truncated else "false")
 
 
 async def list_objects(ctx: RequestContext) -> web.StreamResponse:
@@ -92,18 +114,19 @@ async def list_objects(ctx: RequestContext) -> web.StreamResponse:
     limit = max_keys(ctx)
     marker = ctx.query.get("marker", "")
     listing = await _list(ctx, marker, limit)
-    root = xml_document("ListBucketResult")
-    _add_request_echo(ctx, root, encode, limit)
-    xml_add(root, "Marker", encode(marker))
-    if listing.is_truncated and ctx.query.get("delimiter"):
-        xml_add(root, "NextMarker", encode(listing.next_marker))
-    xml_add(root, "MaxKeys", limit)
-    if ctx.query.get("delimiter"):
-        xml_add(root, "Delimiter", encode(ctx.query["delimiter"]))
-    if "encoding-type" in ctx.query:
-        xml_add(root, "EncodingType", "url")
-    xml_add(root, "IsTruncated", "true" if listing.is_truncated else "false")
-    _add_entries(ctx, root, listing, encode, with_owner=True)
+    next_marker = listing.next_marker if listing.is_truncated and ctx.query.get("delimiter") else None
+    root = Element(
+        "ListBucketResult",
+        None,
+        [
+            *_common_head(ctx, encode),
+            element("Marker", encode(marker)),
+            optional("NextMarker", encode(next_marker) if next_marker is not None else None),
+            element("MaxKeys", limit),
+            _truncated(listing),
+            *_contents(listing, encode, with_owner=True),
+        ],
+    )
     return xml_response(root)
 
 
@@ -124,23 +147,23 @@ async def list_objects_v2(ctx: RequestContext) -> web.StreamResponse:
     encode = encoder(ctx)
     limit = max_keys(ctx)
     token = ctx.query.get("continuation-token")
-    start_after = ctx.query.get("start-after", "")
-    marker = _decode_token(token) if token is not None else start_after
+    start_after = ctx.query.get("start-after")
+    marker = _decode_token(token) if token is not None else (start_after or "")
     listing = await _list(ctx, marker, limit)
-    root = xml_document("ListBucketResult")
-    _add_request_echo(ctx, root, encode, limit)
-    xml_add(root, "KeyCount", len(listing.entries) + len(listing.common_prefixes))
-    xml_add(root, "MaxKeys", limit)
-    if ctx.query.get("delimiter"):
-        xml_add(root, "Delimiter", encode(ctx.query["delimiter"]))
-    if "encoding-type" in ctx.query:
-        xml_add(root, "EncodingType", "url")
-    xml_add(root, "IsTruncated", "true" if listing.is_truncated else "false")
-    if token is not None:
-        xml_add(root, "ContinuationToken", token)
-    if listing.is_truncated:
-        xml_add(root, "NextContinuationToken", _encode_token(listing.next_marker))
-    if "start-after" in ctx.query:
-        xml_add(root, "StartAfter", encode(start_after))
-    _add_entries(ctx, root, listing, encode, with_owner=ctx.query.get("fetch-owner") == "true")
+    root = Element(
+        "ListBucketResult",
+        None,
+        [
+            *_common_head(ctx, encode),
+            element("KeyCount", len(listing.entries) + len(listing.common_prefixes)),
+            element("MaxKeys", limit),
+            _truncated(listing),
+            optional("ContinuationToken", token),
+            optional(
+                "NextContinuationToken", _encode_token(listing.next_marker) if listing.is_truncated else None
+            ),
+            optional("StartAfter", encode(start_after) if start_after is not None else None),
+            *_contents(listing, encode, with_owner=ctx.query.get("fetch-owner") == "true"),
+        ],
+    )
     return xml_response(root)
