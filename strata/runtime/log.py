@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import os
@@ -16,9 +17,13 @@ TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 
 
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:6].upper()
+_request_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
 def new_request_id() -> str:
-    """16 upper-case hex characters, like S3's x-amz-request-id."""
-    return uuid.uuid4().hex[:16].upper()
+    """16 upper-case hex characters, like S3's x-amz-request-id: a per-process prefix and a counter."""
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter) & 0xFF_FFFF_FFFF:010X}"
 
 
 class _RequestIdFilter(logging.Filter):
