@@ -17,17 +17,16 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
+from gateway.api.versioning import put_request
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import iter_payload
 from protos.common_pb2 import BlobRef
 from protos.metadata_pb2 import (
-    VERSIONING_ENABLED,
     AbortIntentRequest,
     BucketInfo,
     CreateIntentRequest,
     ObjectMD,
-    PutObjectRequest,
     QueueGarbageRequest,
 )
 
@@ -156,14 +155,7 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
             raise errors.BadDigest()
         md.size = digest.size
         md.etag = digest.md5.hexdigest()
-        committed = await services.metadata.put_object(
-            PutObjectRequest(
-                bucket=bucket.name,
-                object=md,
-                versioning=bucket.versioning == VERSIONING_ENABLED,
-                intent_id=intent_id,
-            )
-        )
+        committed = await services.metadata.put_object(put_request(bucket, md, intent_id=intent_id))
     except BaseException:
         if blob is not None:
             await _discard(ctx, intent_id, blob)
