@@ -1,36 +1,28 @@
 """PutObject, following the write protocol of DESIGN section 6.
 
-intent -> stream data -> commit metadata (closing the intent) -> old blobs to GC.
-A failure at any step deletes what was written; a crash leaves an intent whose
-blobs the metanode's garbage collector removes when it expires.
+intent -> stream data (``write.store_data``) -> commit metadata (closing the
+intent) -> old blobs to GC. A failure at any step deletes what was written; a
+crash leaves an intent whose blobs the metanode's garbage collector removes
+when it expires.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import hashlib
-import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
 from gateway.api.versioning import put_request
+from gateway.api.write import discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import iter_payload
-from protos.common_pb2 import BlobRef
 from protos.metadata_pb2 import (
-    AbortIntentRequest,
     BucketInfo,
-    CreateIntentRequest,
     ObjectMD,
-    QueueGarbageRequest,
 )
-
-log = logging.getLogger("gateway.put")
 
 LOCATION_HEADER = "x-amz-meta-scal-location-constraint"
 
@@ -97,84 +89,31 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
     return md
 
 
-# Pieces this large are hashed in a worker thread (hashlib releases the GIL), so the
-# event loop keeps serving other requests while a big upload is hashed.
-HASH_OFFLOAD_BYTES = 256 * 1024
-
-
-class _Digest:
-    """MD5 of the bytes that pass through, for the ETag."""
-
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
-        self.source = source
-        self.md5 = hashlib.md5()
-        self.size = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for piece in self.source:
-            if len(piece) >= HASH_OFFLOAD_BYTES:
-                await asyncio.to_thread(self.md5.update, piece)
-            else:
-                self.md5.update(piece)
-            self.size += len(piece)
-            yield piece
-
-
 async def put_object(ctx: RequestContext) -> web.StreamResponse:
-    services = ctx.services
     length = declared_length(ctx)
     md5_expected = expected_md5(ctx)
     bucket = await owned_bucket(ctx)
     location = choose_location(ctx, bucket)
     md = new_object_md(ctx, bucket, location)
     body = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers)
-
-    intent_id = ""
-    blob: BlobRef | None = None
-    digest = _Digest(body)
-    if length is not None and length <= services.inline_threshold:
-        data = b"".join([piece async for piece in digest])
-        md.inline_data = data
-    else:
-        blob = services.data.plan(location)
-        intent = await services.metadata.create_intent(
-            CreateIntentRequest(bucket=bucket.name, key=ctx.key, blobs=[blob], ttl_ms=services.intent_ttl_ms)
-        )
-        intent_id = intent.id
-        try:
-            blob = await services.data.put(blob, digest.__aiter__())
-        except BaseException:
-            await _discard(ctx, intent_id, blob)
-            raise
-        md.blobs.append(blob)
-
+    stored = await store_data(ctx, bucket.name, ctx.key, location, body, length)
     try:
-        if length is not None and digest.size != length:
+        if length is not None and stored.size != length:
             raise errors.IncompleteBody()
-        if md5_expected is not None and digest.md5.digest() != md5_expected:
+        if md5_expected is not None and stored.md5 != md5_expected:
             raise errors.BadDigest()
-        md.size = digest.size
-        md.etag = digest.md5.hexdigest()
-        committed = await services.metadata.put_object(put_request(bucket, md, intent_id=intent_id))
+        md.size = stored.size
+        md.etag = stored.etag
+        md.inline_data = stored.inline
+        md.blobs.extend(stored.blobs)
+        committed = await ctx.services.metadata.put_object(
+            put_request(bucket, md, intent_id=stored.intent_id)
+        )
     except BaseException:
-        if blob is not None:
-            await _discard(ctx, intent_id, blob)
+        await discard(ctx, stored)
         raise
-
     response = web.Response(status=200)
     response.headers["ETag"] = etag_header(md)
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
     return response
-
-
-async def _discard(ctx: RequestContext, intent_id: str, blob: BlobRef) -> None:
-    """Best effort: drop an uncommitted blob now rather than when its intent expires."""
-    try:
-        await ctx.services.metadata.abort_intent(AbortIntentRequest(intent_id=intent_id))
-    except Exception:
-        log.warning("could not abort intent %s; the garbage collector will", intent_id)
-        try:
-            await ctx.services.metadata.queue_garbage(QueueGarbageRequest(blobs=[blob]))
-        except Exception:
-            log.warning("could not queue blob %s for deletion", blob.blob_id)
