@@ -1,0 +1,157 @@
+"""The source side of a copy (CopyObject, UploadPartCopy): x-amz-copy-source and its conditions.
+
+``parse_copy_source`` reads the header, ``load_copy_source`` finds the source object
+(owned by the caller, not a delete marker), ``check_copy_conditions`` evaluates the
+``x-amz-copy-source-if-*`` headers, and ``parse_copy_source_range`` reads
+``x-amz-copy-source-range`` for UploadPartCopy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from gateway.api.common import ByteRange, _etag_matches, _parse_http_date, owned_bucket
+from gateway.context import RequestContext
+from gateway.s3 import errors
+from gateway.s3.validation import validate_key
+from protos.common_pb2 import ErrorReason
+from protos.errors import StrataError
+from protos.metadata_pb2 import BucketInfo, GetObjectRequest, ObjectMD
+
+COPY_SOURCE_HEADER = "x-amz-copy-source"
+COPY_SOURCE_RANGE_HEADER = "x-amz-copy-source-range"
+_VERSION_PARAMETER = "versionId="
+
+
+@dataclass(frozen=True)
+class CopySource:
+    bucket: str
+    key: str
+    version_id: str | None = None  # None: the current version
+
+    @property
+    def header_version(self) -> str:
+        """The version the response names in x-amz-copy-source-version-id."""
+        return self.version_id or ""
+
+
+def _invalid_source(value: str) -> errors.S3Error:
+    return errors.InvalidArgument(
+        "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        ArgumentName=COPY_SOURCE_HEADER,
+        ArgumentValue=value,
+    )
+
+
+def parse_copy_source(value: str | None) -> CopySource:
+    """``[/]bucket/key[?versionId=id]``, percent-decoded once (the key may contain '/')."""
+    if not value:
+        raise _invalid_source(value or "")
+    path, question, query = value.partition("?")
+    version_id: str | None = None
+    if question:
+        # Only versionId is meaningful; anything else after '?' is not part of the key (it would be %3F).
+        for parameter in query.split("&"):
+            if parameter.startswith(_VERSION_PARAMETER):
+                version_id = _decode(parameter[len(_VERSION_PARAMETER) :], value)
+        if version_id == "":
+            raise errors.InvalidArgument(
+                "Version id cannot be the empty string", ArgumentName="versionId", ArgumentValue=""
+            )
+    decoded = _decode(path, value)
+    if decoded.startswith("/"):
+        decoded = decoded[1:]
+    bucket, slash, key = decoded.partition("/")
+    if not bucket or not slash or not key:
+        raise _invalid_source(value)
+    validate_key(key)
+    return CopySource(bucket=bucket, key=key, version_id=version_id)
+
+
+def _decode(raw: str, whole: str) -> str:
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid_source(whole) from None
+
+
+async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[BucketInfo, ObjectMD]:
+    """The source bucket and object; its errors name the source, not the destination."""
+    try:
+        bucket = await owned_bucket(ctx, source.bucket)
+        md = await ctx.services.metadata.get_object(
+            GetObjectRequest(
+                bucket=source.bucket,
+                key=source.key,
+                version_id=source.version_id or "",
+                has_version_id=source.version_id is not None,
+            )
+        )
+    except StrataError as error:
+        if error.reason == ErrorReason.NO_SUCH_BUCKET:
+            raise errors.NoSuchBucket(BucketName=source.bucket) from None
+        if error.reason == ErrorReason.NO_SUCH_KEY:
+            raise errors.NoSuchKey(Key=source.key) from None
+        if error.reason == ErrorReason.NO_SUCH_VERSION:
+            raise errors.NoSuchVersion(Key=source.key, VersionId=source.version_id) from None
+        if error.reason == ErrorReason.INVALID_ARGUMENT:
+            raise errors.InvalidArgument(
+                "Invalid version id specified", ArgumentName="versionId", ArgumentValue=source.version_id
+            ) from None
+        raise
+    if md.is_delete_marker:
+        if source.version_id is not None:
+            raise errors.InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker by version id."
+            )
+        raise errors.NoSuchKey(Key=source.key)
+    return bucket, md
+
+
+def check_copy_conditions(headers: Mapping[str, str], md: ObjectMD) -> None:
+    """The x-amz-copy-source-if-* headers; any failed condition is 412 PreconditionFailed.
+
+    As in S3: a matching if-match overrides a failing if-unmodified-since, and a
+    non-matching if-none-match overrides a failing if-modified-since.
+    """
+    modified = md.last_modified_ms // 1000
+    if_match = headers.get("x-amz-copy-source-if-match")
+    if_none_match = headers.get("x-amz-copy-source-if-none-match")
+    if if_match is not None:
+        if not _etag_matches(if_match, md.etag):
+            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Match")
+    else:
+        unmodified_since = _parse_http_date(headers.get("x-amz-copy-source-if-unmodified-since"))
+        if unmodified_since is not None and modified > unmodified_since:
+            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Unmodified-Since")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, md.etag):
+            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-None-Match")
+    else:
+        modified_since = _parse_http_date(headers.get("x-amz-copy-source-if-modified-since"))
+        if modified_since is not None and modified <= modified_since:
+            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Modified-Since")
+
+
+def parse_copy_source_range(value: str | None, size: int) -> ByteRange | None:
+    """``bytes=first-last`` (both required, inside the source) for UploadPartCopy; None when absent."""
+    if value is None:
+        return None
+    unit, _, spec = value.strip().partition("=")
+    first, dash, last = spec.partition("-")
+    if unit != "bytes" or not dash or not first.isdigit() or not last.isdigit():
+        raise errors.InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last",
+            ArgumentName=COPY_SOURCE_RANGE_HEADER,
+            ArgumentValue=value,
+        )
+    start, end = int(first), int(last)
+    if end < start or end >= size:
+        raise errors.InvalidRange(
+            f"Range specified is not valid for source object of size: {size}",
+            ActualObjectSize=str(size),
+            RangeRequested=value,
+        )
+    return ByteRange(start, end)
