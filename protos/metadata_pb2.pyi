@@ -20,6 +20,13 @@ class ListingType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LISTING_DELIMITER_MASTER: _ClassVar[ListingType]
     LISTING_DELIMITER_VERSIONS: _ClassVar[ListingType]
     LISTING_MPU: _ClassVar[ListingType]
+
+class CompleteProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPLETE_OK: _ClassVar[CompleteProblem]
+    COMPLETE_INVALID_PART: _ClassVar[CompleteProblem]
+    COMPLETE_INVALID_PART_ORDER: _ClassVar[CompleteProblem]
+    COMPLETE_ENTITY_TOO_SMALL: _ClassVar[CompleteProblem]
 VERSIONING_UNSET: VersioningState
 VERSIONING_ENABLED: VersioningState
 VERSIONING_SUSPENDED: VersioningState
@@ -27,6 +34,10 @@ LISTING_DELIMITER: ListingType
 LISTING_DELIMITER_MASTER: ListingType
 LISTING_DELIMITER_VERSIONS: ListingType
 LISTING_MPU: ListingType
+COMPLETE_OK: CompleteProblem
+COMPLETE_INVALID_PART: CompleteProblem
+COMPLETE_INVALID_PART_ORDER: CompleteProblem
+COMPLETE_ENTITY_TOO_SMALL: CompleteProblem
 
 class BucketInfo(_message.Message):
     __slots__ = ("name", "uid", "owner_id", "owner_display_name", "creation_ms", "location", "versioning", "shard", "tags", "acl", "policy", "cors", "website", "lifecycle", "encryption", "object_lock")
@@ -72,7 +83,7 @@ class BucketInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ...) -> None: ...
 
 class ObjectMD(_message.Message):
-    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl")
+    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +125,8 @@ class ObjectMD(_message.Message):
     IS_PHD_FIELD_NUMBER: _ClassVar[int]
     PARTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACL_FIELD_NUMBER: _ClassVar[int]
+    PART_SIZES_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     key: str
     version_id: str
     size: int
@@ -141,7 +154,9 @@ class ObjectMD(_message.Message):
     is_phd: bool
     parts_count: int
     acl: bytes
-    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ...) -> None: ...
+    part_sizes: _containers.RepeatedScalarFieldContainer[int]
+    upload_id: str
+    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ..., part_sizes: _Optional[_Iterable[int]] = ..., upload_id: _Optional[str] = ...) -> None: ...
 
 class Intent(_message.Message):
     __slots__ = ("id", "bucket", "key", "blobs", "expires_ms")
@@ -164,6 +179,40 @@ class GcEntry(_message.Message):
     blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
     queued_ms: int
     def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., queued_ms: _Optional[int] = ...) -> None: ...
+
+class UploadInfo(_message.Message):
+    __slots__ = ("upload_id", "bucket", "key", "object", "initiated_ms", "checksum_algorithm", "checksum_type")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    INITIATED_MS_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    bucket: str
+    key: str
+    object: ObjectMD
+    initiated_ms: int
+    checksum_algorithm: str
+    checksum_type: str
+    def __init__(self, upload_id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., initiated_ms: _Optional[int] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+
+class PartInfo(_message.Message):
+    __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums")
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    etag: str
+    size: int
+    last_modified_ms: int
+    blob: _common_pb2.BlobRef
+    checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified_ms: _Optional[int] = ..., blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket",)
@@ -326,3 +375,121 @@ class RunGcResponse(_message.Message):
     intents_expired: int
     entries_remaining: int
     def __init__(self, blobs_deleted: _Optional[int] = ..., intents_expired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...
+
+class CreateUploadRequest(_message.Message):
+    __slots__ = ("upload",)
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadInfo
+    def __init__(self, upload: _Optional[_Union[UploadInfo, _Mapping]] = ...) -> None: ...
+
+class UploadRef(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class PutPartRequest(_message.Message):
+    __slots__ = ("upload", "part", "intent_id")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadRef
+    part: PartInfo
+    intent_id: str
+    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., part: _Optional[_Union[PartInfo, _Mapping]] = ..., intent_id: _Optional[str] = ...) -> None: ...
+
+class PutPartResponse(_message.Message):
+    __slots__ = ("replaced",)
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    replaced: PartInfo
+    def __init__(self, replaced: _Optional[_Union[PartInfo, _Mapping]] = ...) -> None: ...
+
+class ListPartsRequest(_message.Message):
+    __slots__ = ("upload", "part_number_marker", "max_parts")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PART_NUMBER_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARTS_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadRef
+    part_number_marker: int
+    max_parts: int
+    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., part_number_marker: _Optional[int] = ..., max_parts: _Optional[int] = ...) -> None: ...
+
+class ListPartsResponse(_message.Message):
+    __slots__ = ("upload", "parts", "is_truncated", "next_part_number_marker")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PART_NUMBER_MARKER_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadInfo
+    parts: _containers.RepeatedCompositeFieldContainer[PartInfo]
+    is_truncated: bool
+    next_part_number_marker: int
+    def __init__(self, upload: _Optional[_Union[UploadInfo, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[PartInfo, _Mapping]]] = ..., is_truncated: _Optional[bool] = ..., next_part_number_marker: _Optional[int] = ...) -> None: ...
+
+class CompletedPart(_message.Message):
+    __slots__ = ("part_number", "etag", "checksums")
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    etag: str
+    checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
+
+class CompleteUploadRequest(_message.Message):
+    __slots__ = ("upload", "parts", "put", "min_part_size")
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    MIN_PART_SIZE_FIELD_NUMBER: _ClassVar[int]
+    upload: UploadRef
+    parts: _containers.RepeatedCompositeFieldContainer[CompletedPart]
+    put: PutObjectRequest
+    min_part_size: int
+    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., min_part_size: _Optional[int] = ...) -> None: ...
+
+class CompleteUploadResponse(_message.Message):
+    __slots__ = ("problem", "problem_part_number", "object", "already_completed")
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    problem: CompleteProblem
+    problem_part_number: int
+    object: ObjectMD
+    already_completed: bool
+    def __init__(self, problem: _Optional[_Union[CompleteProblem, str]] = ..., problem_part_number: _Optional[int] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., already_completed: _Optional[bool] = ...) -> None: ...
+
+class ListUploadsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "delimiter", "key_marker", "upload_id_marker", "max_uploads")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    MAX_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    delimiter: str
+    key_marker: str
+    upload_id_marker: str
+    max_uploads: int
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., delimiter: _Optional[str] = ..., key_marker: _Optional[str] = ..., upload_id_marker: _Optional[str] = ..., max_uploads: _Optional[int] = ...) -> None: ...
+
+class ListUploadsResponse(_message.Message):
+    __slots__ = ("uploads", "common_prefixes", "is_truncated", "next_key_marker", "next_upload_id_marker")
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    COMMON_PREFIXES_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_KEY_MARKER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_UPLOAD_ID_MARKER_FIELD_NUMBER: _ClassVar[int]
+    uploads: _containers.RepeatedCompositeFieldContainer[UploadInfo]
+    common_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    is_truncated: bool
+    next_key_marker: str
+    next_upload_id_marker: str
+    def __init__(self, uploads: _Optional[_Iterable[_Union[UploadInfo, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_key_marker: _Optional[str] = ..., next_upload_id_marker: _Optional[str] = ...) -> None: ...

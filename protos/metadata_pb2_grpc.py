@@ -100,6 +100,41 @@ class MetadataServiceStub:
                 request_serializer=metadata__pb2.RunGcRequest.SerializeToString,
                 response_deserializer=metadata__pb2.RunGcResponse.FromString,
                 _registered_method=True)
+        self.CreateUpload = channel.unary_unary(
+                '/strata.MetadataService/CreateUpload',
+                request_serializer=metadata__pb2.CreateUploadRequest.SerializeToString,
+                response_deserializer=metadata__pb2.UploadInfo.FromString,
+                _registered_method=True)
+        self.GetUpload = channel.unary_unary(
+                '/strata.MetadataService/GetUpload',
+                request_serializer=metadata__pb2.UploadRef.SerializeToString,
+                response_deserializer=metadata__pb2.UploadInfo.FromString,
+                _registered_method=True)
+        self.PutPart = channel.unary_unary(
+                '/strata.MetadataService/PutPart',
+                request_serializer=metadata__pb2.PutPartRequest.SerializeToString,
+                response_deserializer=metadata__pb2.PutPartResponse.FromString,
+                _registered_method=True)
+        self.ListParts = channel.unary_unary(
+                '/strata.MetadataService/ListParts',
+                request_serializer=metadata__pb2.ListPartsRequest.SerializeToString,
+                response_deserializer=metadata__pb2.ListPartsResponse.FromString,
+                _registered_method=True)
+        self.CompleteUpload = channel.unary_unary(
+                '/strata.MetadataService/CompleteUpload',
+                request_serializer=metadata__pb2.CompleteUploadRequest.SerializeToString,
+                response_deserializer=metadata__pb2.CompleteUploadResponse.FromString,
+                _registered_method=True)
+        self.AbortUpload = channel.unary_unary(
+                '/strata.MetadataService/AbortUpload',
+                request_serializer=metadata__pb2.UploadRef.SerializeToString,
+                response_deserializer=common__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListUploads = channel.unary_unary(
+                '/strata.MetadataService/ListUploads',
+                request_serializer=metadata__pb2.ListUploadsRequest.SerializeToString,
+                response_deserializer=metadata__pb2.ListUploadsResponse.FromString,
+                _registered_method=True)
 
 
 class MetadataServiceServicer:
@@ -183,6 +218,48 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListParts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUploads(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MetadataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +327,41 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.RunGc,
                     request_deserializer=metadata__pb2.RunGcRequest.FromString,
                     response_serializer=metadata__pb2.RunGcResponse.SerializeToString,
+            ),
+            'CreateUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUpload,
+                    request_deserializer=metadata__pb2.CreateUploadRequest.FromString,
+                    response_serializer=metadata__pb2.UploadInfo.SerializeToString,
+            ),
+            'GetUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpload,
+                    request_deserializer=metadata__pb2.UploadRef.FromString,
+                    response_serializer=metadata__pb2.UploadInfo.SerializeToString,
+            ),
+            'PutPart': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPart,
+                    request_deserializer=metadata__pb2.PutPartRequest.FromString,
+                    response_serializer=metadata__pb2.PutPartResponse.SerializeToString,
+            ),
+            'ListParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParts,
+                    request_deserializer=metadata__pb2.ListPartsRequest.FromString,
+                    response_serializer=metadata__pb2.ListPartsResponse.SerializeToString,
+            ),
+            'CompleteUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteUpload,
+                    request_deserializer=metadata__pb2.CompleteUploadRequest.FromString,
+                    response_serializer=metadata__pb2.CompleteUploadResponse.SerializeToString,
+            ),
+            'AbortUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortUpload,
+                    request_deserializer=metadata__pb2.UploadRef.FromString,
+                    response_serializer=common__pb2.Empty.SerializeToString,
+            ),
+            'ListUploads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUploads,
+                    request_deserializer=metadata__pb2.ListUploadsRequest.FromString,
+                    response_serializer=metadata__pb2.ListUploadsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -603,6 +715,195 @@ class MetadataService:
             '/strata.MetadataService/RunGc',
             metadata__pb2.RunGcRequest.SerializeToString,
             metadata__pb2.RunGcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/CreateUpload',
+            metadata__pb2.CreateUploadRequest.SerializeToString,
+            metadata__pb2.UploadInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/GetUpload',
+            metadata__pb2.UploadRef.SerializeToString,
+            metadata__pb2.UploadInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/PutPart',
+            metadata__pb2.PutPartRequest.SerializeToString,
+            metadata__pb2.PutPartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/ListParts',
+            metadata__pb2.ListPartsRequest.SerializeToString,
+            metadata__pb2.ListPartsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/CompleteUpload',
+            metadata__pb2.CompleteUploadRequest.SerializeToString,
+            metadata__pb2.CompleteUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/AbortUpload',
+            metadata__pb2.UploadRef.SerializeToString,
+            common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUploads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/ListUploads',
+            metadata__pb2.ListUploadsRequest.SerializeToString,
+            metadata__pb2.ListUploadsResponse.FromString,
             options,
             channel_credentials,
             insecure,
