@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
 
 GRACE_SECONDS = 10.0
 
@@ -20,8 +19,3 @@ async def wait_for_stop_signal() -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-
-
-def run_service(main: Callable[[], Awaitable[None]]) -> None:
-    """Runs ``main`` in a fresh event loop; ``main`` owns its own shutdown."""
-    asyncio.run(main())

@@ -11,8 +11,12 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from strata.settings import ServerSettings, embedded_default_locations
+
+if TYPE_CHECKING:
+    from strata.embedded import EmbeddedServer
 
 
 class EmbeddedThread:
@@ -36,7 +40,7 @@ class EmbeddedThread:
             intent_ttl_s=intent_ttl_s,
         )
         self.port = 0
-        self.server = None
+        self.server: EmbeddedServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
