@@ -346,6 +346,8 @@ class MetadataCore:
             if request.has_version_id and target == keys.NULL_VERSION_ID:
                 record.is_null = True
                 target = resolve_null_version(master, self.replication_group_id) or ""
+            if target and target == keys.non_versioned_version_id(self.replication_group_id):
+                record.is_null = True  # only a null version put before versioning is stored under this id
             existing_version = None
             if request.has_version_id and target:
                 _, existing_version = await self._off_loop(
@@ -356,6 +358,9 @@ class MetadataCore:
                 master_version_kept = await self._off_loop(
                     self._version_exists, bucket.uid, record.key, master.version_id
                 )
+            preserve_null_as, replaced_null = await self._null_version_moves(
+                bucket.uid, record, request, master, master_version_kept
+            )
             now_ms = self.now_ms()
             if not (request.has_version_id and target and record.last_modified_ms):
                 record.last_modified_ms = now_ms
@@ -370,6 +375,8 @@ class MetadataCore:
                 target_version_id=target,
                 new_version_id=self._version_ids.next,
                 intent=intent,
+                preserve_null_as=preserve_null_as,
+                replaced_null=replaced_null,
             )
             extra_deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
             await self._submit_mutation(mutation, extra_deletes)
@@ -377,6 +384,31 @@ class MetadataCore:
         return PutObjectResponse(
             version_id=keys.encode_version_id(reported), last_modified_ms=record.last_modified_ms
         )
+
+    async def _null_version_moves(
+        self,
+        bucket_uid: str,
+        record: ObjectMD,
+        request: PutObjectRequest,
+        master: ObjectMD | None,
+        master_version_kept: bool,
+    ) -> tuple[str, tuple[str, ObjectMD | None] | None]:
+        """What a put does to the existing null version, decided under the object's lock (seed 7.1.4):
+        a new version keeps a master-only null version under its own key; a new null version
+        (``versionId: ''`` with ``is_null``) replaces the existing one wherever it lives."""
+        if master is None or master.is_phd:
+            return "", None
+        null_id = resolve_null_version(master)
+        if request.versioning and not request.has_version_id:
+            master_is_null = master.is_null or not master.version_id
+            if master_is_null and not master_version_kept:
+                return master.version_id or keys.non_versioned_version_id(self.replication_group_id), None
+            return "", None
+        if request.has_version_id and not request.version_id and record.is_null and null_id:
+            _, stored = await self._off_loop(self._read_object_state, bucket_uid, record.key, null_id)
+            if stored is not None:
+                return "", (null_id, stored)
+        return "", None
 
     def _version_exists(self, bucket_uid: str, key: str, version_id: str) -> bool:
         return self.kv.get(keys.version_key(bucket_uid, key, version_id)) is not None

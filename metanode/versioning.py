@@ -88,14 +88,36 @@ def plan_put(
     target_version_id: str,
     new_version_id: Callable[[], str],
     intent: Intent | None = None,
+    preserve_null_as: str = "",
+    replaced_null: tuple[str, ObjectMD | None] | None = None,
 ) -> ObjectMutation:
     """``record`` gets its version id set; ``master_version_kept``: the current master also has its own
     version key (so overwriting the master frees nothing); ``existing_version``: the stored record of
-    ``target_version_id``, if any."""
+    ``target_version_id``, if any.
+
+    ``preserve_null_as``: a null version living only in the master is first stored under this id (the
+    seed's step 3A, done in the same entry as 3B). ``replaced_null``: (id, stored record) of the null
+    version a new null version replaces; its version key goes (the seed's 2A/4A in the same entry)."""
     master_key = keys.master_key(bucket_uid, record.key)
     puts: list[tuple[bytes, ObjectMD]] = []
+    deletes: list[bytes] = []
     dropped: list[ObjectMD | Intent] = []
     issued = False
+    if preserve_null_as and master is not None and not master_version_kept:
+        kept_null = ObjectMD()
+        kept_null.CopyFrom(master)
+        kept_null.version_id = preserve_null_as
+        kept_null.is_null = True
+        puts.append((keys.version_key(bucket_uid, record.key, preserve_null_as), kept_null))
+        master = kept_null
+        master_version_kept = True
+    if replaced_null is not None:
+        null_id, null_record = replaced_null
+        deletes.append(keys.version_key(bucket_uid, record.key, null_id))
+        if null_record is not None:
+            dropped.append(null_record)
+        if master is not None and master.version_id == null_id:
+            master_version_kept = False  # the master's own key is gone: overwriting it frees its blobs
     master_dropped = master is not None and not master_version_kept
     if has_version_id and target_version_id:
         record.version_id = target_version_id
@@ -132,6 +154,7 @@ def plan_put(
         dropped.append(intent)
     return ObjectMutation(
         puts=tuple(puts),
+        deletes=tuple(deletes),
         released_blobs=released_blobs(dropped, [record]),
         issued_version_id=issued,
         reported_version_id=reported,
