@@ -62,12 +62,13 @@ def _error(reason: int, message: str = "") -> StrataError:
 
 
 def external_object(record: ObjectMD) -> ObjectMD:
-    """A copy of ``record`` with its version ids in the form clients see."""
+    """A copy of ``record`` with its version ids in the form clients see (a null version's internal id
+    is never shown: it is "null")."""
     if not record.version_id and not record.null_version_id:
         return record
     copy = ObjectMD()
     copy.CopyFrom(record)
-    copy.version_id = keys.encode_version_id(record.version_id)
+    copy.version_id = keys.NULL_VERSION_ID if record.is_null else keys.encode_version_id(record.version_id)
     copy.null_version_id = keys.encode_version_id(record.null_version_id)
     return copy
 
@@ -380,7 +381,7 @@ class MetadataCore:
             )
             extra_deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
             await self._submit_mutation(mutation, extra_deletes)
-        reported = mutation.reported_version_id
+        reported = keys.NULL_VERSION_ID if record.is_null else mutation.reported_version_id
         return PutObjectResponse(
             version_id=keys.encode_version_id(reported), last_modified_ms=record.last_modified_ms
         )
