@@ -7,10 +7,12 @@ import time
 
 from aiohttp import web
 
+from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allowed
 from gateway.api import HANDLERS
 from gateway.context import GatewayServices, RequestContext
 from gateway.s3 import errors
-from gateway.s3.router import route
+from gateway.s3.auth import AuthResult
+from gateway.s3.router import Endpoint, route
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 
@@ -24,7 +26,7 @@ def build_app(services: GatewayServices) -> web.Application:
     app = web.Application(client_max_size=1024**2 * 8)
     app[SERVICES] = services
     app.router.add_get("/_/healthcheck", healthcheck)
-    app.router.add_route("*", "/{tail:.*}", handle_s3)
+    app.router.add_route("*", "/{tail:.*}", handle_s3, expect_handler=expect_continue)
     return app
 
 
@@ -69,7 +71,27 @@ class _Response(web.StreamResponse):
     operation: str
 
 
-async def _dispatch(request: web.Request, request_id: str, services: GatewayServices) -> web.StreamResponse:
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """Answers ``Expect: 100-continue`` only once the request is routed and authenticated."""
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
+    try:
+        try:
+            _authorize(request, request.app[SERVICES])
+        except StrataError as error:
+            raise errors.from_strata_error(error) from None
+    except errors.S3Error as error:
+        response = _error_response(request, new_request_id(), error)
+        # The client holds the body back; closing keeps it from being read as the next request.
+        response.force_close()
+        return response
+    if request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return None
+
+
+def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoint, AuthResult]:
+    """Routes and authenticates the request; raises AccessDenied for anonymous requests not allowed."""
     raw_path, _, raw_query = request.raw_path.partition("?")
     endpoint = route(
         request.method,
@@ -86,9 +108,17 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
         request.headers,
         virtual_host_bucket=endpoint.bucket if endpoint.virtual_host else None,
     )
-    if auth.principal.account is None:
-        # No resource is public until ACLs and policies exist.
+    if (
+        auth.principal.is_anonymous
+        and endpoint.operation not in SELF_AUTHENTICATED_OPERATIONS
+        and not anonymous_request_allowed(endpoint)
+    ):
         raise errors.AccessDenied()
+    return endpoint, auth
+
+
+async def _dispatch(request: web.Request, request_id: str, services: GatewayServices) -> web.StreamResponse:
+    endpoint, auth = _authorize(request, services)
     ctx = RequestContext(request, request_id, endpoint, auth, services)
     handler = HANDLERS.get(endpoint.operation)
     if handler is None:

@@ -12,8 +12,11 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    CompleteUploadRequest,
+    CompleteUploadResponse,
     CreateBucketRequest,
     CreateIntentRequest,
+    CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
     GetObjectRequest,
@@ -22,12 +25,20 @@ from protos.metadata_pb2 import (
     ListBucketsResponse,
     ListObjectsRequest,
     ListObjectsResponse,
+    ListPartsRequest,
+    ListPartsResponse,
+    ListUploadsRequest,
+    ListUploadsResponse,
     ObjectMD,
     PutObjectRequest,
     PutObjectResponse,
+    PutPartRequest,
+    PutPartResponse,
     QueueGarbageRequest,
     RunGcRequest,
     RunGcResponse,
+    UploadInfo,
+    UploadRef,
 )
 
 DEFAULT_SHARD = "s1"
@@ -113,3 +124,24 @@ class ClusterMetadata:
 
     async def run_gc(self, request: RunGcRequest) -> RunGcResponse:
         return await self._metanode().run_gc(request)
+
+    async def create_upload(self, request: CreateUploadRequest) -> UploadInfo:
+        return await self._metanode().create_upload(request)
+
+    async def get_upload(self, request: UploadRef) -> UploadInfo:
+        return await self._metanode().get_upload(request)
+
+    async def put_part(self, request: PutPartRequest) -> PutPartResponse:
+        return await self._metanode().put_part(request)
+
+    async def list_parts(self, request: ListPartsRequest) -> ListPartsResponse:
+        return await self._metanode().list_parts(request)
+
+    async def complete_upload(self, request: CompleteUploadRequest) -> CompleteUploadResponse:
+        return await self._metanode().complete_upload(request)
+
+    async def abort_upload(self, request: UploadRef) -> Empty:
+        return await self._metanode().abort_upload(request)
+
+    async def list_uploads(self, request: ListUploadsRequest) -> ListUploadsResponse:
+        return await self._metanode().list_uploads(request)

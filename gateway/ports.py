@@ -21,8 +21,11 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    CompleteUploadRequest,
+    CompleteUploadResponse,
     CreateBucketRequest,
     CreateIntentRequest,
+    CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
     GetObjectRequest,
@@ -31,12 +34,20 @@ from protos.metadata_pb2 import (
     ListBucketsResponse,
     ListObjectsRequest,
     ListObjectsResponse,
+    ListPartsRequest,
+    ListPartsResponse,
+    ListUploadsRequest,
+    ListUploadsResponse,
     ObjectMD,
     PutObjectRequest,
     PutObjectResponse,
+    PutPartRequest,
+    PutPartResponse,
     QueueGarbageRequest,
     RunGcRequest,
     RunGcResponse,
+    UploadInfo,
+    UploadRef,
 )
 
 
@@ -56,6 +67,14 @@ class MetadataPort(Protocol):
     async def abort_intent(self, request: AbortIntentRequest) -> Empty: ...
     async def queue_garbage(self, request: QueueGarbageRequest) -> Empty: ...
     async def run_gc(self, request: RunGcRequest) -> RunGcResponse: ...
+
+    async def create_upload(self, request: CreateUploadRequest) -> UploadInfo: ...
+    async def get_upload(self, request: UploadRef) -> UploadInfo: ...
+    async def put_part(self, request: PutPartRequest) -> PutPartResponse: ...
+    async def list_parts(self, request: ListPartsRequest) -> ListPartsResponse: ...
+    async def complete_upload(self, request: CompleteUploadRequest) -> CompleteUploadResponse: ...
+    async def abort_upload(self, request: UploadRef) -> Empty: ...
+    async def list_uploads(self, request: ListUploadsRequest) -> ListUploadsResponse: ...
 
 
 class DataPort(Protocol):

@@ -17,8 +17,11 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    CompleteUploadRequest,
+    CompleteUploadResponse,
     CreateBucketRequest,
     CreateIntentRequest,
+    CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
     GetObjectRequest,
@@ -27,12 +30,20 @@ from protos.metadata_pb2 import (
     ListBucketsResponse,
     ListObjectsRequest,
     ListObjectsResponse,
+    ListPartsRequest,
+    ListPartsResponse,
+    ListUploadsRequest,
+    ListUploadsResponse,
     ObjectMD,
     PutObjectRequest,
     PutObjectResponse,
+    PutPartRequest,
+    PutPartResponse,
     QueueGarbageRequest,
     RunGcRequest,
     RunGcResponse,
+    UploadInfo,
+    UploadRef,
 )
 from strata.runtime.grpc_context import outgoing_metadata
 
@@ -93,6 +104,27 @@ class MetadataClient:
 
     async def run_gc(self, request: RunGcRequest) -> RunGcResponse:
         return await self._call(self._stub.RunGc, request)
+
+    async def create_upload(self, request: CreateUploadRequest) -> UploadInfo:
+        return await self._call(self._stub.CreateUpload, request)
+
+    async def get_upload(self, request: UploadRef) -> UploadInfo:
+        return await self._call(self._stub.GetUpload, request)
+
+    async def put_part(self, request: PutPartRequest) -> PutPartResponse:
+        return await self._call(self._stub.PutPart, request)
+
+    async def list_parts(self, request: ListPartsRequest) -> ListPartsResponse:
+        return await self._call(self._stub.ListParts, request)
+
+    async def complete_upload(self, request: CompleteUploadRequest) -> CompleteUploadResponse:
+        return await self._call(self._stub.CompleteUpload, request)
+
+    async def abort_upload(self, request: UploadRef) -> Empty:
+        return await self._call(self._stub.AbortUpload, request)
+
+    async def list_uploads(self, request: ListUploadsRequest) -> ListUploadsResponse:
+        return await self._call(self._stub.ListUploads, request)
 
     async def close(self) -> None:
         await self._channel.close()

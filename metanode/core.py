@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
@@ -20,6 +20,7 @@ from metanode.gc import BlobDeleter, GarbageCollector
 from metanode.kv import KV
 from metanode.listing import Delimiter, DelimiterMaster, DelimiterVersions, ListingMachine, run_listing
 from metanode.locks import KeyedLocks, SharedExclusiveLock
+from metanode.multipart import CommitExtras, Multipart
 from metanode.versioning import ObjectMutation, plan_delete, plan_put, resolve_null_version
 from metanode.writer import BatchWriter
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
@@ -55,6 +56,7 @@ DEFAULT_INTENT_TTL_MS = 3_600_000
 DEFAULT_GC_INTERVAL_S = 30.0
 T = TypeVar("T")
 P = ParamSpec("P")
+PreparePut = Callable[[BucketInfo, ObjectMD, "ObjectMD | None"], Awaitable[CommitExtras]]
 
 
 def _error(reason: int, message: str = "") -> StrataError:
@@ -105,6 +107,14 @@ class MetadataCore:
         self._collector: GarbageCollector | None = None
         # One GC pass at a time, whoever starts it (background loop or run_gc).
         self.gc_lock = asyncio.Lock()
+        self._multipart = Multipart(self)
+        self.create_upload = self._multipart.create_upload
+        self.get_upload = self._multipart.get_upload
+        self.put_part = self._multipart.put_part
+        self.list_parts = self._multipart.list_parts
+        self.complete_upload = self._multipart.complete_upload
+        self.abort_upload = self._multipart.abort_upload
+        self.list_uploads = self._multipart.list_uploads
 
     def _last_gc_seq(self) -> int:
         last = 0
@@ -172,9 +182,14 @@ class MetadataCore:
         entry = GcEntry(blobs=blob_list, queued_ms=self.now_ms())
         return keys.gc_key(self._gc_seq), keys.encode_record(entry)
 
-    async def _submit_mutation(self, mutation: ObjectMutation, extra_deletes: Sequence[bytes] = ()) -> None:
+    async def _submit_mutation(
+        self,
+        mutation: ObjectMutation,
+        extra_deletes: Sequence[bytes] = (),
+        extra_garbage: Sequence[BlobRef] = (),
+    ) -> None:
         puts = [(raw_key, keys.encode_record(record)) for raw_key, record in mutation.puts]
-        gc_put = self._gc_put(mutation.released_blobs)
+        gc_put = self._gc_put([*mutation.released_blobs, *extra_garbage])
         if gc_put is not None:
             puts.append(gc_put)
         if mutation.issued_version_id:
@@ -319,7 +334,11 @@ class MetadataCore:
             raise _error(ErrorReason.NO_SUCH_VERSION, f"no such version of {request.key}")
         return external_object(version)
 
-    async def put_object(self, request: PutObjectRequest) -> PutObjectResponse:
+    async def put_object(
+        self, request: PutObjectRequest, *, prepare: PreparePut | None = None
+    ) -> PutObjectResponse:
+        """``prepare`` (multipart completion) fills ``record`` under the object's lock and names what
+        else the commit batch deletes and frees."""
         record = ObjectMD()
         record.CopyFrom(request.object)
         record.null_version_id = keys.decode_version_id(record.null_version_id)
@@ -343,6 +362,7 @@ class MetadataCore:
                     # Its lock is another object's: committing it here could race its abort.
                     raise _error(ErrorReason.INVALID_ARGUMENT, "the intent belongs to another object")
             current = await self._current(bucket.uid, record.key, master)
+            extras = await prepare(bucket, record, current) if prepare is not None else CommitExtras()
             self._check_preconditions(request, current)
             if request.has_version_id and target == keys.NULL_VERSION_ID:
                 record.is_null = True
@@ -380,7 +400,7 @@ class MetadataCore:
                 replaced_null=replaced_null,
             )
             extra_deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
-            await self._submit_mutation(mutation, extra_deletes)
+            await self._submit_mutation(mutation, [*extra_deletes, *extras.deletes], extras.garbage)
         reported = keys.NULL_VERSION_ID if record.is_null else mutation.reported_version_id
         return PutObjectResponse(
             version_id=keys.encode_version_id(reported), last_modified_ms=record.last_modified_ms

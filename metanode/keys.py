@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError, Message
 
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import BucketInfo, GcEntry, Intent, ObjectMD
+from protos.metadata_pb2 import BucketInfo, GcEntry, Intent, ObjectMD, PartInfo, UploadInfo
 
 FORMAT_VERSION = 1
 
@@ -103,6 +103,14 @@ def decode_intent(raw: bytes) -> Intent:
 
 def decode_gc_entry(raw: bytes) -> GcEntry:
     return _decode(GcEntry, raw)
+
+
+def decode_upload(raw: bytes) -> UploadInfo:
+    return _decode(UploadInfo, raw)
+
+
+def decode_part(raw: bytes) -> PartInfo:
+    return _decode(PartInfo, raw)
 
 
 def encode_counter(value: int) -> bytes:
@@ -220,6 +228,33 @@ def upload_key(bucket_uid: str, key: str, upload_id: str) -> bytes:
 
 def part_key(upload_id: str, part_number: int) -> bytes:
     return PART_PREFIX + upload_id.encode() + b"%05d" % part_number
+
+
+def parts_prefix(upload_id: str) -> bytes:
+    """Every part key of one upload starts with this (upload ids have one length: no collisions)."""
+    return PART_PREFIX + upload_id.encode()
+
+
+def part_number_from_key(raw_key: bytes) -> int:
+    return int(raw_key[-5:])
+
+
+# Upload ids: base64 with an alphabet in ASCII order, so ids sort like the bytes they encode.
+_SORTABLE_B64 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+UPLOAD_ID_LENGTH = 32
+_UPLOAD_ID_RE = re.compile(rf"^[0-9A-Za-z_~]{{{UPLOAD_ID_LENGTH}}}$")
+
+
+def new_upload_id(now_ms: int) -> str:
+    """Opaque and URL-safe; the leading timestamp makes one key's uploads list oldest first."""
+    raw = now_ms.to_bytes(8, "big") + secrets.token_bytes(16)
+    value = int.from_bytes(raw, "big")
+    chars = [_SORTABLE_B64[(value >> shift) & 63] for shift in range(186, -1, -6)]
+    return "".join(chars)
+
+
+def is_upload_id(upload_id: str) -> bool:
+    return bool(_UPLOAD_ID_RE.match(upload_id))
 
 
 def gc_key(seq: int) -> bytes:

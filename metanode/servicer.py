@@ -20,8 +20,11 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    CompleteUploadRequest,
+    CompleteUploadResponse,
     CreateBucketRequest,
     CreateIntentRequest,
+    CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
     GetObjectRequest,
@@ -30,12 +33,20 @@ from protos.metadata_pb2 import (
     ListBucketsResponse,
     ListObjectsRequest,
     ListObjectsResponse,
+    ListPartsRequest,
+    ListPartsResponse,
+    ListUploadsRequest,
+    ListUploadsResponse,
     ObjectMD,
     PutObjectRequest,
     PutObjectResponse,
+    PutPartRequest,
+    PutPartResponse,
     QueueGarbageRequest,
     RunGcRequest,
     RunGcResponse,
+    UploadInfo,
+    UploadRef,
 )
 from strata.runtime.log import log_fields
 
@@ -114,3 +125,32 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def RunGc(self, request: RunGcRequest, context: grpc.aio.ServicerContext) -> RunGcResponse:  # noqa: N802
         return await _serve(context, "RunGc", self._core.run_gc, request)
+
+    async def CreateUpload(
+        self, request: CreateUploadRequest, context: grpc.aio.ServicerContext
+    ) -> UploadInfo:  # noqa: N802
+        return await _serve(context, "CreateUpload", self._core.create_upload, request)
+
+    async def GetUpload(self, request: UploadRef, context: grpc.aio.ServicerContext) -> UploadInfo:  # noqa: N802
+        return await _serve(context, "GetUpload", self._core.get_upload, request)
+
+    async def PutPart(self, request: PutPartRequest, context: grpc.aio.ServicerContext) -> PutPartResponse:  # noqa: N802
+        return await _serve(context, "PutPart", self._core.put_part, request)
+
+    async def ListParts(
+        self, request: ListPartsRequest, context: grpc.aio.ServicerContext
+    ) -> ListPartsResponse:  # noqa: N802
+        return await _serve(context, "ListParts", self._core.list_parts, request)
+
+    async def CompleteUpload(
+        self, request: CompleteUploadRequest, context: grpc.aio.ServicerContext
+    ) -> CompleteUploadResponse:  # noqa: N802
+        return await _serve(context, "CompleteUpload", self._core.complete_upload, request)
+
+    async def AbortUpload(self, request: UploadRef, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
+        return await _serve(context, "AbortUpload", self._core.abort_upload, request)
+
+    async def ListUploads(
+        self, request: ListUploadsRequest, context: grpc.aio.ServicerContext
+    ) -> ListUploadsResponse:  # noqa: N802
+        return await _serve(context, "ListUploads", self._core.list_uploads, request)

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.api import acl, bucket, object_delete, object_get, object_list, object_put
+from gateway.api.post_object import post_object
 from gateway.context import RequestContext
 
 Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
@@ -23,6 +24,7 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketAcl": acl.get_bucket_acl,
     "GetObjectAcl": acl.get_object_acl,
     "PutObject": object_put.put_object,
+    "PostObject": post_object,
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,
     "DeleteObject": object_delete.delete_object,

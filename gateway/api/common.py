@@ -61,6 +61,8 @@ def object_headers(md: ObjectMD) -> dict[str, str]:
         headers["x-amz-website-redirect-location"] = md.website_redirect_location
     if md.storage_class and md.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = md.storage_class
+    if md.tags:
+        headers["x-amz-tagging-count"] = str(len(md.tags))
     return headers
 
 

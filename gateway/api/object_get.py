@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.api.checksums import checksum_mode_enabled, object_checksum_headers
 from gateway.api.common import ByteRange, check_conditions, object_headers, owned_bucket, parse_range
 from gateway.context import RequestContext
 from gateway.ports import DataPort
@@ -45,6 +46,9 @@ def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str
             headers[header] = value
     byte_range = parse_range(ctx.headers.get("Range"), md.size)
     if byte_range is None:
+        if checksum_mode_enabled(ctx.headers):
+            # Whole-object checksums only: a client would check a range against them and fail.
+            headers.update(object_checksum_headers(md))
         headers["Content-Length"] = str(md.size)
         return 200, headers, None
     headers["Content-Length"] = str(byte_range.length)

@@ -13,14 +13,20 @@ import binascii
 
 from aiohttp import web
 
+from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
+from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.versioning import put_request
 from gateway.api.write import discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
-from gateway.s3.body import iter_payload
+from gateway.s3.body import PayloadTrailers, iter_payload
+from gateway.s3.validation import validate_key
+from protos.common_pb2 import ErrorReason
+from protos.errors import StrataError
 from protos.metadata_pb2 import (
     BucketInfo,
+    GetObjectRequest,
     ObjectMD,
 )
 
@@ -89,31 +95,80 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
     return md
 
 
+def write_conditions(ctx: RequestContext) -> tuple[str, bool]:
+    """(If-Match etag, If-None-Match: *) of a write; S3 supports no other If-None-Match value."""
+    if_match = ctx.headers.get("If-Match", "").strip()
+    if_none_match = ctx.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.S3NotImplemented(
+            "A header you provided implies functionality that is not implemented", Header="If-None-Match"
+        )
+    return if_match, if_none_match is not None
+
+
+async def precheck_write_conditions(
+    ctx: RequestContext, bucket: BucketInfo, if_match: str, if_none_match: bool
+) -> None:
+    """Fails early, before any byte is stored; the metanode re-checks atomically at commit."""
+    if not if_match and not if_none_match:
+        return
+    try:
+        current = await ctx.services.metadata.get_object(GetObjectRequest(bucket=bucket.name, key=ctx.key))
+    except StrataError as error:
+        if error.reason != ErrorReason.NO_SUCH_KEY:
+            raise
+        current = None
+    live = current is not None and not current.is_delete_marker
+    if if_none_match and live:
+        raise errors.PreconditionFailed(Condition="If-None-Match")
+    if if_match:
+        if not live:
+            raise errors.NoSuchKey(Key=ctx.key)
+        assert current is not None
+        if if_match != "*" and if_match.strip('"') != current.etag:
+            raise errors.PreconditionFailed(Condition="If-Match")
+
+
 async def put_object(ctx: RequestContext) -> web.StreamResponse:
+    validate_key(ctx.key)
     length = declared_length(ctx)
     md5_expected = expected_md5(ctx)
+    checksum = checksums.for_write(ctx.headers, ctx.auth.payload.has_trailer)
+    tags = parse_tagging_header(ctx.headers.get(TAGGING_HEADER))
+    if_match, if_none_match = write_conditions(ctx)
     bucket = await owned_bucket(ctx)
     location = choose_location(ctx, bucket)
     md = new_object_md(ctx, bucket, location)
-    body = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers)
-    stored = await store_data(ctx, bucket.name, ctx.key, location, body, length)
+    if tags:
+        md.tags.update(tags)
+    await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
+    trailers = PayloadTrailers()
+    body = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers, trailers)
+    stored = await store_data(ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers)
     try:
         if length is not None and stored.size != length:
             raise errors.IncompleteBody()
         if md5_expected is not None and stored.md5 != md5_expected:
             raise errors.BadDigest()
+        verified = checksum.result(trailers)
+        if verified is not None:
+            md.checksums.append(verified)
         md.size = stored.size
         md.etag = stored.etag
         md.inline_data = stored.inline
         md.blobs.extend(stored.blobs)
         committed = await ctx.services.metadata.put_object(
-            put_request(bucket, md, intent_id=stored.intent_id)
+            put_request(
+                bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match
+            )
         )
     except BaseException:
         await discard(ctx, stored)
         raise
     response = web.Response(status=200)
     response.headers["ETag"] = etag_header(md)
+    if checksum.requested is not None:
+        response.headers.update(checksums.checksum_headers(md.checksums))
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
     return response

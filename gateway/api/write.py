@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.context import RequestContext
 from protos.common_pb2 import BlobRef
@@ -25,20 +26,29 @@ log = logging.getLogger("gateway.write")
 HASH_OFFLOAD_BYTES = 256 * 1024
 
 
-class Digest:
-    """MD5 (for the ETag) and size of the bytes that pass through."""
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
 
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
+
+class Digest:
+    """MD5 (for the ETag), size, and any extra hashers (flexible checksums) of the bytes that pass through."""
+
+    def __init__(self, source: AsyncIterator[bytes], hashers: Sequence[Hasher] = ()) -> None:
         self.source = source
         self.md5 = hashlib.md5()
         self.size = 0
+        self._hashers: tuple[Hasher, ...] = (self.md5, *hashers)
+
+    def _update(self, piece: bytes) -> None:
+        for hasher in self._hashers:
+            hasher.update(piece)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for piece in self.source:
             if len(piece) >= HASH_OFFLOAD_BYTES:
-                await asyncio.to_thread(self.md5.update, piece)
+                await asyncio.to_thread(self._update, piece)
             else:
-                self.md5.update(piece)
+                self._update(piece)
             self.size += len(piece)
             yield piece
 
@@ -64,10 +74,14 @@ async def store_data(
     chunks: AsyncIterator[bytes],
     length: int | None,
     allow_inline: bool = True,
+    hashers: Sequence[Hasher] = (),
 ) -> StoredData:
-    """Streams ``chunks`` into storage; nothing is visible until the caller commits metadata."""
+    """Streams ``chunks`` into storage; nothing is visible until the caller commits metadata.
+
+    ``hashers`` (e.g. flexible checksums) see every byte, hashed with the MD5 in the same thread hop.
+    """
     services = ctx.services
-    digest = Digest(chunks)
+    digest = Digest(chunks, hashers)
     if allow_inline and length is not None and length <= services.inline_threshold:
         data = b"".join([piece async for piece in digest])
         return StoredData(size=digest.size, md5=digest.md5.digest(), inline=data)

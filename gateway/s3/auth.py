@@ -363,6 +363,13 @@ class Authenticator:
 
     # --- shared ------------------------------------------------------------------------------------
 
+    def credentials(self, access_key: str) -> tuple[Account, str]:
+        """The account and secret key of ``access_key`` (for bodies signed with it, e.g. POST forms)."""
+        return self._lookup(access_key)
+
+    def now(self) -> float:
+        return self._clock()
+
     def _lookup(self, access_key: str) -> tuple[Account, str]:
         found = self._accounts.lookup(access_key)
         if found is None:

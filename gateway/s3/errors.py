@@ -249,6 +249,12 @@ class MaxMessageLengthExceeded(S3Error):
     default_message = "Your request was too big."
 
 
+class MaxPostPreDataLengthExceeded(S3Error):
+    code = "MaxPostPreDataLengthExceededError"
+    status = 400
+    default_message = "Your POST request fields preceding the upload file were too large."
+
+
 class MetadataTooLarge(S3Error):
     status = 400
     default_message = "Your metadata headers exceed the maximum allowed metadata size."
