@@ -133,7 +133,12 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
 
 def _error_response(request: web.Request, request_id: str, error: errors.S3Error) -> web.Response:
     body = errors.render(error, request_id, request.path)
-    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id, "Server": SERVER_HEADER}
+    headers = {
+        **error.headers,
+        "x-amz-request-id": request_id,
+        "x-amz-id-2": request_id,
+        "Server": SERVER_HEADER,
+    }
     if request.method == "HEAD":
         # HEAD responses carry no body; the status and headers say it all.
         return web.Response(status=error.status, headers=headers)

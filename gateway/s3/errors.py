@@ -31,6 +31,8 @@ class S3Error(Exception):
         self.details: dict[str, str] = {
             name: str(value) for name, value in details.items() if value is not None
         }
+        # Response headers the error carries (e.g. x-amz-delete-marker on a 404 for a delete marker).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def __repr__(self) -> str:
