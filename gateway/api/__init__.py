@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.api import acl, bucket, object_delete, object_get, object_list, object_put
+from gateway.api import acl, bucket, object_copy, object_delete, object_get, object_list, object_put, tagging
 from gateway.api.post_object import post_object
 from gateway.context import RequestContext
 
@@ -24,6 +24,13 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketAcl": acl.get_bucket_acl,
     "GetObjectAcl": acl.get_object_acl,
     "PutObject": object_put.put_object,
+    "CopyObject": object_copy.copy_object,
+    "PutObjectTagging": tagging.put_object_tagging,
+    "GetObjectTagging": tagging.get_object_tagging,
+    "DeleteObjectTagging": tagging.delete_object_tagging,
+    "PutBucketTagging": tagging.put_bucket_tagging,
+    "GetBucketTagging": tagging.get_bucket_tagging,
+    "DeleteBucketTagging": tagging.delete_bucket_tagging,
     "PostObject": post_object,
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,
