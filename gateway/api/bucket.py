@@ -9,6 +9,8 @@ from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_bucket_name
 from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, element, iso8601, parse_location_constraint
+from protos.common_pb2 import ErrorReason
+from protos.errors import StrataError
 from protos.metadata_pb2 import BucketInfo, BucketName, CreateBucketRequest, ListBucketsRequest
 
 
@@ -56,17 +58,26 @@ async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
         location = ctx.host_location()
     elif location not in ctx.services.locations():
         raise errors.InvalidLocationConstraint("The specified location-constraint is not valid")
-    await ctx.services.metadata.create_bucket(
-        CreateBucketRequest(
-            bucket=BucketInfo(
-                name=ctx.bucket,
-                owner_id=account.canonical_id,
-                owner_display_name=account.display_name,
-                location=location,
+    try:
+        await ctx.services.metadata.create_bucket(
+            CreateBucketRequest(
+                bucket=BucketInfo(
+                    name=ctx.bucket,
+                    owner_id=account.canonical_id,
+                    owner_display_name=account.display_name,
+                    location=location,
+                )
             )
         )
-    )
+    except StrataError as error:
+        # us-east-1 style locations (legacyAwsBehavior) answer 200 to re-creating your own bucket.
+        if error.reason != ErrorReason.BUCKET_OWNED_BY_YOU or not _legacy_aws_behavior(ctx, location):
+            raise
     return web.Response(status=200, headers={"Location": f"/{ctx.bucket}"})
+
+
+def _legacy_aws_behavior(ctx: RequestContext, location: str) -> bool:
+    return bool(ctx.services.locations().get(location, {}).get("legacyAwsBehavior", False))
 
 
 async def head_bucket(ctx: RequestContext) -> web.StreamResponse:
