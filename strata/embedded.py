@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from metanode.kv import MemoryKV
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from strata.settings import ServerSettings
+from strata.settings import CertificatePaths, ServerSettings
 
 log = logging.getLogger("strata.embedded")
 
@@ -115,13 +116,23 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     return EmbeddedServer(settings, core, data, backends, gc)
 
 
+def server_ssl_context(paths: CertificatePaths) -> ssl.SSLContext:
+    """The TLS context of the S3 port, from config.json's certFilePaths."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile=paths.cert, keyfile=paths.key)
+    if paths.ca:
+        context.load_verify_locations(cafile=paths.ca)
+    return context
+
+
 @contextlib.asynccontextmanager
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
     runner = web.AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)
     try:
         await site.start()
         port = runner.addresses[0][1]
@@ -135,8 +146,13 @@ async def serve_forever(settings: ServerSettings) -> None:
     from strata.runtime.lifecycle import wait_for_stop_signal
 
     async with running_embedded(settings) as (_, port):
+        scheme = "https" if settings.certificates else "http"
         log.info(
-            "Strata S3 server listening on http://%s:%d (backend %s)", settings.host, port, settings.backend
+            "Strata S3 server listening on %s://%s:%d (backend %s)",
+            scheme,
+            settings.host,
+            port,
+            settings.backend,
         )
         await wait_for_stop_signal()
         log.info("shutting down")

@@ -20,6 +20,15 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
+@dataclass(frozen=True)
+class CertificatePaths:
+    """config.json ``certFilePaths``: PEM files that turn the S3 port into HTTPS (docs/https.md)."""
+
+    key: str  # the server's private key
+    cert: str  # the server's certificate (followed by any intermediates)
+    ca: str | None = None  # the CA that signed cert; also trusted for client certificates
+
+
 def default_rest_endpoints() -> dict[str, str]:
     return {"localhost": "us-east-1", "127.0.0.1": "us-east-1", "s3.amazonaws.com": "us-east-1"}
 
@@ -39,6 +48,7 @@ class ServerSettings:
     replication_group_id: str = "RG001"  # replicationGroupId of config.json
     gc_interval_s: float = 10.0  # STRATA_GC_INTERVAL: seconds between garbage-collection passes
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
+    certificates: CertificatePaths | None = None  # certFilePaths of config.json; with SSL=true: serve HTTPS
 
 
 def _read_json(path: str, what: str) -> dict[str, Any]:
@@ -67,6 +77,35 @@ def _validated_locations(locations: dict[str, Any], path: str) -> dict[str, Any]
     except StrataError as error:
         raise SettingsError(f"location file {path}: {error.message}") from None
     return locations
+
+
+def _certificates(config: Mapping[str, Any], env: Mapping[str, str]) -> CertificatePaths | None:
+    """HTTPS when config.json has certFilePaths (or SSL=true, which then requires them)."""
+    ssl_flag = env.get("SSL", "").strip().lower()
+    if ssl_flag not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"SSL must be true or false, not {env['SSL']!r}")
+    raw = config.get("certFilePaths")
+    if ssl_flag in ("false", "0", "no"):
+        return None
+    if raw is None:
+        if ssl_flag:
+            raise SettingsError(
+                "SSL=true needs certFilePaths {key, cert, ca} in config.json (S3_CONFIG_FILE); "
+                "docs/https.md shows how to make them"
+            )
+        return None
+    if not isinstance(raw, dict) or not raw.get("key") or not raw.get("cert"):
+        raise SettingsError(
+            "certFilePaths must be an object with 'key' and 'cert' (and optionally 'ca') paths"
+        )
+    paths = CertificatePaths(
+        key=str(raw["key"]), cert=str(raw["cert"]), ca=str(raw["ca"]) if raw.get("ca") else None
+    )
+    for name in ("key", "cert", "ca"):
+        path = getattr(paths, name)
+        if path is not None and not Path(path).is_file():
+            raise SettingsError(f"certFilePaths.{name}: {path} is not a readable file")
+    return paths
 
 
 def load_server_settings(
@@ -112,4 +151,5 @@ def load_server_settings(
         replication_group_id=str(config.get("replicationGroupId", "RG001")),
         gc_interval_s=gc_interval,
         intent_ttl_s=intent_ttl,
+        certificates=_certificates(config, env),
     )

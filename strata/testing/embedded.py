@@ -47,7 +47,8 @@ class EmbeddedThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.settings.certificates else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedThread:
         started: Future[int] = Future()
