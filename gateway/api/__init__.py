@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.api import acl, bucket, object_copy, object_delete, object_get, object_list, object_put, tagging
+from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
+from gateway.api.object_delete import delete_objects
+from gateway.api.object_versions import list_object_versions
 from gateway.api.post_object import post_object
 from gateway.context import RequestContext
 
@@ -35,6 +38,10 @@ HANDLERS: dict[str, Handler] = {
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,
     "DeleteObject": object_delete.delete_object,
+    "DeleteObjects": delete_objects,
+    "PutBucketVersioning": put_bucket_versioning,
+    "GetBucketVersioning": get_bucket_versioning,
+    "ListObjectVersions": list_object_versions,
     "ListObjects": object_list.list_objects,
     "ListObjectsV2": object_list.list_objects_v2,
 }

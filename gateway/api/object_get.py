@@ -8,9 +8,10 @@ from aiohttp import web
 
 from gateway.api.checksums import checksum_mode_enabled, object_checksum_headers
 from gateway.api.common import ByteRange, check_conditions, object_headers, owned_bucket, parse_range
+from gateway.api.versioning import find_object, requested_version_id
 from gateway.context import RequestContext
 from gateway.ports import DataPort
-from protos.metadata_pb2 import GetObjectRequest, ObjectMD
+from protos.metadata_pb2 import ObjectMD
 
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -24,15 +25,8 @@ RESPONSE_OVERRIDES = {
 
 async def _lookup(ctx: RequestContext) -> ObjectMD:
     bucket = await owned_bucket(ctx)
-    version_id = ctx.query.get("versionId")
-    return await ctx.services.metadata.get_object(
-        GetObjectRequest(
-            bucket=bucket.name,
-            key=ctx.key,
-            version_id=version_id or "",
-            has_version_id=version_id is not None,
-        )
-    )
+    # A delete marker answers 404 (current) or 405 (named version) with x-amz-delete-marker.
+    return await find_object(ctx, bucket, ctx.key, requested_version_id(ctx))
 
 
 def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str], ByteRange | None] | None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
-from gateway.api.versioning import put_request
+from gateway.api.versioning import put_request, reject_version_id
 from gateway.api.write import discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
@@ -131,6 +131,7 @@ async def precheck_write_conditions(
 
 async def put_object(ctx: RequestContext) -> web.StreamResponse:
     validate_key(ctx.key)
+    reject_version_id(ctx)
     length = declared_length(ctx)
     md5_expected = expected_md5(ctx)
     checksum = checksums.for_write(ctx.headers, ctx.auth.payload.has_trailer)

@@ -1,0 +1,65 @@
+"""PutBucketVersioning and GetBucketVersioning."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.api.common import owned_bucket, xml_response
+from gateway.context import RequestContext
+from gateway.s3 import errors
+from gateway.s3.body import PayloadTrailers, iter_payload
+from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, child_text, element, parse
+from protos.metadata_pb2 import VERSIONING_ENABLED, VERSIONING_SUSPENDED, VERSIONING_UNSET, BucketInfo
+
+STATES = {"Enabled": VERSIONING_ENABLED, "Suspended": VERSIONING_SUSPENDED}
+STATE_NAMES = {state: name for name, state in STATES.items()}
+MFA_DELETE_VALUES = (None, "Enabled", "Disabled")
+
+
+async def read_small_body(
+    ctx: RequestContext, trailers: PayloadTrailers | None = None, limit: int = MAX_REQUEST_XML_BYTES
+) -> bytes:
+    """A configuration body (plain or aws-chunked), refused as MalformedXML past ``limit`` bytes."""
+    pieces: list[bytes] = []
+    size = 0
+    payload = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers, trailers or PayloadTrailers())
+    async for piece in payload:
+        size += len(piece)
+        if size > limit:
+            raise errors.MalformedXML()
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def parse_versioning_configuration(body: bytes) -> int:
+    """The requested state; MfaDelete=Enabled is refused (MFA delete is not supported)."""
+    if not body.strip():
+        raise errors.MalformedXML()
+    root = parse(body, "VersioningConfiguration")
+    status = child_text(root, "Status")
+    mfa_delete = child_text(root, "MfaDelete")
+    if status not in STATES or mfa_delete not in MFA_DELETE_VALUES:
+        raise errors.IllegalVersioningConfigurationException()
+    if mfa_delete == "Enabled":
+        raise errors.S3NotImplemented("MFA Delete is not supported.")
+    return STATES[status]
+
+
+async def put_bucket_versioning(ctx: RequestContext) -> web.StreamResponse:
+    bucket = await owned_bucket(ctx)
+    state = parse_versioning_configuration(await read_small_body(ctx))
+    if bucket.versioning != state:
+        updated = BucketInfo()
+        updated.CopyFrom(bucket)
+        updated.versioning = state  # type: ignore[assignment]
+        await ctx.services.metadata.update_bucket(updated)
+    return web.Response(status=200)
+
+
+async def get_bucket_versioning(ctx: RequestContext) -> web.StreamResponse:
+    bucket = await owned_bucket(ctx)
+    # Never configured: an empty configuration, as AWS answers.
+    status = STATE_NAMES.get(bucket.versioning) if bucket.versioning != VERSIONING_UNSET else None
+    return xml_response(
+        Element("VersioningConfiguration", None, [element("Status", status) if status else None])
+    )
