@@ -9,7 +9,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.api import acl, bucket, object_copy, object_delete, object_get, object_list, object_put, tagging
+from gateway.api import (
+    acl,
+    bucket,
+    multipart,
+    object_copy,
+    object_delete,
+    object_get,
+    object_list,
+    object_put,
+    tagging,
+)
 from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
 from gateway.api.object_delete import delete_objects
 from gateway.api.object_versions import list_object_versions
@@ -35,6 +45,13 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketTagging": tagging.get_bucket_tagging,
     "DeleteBucketTagging": tagging.delete_bucket_tagging,
     "PostObject": post_object,
+    "CreateMultipartUpload": multipart.create_multipart_upload,
+    "UploadPart": multipart.upload_part,
+    "UploadPartCopy": multipart.upload_part_copy,
+    "CompleteMultipartUpload": multipart.complete_multipart_upload,
+    "AbortMultipartUpload": multipart.abort_multipart_upload,
+    "ListParts": multipart.list_parts,
+    "ListMultipartUploads": multipart.list_multipart_uploads,
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,
     "DeleteObject": object_delete.delete_object,

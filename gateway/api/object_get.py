@@ -11,6 +11,7 @@ from gateway.api.common import ByteRange, check_conditions, object_headers, owne
 from gateway.api.versioning import find_object, requested_version_id
 from gateway.context import RequestContext
 from gateway.ports import DataPort
+from gateway.s3 import errors
 from protos.metadata_pb2 import ObjectMD
 
 RESPONSE_OVERRIDES = {
@@ -38,7 +39,12 @@ def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str
         value = ctx.query.get(parameter)
         if value is not None:
             headers[header] = value
-    byte_range = parse_range(ctx.headers.get("Range"), md.size)
+    if ctx.endpoint.part_number is not None:
+        byte_range: ByteRange | None = part_range(md, ctx.endpoint.part_number, ctx.headers.get("Range"))
+        if md.parts_count:
+            headers["x-amz-mp-parts-count"] = str(md.parts_count)
+    else:
+        byte_range = parse_range(ctx.headers.get("Range"), md.size)
     if byte_range is None:
         if checksum_mode_enabled(ctx.headers):
             # Whole-object checksums only: a client would check a range against them and fail.
@@ -48,6 +54,19 @@ def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str
     headers["Content-Length"] = str(byte_range.length)
     headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{md.size}"
     return 206, headers, byte_range
+
+
+def part_range(md: ObjectMD, part_number: int, range_header: str | None) -> ByteRange:
+    """The bytes of one part (``partNumber``); an object not uploaded in parts has one part."""
+    if range_header:
+        raise errors.InvalidRequest("Cannot specify both Range header and partNumber query parameter.")
+    sizes = list(md.part_sizes) if md.part_sizes else [md.size]
+    if part_number > len(sizes):
+        raise errors.InvalidPartNumber()
+    start = sum(sizes[: part_number - 1])
+    if sizes[part_number - 1] == 0:
+        raise errors.InvalidPartNumber()
+    return ByteRange(start, start + sizes[part_number - 1] - 1)
 
 
 def _not_modified(md: ObjectMD) -> web.Response:

@@ -179,6 +179,11 @@ class InvalidPart(S3Error):
     )
 
 
+class InvalidPartNumber(S3Error):
+    status = 416
+    default_message = "The requested partnumber is not satisfiable"
+
+
 class InvalidPartOrder(S3Error):
     status = 400
     default_message = "The list of parts was not in ascending order. Parts must be ordered by part number."
