@@ -359,6 +359,9 @@ class Authenticator:
         raw_path: str, query_pairs: list[tuple[str, str]], virtual_host_bucket: str | None
     ) -> list[str]:
         paths = dict.fromkeys((raw_path or "/", sigv4.canonical_uri(raw_path)))
+        if virtual_host_bucket is None and raw_path.count("/") == 1 and len(raw_path) > 1:
+            # A path-style bucket request ("/bucket") is signed with the resource "/bucket/" (botocore, S3 docs).
+            paths[raw_path + "/"] = None
         return [sigv2.canonical_resource(path, query_pairs, virtual_host_bucket) for path in paths]
 
     # --- shared ------------------------------------------------------------------------------------
