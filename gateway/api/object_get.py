@@ -12,6 +12,7 @@ from gateway.api.versioning import find_object, requested_version_id
 from gateway.context import RequestContext
 from gateway.ports import DataPort
 from gateway.s3 import errors
+from gateway.s3.validation import validate_key
 from protos.metadata_pb2 import ObjectMD
 
 RESPONSE_OVERRIDES = {
@@ -25,6 +26,7 @@ RESPONSE_OVERRIDES = {
 
 
 async def _lookup(ctx: RequestContext) -> ObjectMD:
+    validate_key(ctx.key)
     bucket = await owned_bucket(ctx)
     # A delete marker answers 404 (current) or 405 (named version) with x-amz-delete-marker.
     return await find_object(ctx, bucket, ctx.key, requested_version_id(ctx))
