@@ -182,3 +182,29 @@ def test_copy_over_an_existing_object_replaces_it(s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="dst", Body=b"old data that is longer")
     s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"new data"
+
+
+def test_copy_a_specific_source_version(s3, bucket) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    try:
+        old = s3.put_object(Bucket=bucket, Key="src", Body=b"old")["VersionId"]
+        s3.put_object(Bucket=bucket, Key="src", Body=b"new")
+        result = s3.copy_object(
+            Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src", "VersionId": old}
+        )
+        assert result["CopySourceVersionId"] == old
+        assert result["VersionId"]
+        assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"old"
+        # Restoring an old version onto the same key is a legal self copy.
+        s3.copy_object(
+            Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src", "VersionId": old}
+        )
+        assert s3.get_object(Bucket=bucket, Key="src")["Body"].read() == b"old"
+        s3.delete_object(Bucket=bucket, Key="src")
+        with pytest.raises(ClientError) as excinfo:
+            s3.copy_object(Bucket=bucket, Key="dst2", CopySource={"Bucket": bucket, "Key": "src"})
+        assert error_of(excinfo) == ("NoSuchKey", 404)
+    finally:
+        for kind in ("Versions", "DeleteMarkers"):
+            for version in s3.list_object_versions(Bucket=bucket).get(kind, []):
+                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])

@@ -135,3 +135,22 @@ def test_bucket_tagging_round_trip(s3, bucket) -> None:
     assert error_of(excinfo) == ("NoSuchTagSet", 404)
     # Tagging keeps the rest of the bucket.
     assert s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_tagging_a_specific_version(s3, bucket) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    try:
+        old = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+        new = s3.put_object(Bucket=bucket, Key="k", Body=b"new")["VersionId"]
+        response = s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=old, Tagging=tag_set({"v": "old"}))
+        assert response["VersionId"] == old
+        assert as_dict(s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=old)) == {"v": "old"}
+        assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []
+        # The current version and the old version's data and date are untouched.
+        assert s3.get_object(Bucket=bucket, Key="k")["VersionId"] == new
+        assert s3.get_object(Bucket=bucket, Key="k", VersionId=old)["Body"].read() == b"old"
+        s3.delete_object_tagging(Bucket=bucket, Key="k", VersionId=old)
+        assert s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=old)["TagSet"] == []
+    finally:
+        for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
