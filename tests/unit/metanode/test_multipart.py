@@ -395,3 +395,34 @@ def test_mpu_machine_matches_a_brute_force_reference() -> None:
         assert list(result.common_prefixes) == prefixes
         if max_keys:
             assert result.is_truncated == truncated
+
+
+async def test_every_multipart_call_round_trips_over_grpc(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from metanode.client import MetadataClient
+    from metanode.server import bound_port, open_core, start_server
+
+    served_core = await open_core(str(tmp_path / "meta"))
+    server = await start_server(served_core, "127.0.0.1:0")
+    client = MetadataClient(f"127.0.0.1:{bound_port(server)}", timeout_s=10)
+    try:
+        await client.create_bucket(CreateBucketRequest(bucket=BucketInfo(name="bucket", owner_id="alice")))
+        upload = await client.create_upload(CreateUploadRequest(upload=UploadInfo(bucket="bucket", key="k")))
+        assert (await client.get_upload(ref(upload))).upload_id == upload.upload_id
+        part = PartInfo(
+            part_number=1, etag=md5_of("x"), size=3, blob=BlobRef(location="l", blob_id="b", size=3)
+        )
+        await client.put_part(PutPartRequest(upload=ref(upload), part=part))
+        assert len((await client.list_parts(ListPartsRequest(upload=ref(upload)))).parts) == 1
+        listed = await client.list_uploads(ListUploadsRequest(bucket="bucket", max_uploads=10))
+        assert [u.upload_id for u in listed.uploads] == [upload.upload_id]
+        done = await client.complete_upload(completion(upload, part))
+        assert done.object.etag.endswith("-1")
+        other = await client.create_upload(CreateUploadRequest(upload=UploadInfo(bucket="bucket", key="k")))
+        await client.abort_upload(ref(other))
+        with pytest.raises(StrataError) as caught:
+            await client.abort_upload(ref(other))
+        assert caught.value.reason == ErrorReason.NO_SUCH_UPLOAD
+    finally:
+        await client.close()
+        await server.stop(grace=None)
+        await served_core.close()
