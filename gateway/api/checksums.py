@@ -225,3 +225,20 @@ def checksum_headers(checksums: Iterable[Checksum]) -> dict[str, str]:
 
 def object_checksum_headers(md: ObjectMD) -> dict[str, str]:
     return checksum_headers(md.checksums)
+
+
+def verify_small_body(headers: Mapping[str, str], body: bytes) -> None:
+    """Content-MD5 and x-amz-checksum-* of a small request body read whole (XML configurations)."""
+    content_md5 = headers.get("Content-MD5")
+    if content_md5 is not None:
+        try:
+            digest = base64.b64decode(content_md5, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.InvalidDigest() from None
+        if len(digest) != 16:
+            raise errors.InvalidDigest()
+        if not hmac.compare_digest(digest, hashlib.md5(body).digest()):
+            raise errors.BadDigest()
+    requested = requested_checksum(headers, trailer_allowed=True)
+    if requested is not None and requested.expected is not None:
+        requested.verify(compute(requested.algorithm, body))

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from gateway.api.checksums import verify_small_body
 from gateway.api.common import owned_bucket, xml_response
 from gateway.context import RequestContext
 from gateway.s3 import errors
@@ -102,6 +103,7 @@ async def _read_body(ctx: RequestContext) -> bytes:
         raise errors.MalformedXML()
     if not body.strip():
         raise errors.MalformedXML()
+    verify_small_body(ctx.headers, body)
     return body
 
 

@@ -106,7 +106,11 @@ def test_malformed_tagging_xml(s3, bucket) -> None:
 
     def broken_body(request, **kwargs) -> None:
         request.data = b"<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>"
-        for name in [h for h in request.headers if h.lower().startswith(("x-amz-checksum-", "content-md5"))]:
+        for name in [
+            h
+            for h in request.headers
+            if h.lower().startswith(("x-amz-checksum-", "x-amz-sdk-checksum-", "content-md5"))
+        ]:
             del request.headers[name]
 
     s3.meta.events.register_first("before-sign.s3.PutObjectTagging", broken_body)
@@ -154,3 +158,19 @@ def test_tagging_a_specific_version(s3, bucket) -> None:
     finally:
         for version in s3.list_object_versions(Bucket=bucket).get("Versions", []):
             s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+
+
+def test_tagging_body_with_a_wrong_checksum_is_rejected(s3, bucket) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+
+    def corrupt_body(request, **kwargs) -> None:
+        request.data = request.data.replace(b"<Value>1</Value>", b"<Value>2</Value>")
+
+    s3.meta.events.register("before-sign.s3.PutObjectTagging", corrupt_body)
+    try:
+        with pytest.raises(ClientError) as excinfo:
+            s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tag_set({"a": "1"}))
+        assert error_of(excinfo) == ("BadDigest", 400)
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObjectTagging", corrupt_body)
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == []

@@ -155,3 +155,18 @@ def test_headers_for_stored_checksums() -> None:
 def test_checksum_mode() -> None:
     assert checksums.checksum_mode_enabled({"x-amz-checksum-mode": "ENABLED"})
     assert not checksums.checksum_mode_enabled({})
+
+
+def test_small_body_checksums() -> None:
+    body = b"<Tagging/>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    checksums.verify_small_body({}, body)
+    checksums.verify_small_body(
+        {"Content-MD5": md5, "x-amz-checksum-crc32": checksums.compute("CRC32", body)}, body
+    )
+    with pytest.raises(errors.BadDigest):
+        checksums.verify_small_body({"Content-MD5": base64.b64encode(bytes(16)).decode()}, body)
+    with pytest.raises(errors.InvalidDigest):
+        checksums.verify_small_body({"Content-MD5": "short"}, body)
+    with pytest.raises(errors.BadDigest):
+        checksums.verify_small_body({"x-amz-checksum-sha256": checksums.compute("SHA256", b"other")}, body)
