@@ -33,8 +33,6 @@ class S3Error(Exception):
         }
         # Response headers the error carries (e.g. x-amz-delete-marker on a 404 for a delete marker).
         self.headers: dict[str, str] = {}
-        # Response headers the error carries (e.g. x-amz-delete-marker on a 404 for a delete marker).
-        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def __repr__(self) -> str:
