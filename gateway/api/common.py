@@ -143,26 +143,35 @@ def _etag_matches(condition: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def check_conditions(headers: Mapping[str, str], md: ObjectMD) -> bool:
-    """Evaluates If-* read conditions (RFC 7232 order, as S3 does).
+def check_conditions(headers: Mapping[str, str], md: ObjectMD, prefix: str = "") -> bool:
+    """Evaluates If-* conditions (RFC 7232 order, as S3 does) against ``md``.
 
-    Raises PreconditionFailed; returns False when the answer is 304 Not Modified.
+    ``prefix`` selects the header family: "" for reads, "x-amz-copy-source-" for a copy source.
+    Raises PreconditionFailed; returns False when a read's answer is 304 Not Modified.
     """
+
+    def header(name: str) -> str | None:
+        value = headers.get(prefix + name)
+        return value if value is not None else headers.get((prefix + name).lower())
+
+    def condition(name: str) -> str:
+        return prefix + name if prefix else name
+
     modified = md.last_modified_ms // 1000
-    if_match = headers.get("If-Match")
-    if_none_match = headers.get("If-None-Match")
+    if_match = header("If-Match")
+    if_none_match = header("If-None-Match")
     if if_match is not None:
         if not _etag_matches(if_match, md.etag):
-            raise errors.PreconditionFailed(Condition="If-Match")
+            raise errors.PreconditionFailed(Condition=condition("If-Match"))
     else:
-        unmodified_since = _parse_http_date(headers.get("If-Unmodified-Since"))
+        unmodified_since = _parse_http_date(header("If-Unmodified-Since"))
         if unmodified_since is not None and modified > unmodified_since:
-            raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+            raise errors.PreconditionFailed(Condition=condition("If-Unmodified-Since"))
     if if_none_match is not None:
         if _etag_matches(if_none_match, md.etag):
             return False
     else:
-        modified_since = _parse_http_date(headers.get("If-Modified-Since"))
+        modified_since = _parse_http_date(header("If-Modified-Since"))
         if modified_since is not None and modified <= modified_since:
             return False
     return True

@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from gateway.api.common import ByteRange, _etag_matches, _parse_http_date, owned_bucket
+from gateway.api.common import ByteRange, check_conditions, owned_bucket
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import BucketInfo, GetObjectRequest, ObjectMD
+
+COPY_SOURCE_PREFIX = "x-amz-copy-source-"
 
 COPY_SOURCE_HEADER = "x-amz-copy-source"
 COPY_SOURCE_RANGE_HEADER = "x-amz-copy-source-range"
@@ -111,28 +113,15 @@ async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[Buc
 
 
 def check_copy_conditions(headers: Mapping[str, str], md: ObjectMD) -> None:
-    """The x-amz-copy-source-if-* headers; any failed condition is 412 PreconditionFailed.
+    """The x-amz-copy-source-if-* headers; any failed condition, "not modified" too, is 412.
 
     As in S3: a matching if-match overrides a failing if-unmodified-since, and a
     non-matching if-none-match overrides a failing if-modified-since.
     """
-    modified = md.last_modified_ms // 1000
-    if_match = headers.get("x-amz-copy-source-if-match")
-    if_none_match = headers.get("x-amz-copy-source-if-none-match")
-    if if_match is not None:
-        if not _etag_matches(if_match, md.etag):
-            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Match")
-    else:
-        unmodified_since = _parse_http_date(headers.get("x-amz-copy-source-if-unmodified-since"))
-        if unmodified_since is not None and modified > unmodified_since:
-            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Unmodified-Since")
-    if if_none_match is not None:
-        if _etag_matches(if_none_match, md.etag):
-            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-None-Match")
-    else:
-        modified_since = _parse_http_date(headers.get("x-amz-copy-source-if-modified-since"))
-        if modified_since is not None and modified <= modified_since:
-            raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-Modified-Since")
+    if not check_conditions(headers, md, prefix=COPY_SOURCE_PREFIX):
+        none_match = headers.get(COPY_SOURCE_PREFIX + "if-none-match")
+        failed = "If-None-Match" if none_match is not None else "If-Modified-Since"
+        raise errors.PreconditionFailed(Condition=COPY_SOURCE_PREFIX + failed)
 
 
 def parse_copy_source_range(value: str | None, size: int) -> ByteRange | None:
