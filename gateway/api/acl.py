@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.versioning import DeleteMarkerRule, find_object
 from gateway.context import RequestContext
 from gateway.s3.xml import Element, element
-from protos.metadata_pb2 import GetObjectRequest
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -40,13 +40,8 @@ async def get_bucket_acl(ctx: RequestContext) -> web.StreamResponse:
 
 async def get_object_acl(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    version_id = ctx.query.get("versionId")
-    md = await ctx.services.metadata.get_object(
-        GetObjectRequest(
-            bucket=bucket.name,
-            key=ctx.key,
-            version_id=version_id or "",
-            has_version_id=version_id is not None,
-        )
-    )
-    return _policy(md.owner_id, md.owner_display_name)
+    md = await find_object(ctx, bucket, ctx.key, ctx.query.get("versionId"), DeleteMarkerRule.READ)
+    response = _policy(md.owner_id, md.owner_display_name)
+    if md.version_id:
+        response.headers["x-amz-version-id"] = md.version_id
+    return response

@@ -14,11 +14,12 @@ from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.versioning import DeleteMarkerRule, find_object
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
 from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, element, parse
-from protos.metadata_pb2 import BucketInfo, GetObjectRequest, ObjectMD, PutObjectRequest
+from protos.metadata_pb2 import BucketInfo, ObjectMD, PutObjectRequest
 
 TAGGING_HEADER = "x-amz-tagging"
 TAGGING_COUNT_HEADER = "x-amz-tagging-count"
@@ -110,22 +111,10 @@ async def _read_body(ctx: RequestContext) -> bytes:
 # ---- objects ----
 
 
-async def _object(ctx: RequestContext) -> tuple[BucketInfo, ObjectMD]:
+async def _object(ctx: RequestContext, rule: DeleteMarkerRule) -> tuple[BucketInfo, ObjectMD]:
     validate_key(ctx.key)
     bucket = await owned_bucket(ctx)
-    version_id = ctx.query.get("versionId")
-    md = await ctx.services.metadata.get_object(
-        GetObjectRequest(
-            bucket=bucket.name,
-            key=ctx.key,
-            version_id=version_id or "",
-            has_version_id=version_id is not None,
-        )
-    )
-    if md.is_delete_marker:
-        if version_id is not None:
-            raise errors.MethodNotAllowed(Method=ctx.request.method, ResourceType="DeleteMarker")
-        raise errors.NoSuchKey(Key=ctx.key)
+    md = await find_object(ctx, bucket, ctx.key, ctx.query.get("versionId"), rule)
     return bucket, md
 
 
@@ -148,7 +137,7 @@ def _version_headers(md: ObjectMD) -> dict[str, str]:
 
 async def put_object_tagging(ctx: RequestContext) -> web.StreamResponse:
     body = await _read_body(ctx)
-    bucket, md = await _object(ctx)
+    bucket, md = await _object(ctx, DeleteMarkerRule.UPDATE)
     tags = parse_tagging_xml(body, MAX_OBJECT_TAGS)
     md.tags.clear()
     md.tags.update(tags)
@@ -157,14 +146,14 @@ async def put_object_tagging(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def get_object_tagging(ctx: RequestContext) -> web.StreamResponse:
-    _, md = await _object(ctx)
+    _, md = await _object(ctx, DeleteMarkerRule.READ)
     response = xml_response(tagging_document(md.tags))
     response.headers.update(_version_headers(md))
     return response
 
 
 async def delete_object_tagging(ctx: RequestContext) -> web.StreamResponse:
-    bucket, md = await _object(ctx)
+    bucket, md = await _object(ctx, DeleteMarkerRule.UPDATE)
     if md.tags:
         md.tags.clear()
         await update_object_metadata(ctx, bucket, md)
