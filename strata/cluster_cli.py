@@ -9,6 +9,7 @@ from pathlib import Path
 
 from protos.errors import StrataError
 from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher
+from strata.settings import SettingsError
 from strata.testing.etcd import EtcdNotFoundError
 
 CLUSTER_DIR = ".strata-cluster"
@@ -23,7 +24,7 @@ def _up(args: argparse.Namespace) -> int:
     launcher = _launcher()
     try:
         launcher.up(spec)
-    except (ClusterError, EtcdNotFoundError) as error:
+    except (ClusterError, EtcdNotFoundError, SettingsError) as error:
         print(f"strata cluster up: {error}", file=sys.stderr)
         return 1
     print("\n".join(launcher.status_lines()))

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import ssl
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from metanode.kv import MemoryKV
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from strata.settings import CertificatePaths, ServerSettings
+from strata.settings import ServerSettings, server_ssl_context
 
 log = logging.getLogger("strata.embedded")
 
@@ -114,15 +113,6 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s)
     gc.start()
     return EmbeddedServer(settings, core, data, backends, gc)
-
-
-def server_ssl_context(paths: CertificatePaths) -> ssl.SSLContext:
-    """The TLS context of the S3 port, from config.json's certFilePaths."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certfile=paths.cert, keyfile=paths.key)
-    if paths.ca:
-        context.load_verify_locations(cafile=paths.ca)
-    return context
 
 
 @contextlib.asynccontextmanager

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from strata.settings import load_certificates
 from strata.testing.etcd import find_etcd_binary
 
 STATE_FILE = "cluster.json"
@@ -120,10 +122,12 @@ def _wait_tcp(port: int, timeout: float, proc: subprocess.Popen[bytes], name: st
 
 
 def _wait_http(url: str, timeout: float) -> None:
+    # Readiness probe of our own process on loopback: its certificate need not be trusted here.
+    probe_tls = ssl._create_unverified_context() if url.startswith("https:") else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=probe_tls) as response:
                 if response.status == 200:
                     return
         time.sleep(0.1)
@@ -189,6 +193,7 @@ class LocalClusterLauncher:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
         env.pop("STRATA_JSON_LOGS", None)
         strata = [sys.executable, "-m", "strata.cli"]
+        scheme = "https" if load_certificates(env) else "http"
         try:
             client_port, peer_port = pick_port(None, taken), pick_port(None, taken)
             state.etcd = f"127.0.0.1:{client_port}"
@@ -294,10 +299,10 @@ class LocalClusterLauncher:
                         str(spec.intent_ttl_s),
                     ],
                     port,
-                    f"http://127.0.0.1:{port}",
+                    f"{scheme}://127.0.0.1:{port}",
                     env,
                 )
-                _wait_http(f"http://127.0.0.1:{port}/_/healthcheck", 30.0)
+                _wait_http(f"{scheme}://127.0.0.1:{port}/_/healthcheck", 30.0)
         except BaseException:
             self.down()
             raise

@@ -17,6 +17,7 @@ import socket
 
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
+from strata.settings import SettingsError
 
 log = logging.getLogger("strata.roles")
 
@@ -129,7 +130,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.context import GatewayServices
     from gateway.s3.accounts import AccountStore, load_accounts
     from gateway.s3.auth import Authenticator
-    from strata.settings import default_rest_endpoints
+    from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
     etcd = await EtcdClient.connect(args.etcd)
     await ensure_default_locations(etcd, args.cluster, "file")
@@ -158,7 +159,9 @@ async def _gateway(args: argparse.Namespace) -> None:
         build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
     )
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+    certificates = load_certificates()
+    ssl_context = server_ssl_context(certificates) if certificates else None
+    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, ssl_context=ssl_context)
     await site.start()
     registration = await register_node(
         etcd,
@@ -167,7 +170,8 @@ async def _gateway(args: argparse.Namespace) -> None:
         args.node_id,
         {"node_id": args.node_id, "address": advertised(f"{args.host}:{args.port}", args.advertise)},
     )
-    log.info("gateway %s serving http://%s:%d", args.node_id, args.host, args.port)
+    scheme = "https" if ssl_context else "http"
+    log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, args.port)
     try:
         await wait_for_stop_signal()
     finally:
@@ -195,7 +199,11 @@ def _runner(role: str, main):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         args.node_id = args.node_id or socket.gethostname()
         setup_logging(role, json_lines=args.json_logs if args.json_logs is not None else True)
-        asyncio.run(main(args))
+        try:
+            asyncio.run(main(args))
+        except SettingsError as error:
+            log.error("%s cannot start: %s", role, error)
+            return 2
         return 0
 
     return run

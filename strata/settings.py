@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,22 @@ def _certificates(config: Mapping[str, Any], env: Mapping[str, str]) -> Certific
         if path is not None and not Path(path).is_file():
             raise SettingsError(f"certFilePaths.{name}: {path} is not a readable file")
     return paths
+
+
+def load_certificates(env: Mapping[str, str] = os.environ) -> CertificatePaths | None:
+    """The S3 port's certificates for a process that reads only them (a cluster gateway)."""
+    config_path = env.get("S3_CONFIG_FILE")
+    config = _read_json(config_path, "config file") if config_path else {}
+    return _certificates(config, env)
+
+
+def server_ssl_context(paths: CertificatePaths) -> ssl.SSLContext:
+    """The TLS context of the S3 port, from config.json's certFilePaths."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile=paths.cert, keyfile=paths.key)
+    if paths.ca:
+        context.load_verify_locations(cafile=paths.ca)
+    return context
 
 
 def load_server_settings(
