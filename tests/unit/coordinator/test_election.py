@@ -52,10 +52,10 @@ async def test_leadership_is_reported_lost_when_the_lease_goes(client: EtcdClien
 
 
 async def test_leadership_is_kept_past_the_ttl_while_alive(client: EtcdClient, cluster: str) -> None:
-    election = LeaderElection(client, Keyspace(cluster).shard_leader("s1"), "meta-1", ttl_s=1)
+    election = LeaderElection(client, Keyspace(cluster).shard_leader("s1"), "meta-1", ttl_s=2)
     try:
         term = await election.campaign()
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(5.0)  # past the TTL: only the keepalive can keep the leadership
         assert election.is_leader
         current = await election.leader()
         assert current is not None and current.create_revision == term

@@ -105,7 +105,8 @@ async def test_kept_alive_lease_outlives_its_ttl_and_revoke_deletes_at_once(
     client: EtcdClient, cluster: str
 ) -> None:
     key = f"/{cluster}/kept"
-    lease_id, ttl_s = await client.grant_lease(1)
+    # Two seconds, not one: refreshes every ~0.7 s must survive a fully loaded CI machine.
+    lease_id, ttl_s = await client.grant_lease(2)
     await client.put(key, b"x", lease=lease_id)
     keeper = asyncio.create_task(client.keep_lease_alive(lease_id, ttl_s))
     try:

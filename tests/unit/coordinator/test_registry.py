@@ -53,9 +53,10 @@ async def test_node_stays_registered_while_kept_alive_and_expires_when_abandoned
     client: EtcdClient, cluster: str
 ) -> None:
     key = Keyspace(cluster).node("gateway", "g1")
-    registration = await register_node(client, cluster, "gateway", "g1", {"address": "a:8000"}, ttl_s=1)
+    # TTL 2 s (refresh every ~0.7 s) so a fully loaded CI machine cannot starve the keepalive.
+    registration = await register_node(client, cluster, "gateway", "g1", {"address": "a:8000"}, ttl_s=2)
     async with NodeWatcher(client, cluster, "gateway") as watcher:
-        await asyncio.sleep(2.5)  # well past the TTL: only the keepalive can keep it
+        await asyncio.sleep(5.0)  # well past the TTL: only the keepalive can keep it
         assert watcher.node_ids() == ["g1"]
         registration.abandon()  # what a crashed process does
         await watcher.wait_until_gone("g1", timeout_s=10)
