@@ -29,6 +29,7 @@ from metanode.mpu_listing import MPU
 from protos.common_pb2 import BlobRef, Checksum, Empty, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
+    COMPLETE_BAD_DIGEST,
     COMPLETE_ENTITY_TOO_SMALL,
     COMPLETE_INVALID_PART,
     COMPLETE_INVALID_PART_ORDER,
@@ -155,6 +156,15 @@ def object_checksum(upload: UploadInfo, parts: Sequence[PartInfo]) -> Checksum |
         return Checksum(algorithm=algorithm, value=base64.b64encode(combined).decode("ascii"))
     digest = _composite_hasher(algorithm)(b"".join(values))
     return Checksum(algorithm=algorithm, value=f"{base64.b64encode(digest).decode('ascii')}-{len(parts)}")
+
+
+def matches_expected(expected: Checksum, computed: Checksum | None) -> bool:
+    """Whether the client's whole-object checksum equals the combined one (a composite may omit -<parts>)."""
+    if computed is None or expected.algorithm != computed.algorithm:
+        return False
+    if expected.value == computed.value:
+        return True
+    return "-" not in expected.value and computed.value.split("-", 1)[0] == expected.value
 
 
 def choose_parts(
@@ -333,6 +343,10 @@ class Multipart:
             final.upload_id = ref.upload_id
             del final.checksums[:]
             checksum = object_checksum(upload, chosen)
+            if request.HasField("expected_checksum") and not matches_expected(
+                request.expected_checksum, checksum
+            ):
+                raise CompletionRejected(COMPLETE_BAD_DIGEST)
             if checksum is not None:
                 final.checksums.append(checksum)
             record.CopyFrom(final)

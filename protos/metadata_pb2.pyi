@@ -27,6 +27,7 @@ class CompleteProblem(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMPLETE_INVALID_PART: _ClassVar[CompleteProblem]
     COMPLETE_INVALID_PART_ORDER: _ClassVar[CompleteProblem]
     COMPLETE_ENTITY_TOO_SMALL: _ClassVar[CompleteProblem]
+    COMPLETE_BAD_DIGEST: _ClassVar[CompleteProblem]
 VERSIONING_UNSET: VersioningState
 VERSIONING_ENABLED: VersioningState
 VERSIONING_SUSPENDED: VersioningState
@@ -38,6 +39,7 @@ COMPLETE_OK: CompleteProblem
 COMPLETE_INVALID_PART: CompleteProblem
 COMPLETE_INVALID_PART_ORDER: CompleteProblem
 COMPLETE_ENTITY_TOO_SMALL: CompleteProblem
+COMPLETE_BAD_DIGEST: CompleteProblem
 
 class BucketInfo(_message.Message):
     __slots__ = ("name", "uid", "owner_id", "owner_display_name", "creation_ms", "location", "versioning", "shard", "tags", "acl", "policy", "cors", "website", "lifecycle", "encryption", "object_lock")
@@ -441,16 +443,18 @@ class CompletedPart(_message.Message):
     def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
 
 class CompleteUploadRequest(_message.Message):
-    __slots__ = ("upload", "parts", "put", "min_part_size")
+    __slots__ = ("upload", "parts", "put", "min_part_size", "expected_checksum")
     UPLOAD_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     PUT_FIELD_NUMBER: _ClassVar[int]
     MIN_PART_SIZE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_CHECKSUM_FIELD_NUMBER: _ClassVar[int]
     upload: UploadRef
     parts: _containers.RepeatedCompositeFieldContainer[CompletedPart]
     put: PutObjectRequest
     min_part_size: int
-    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., min_part_size: _Optional[int] = ...) -> None: ...
+    expected_checksum: _common_pb2.Checksum
+    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., min_part_size: _Optional[int] = ..., expected_checksum: _Optional[_Union[_common_pb2.Checksum, _Mapping]] = ...) -> None: ...
 
 class CompleteUploadResponse(_message.Message):
     __slots__ = ("problem", "problem_part_number", "object", "already_completed")

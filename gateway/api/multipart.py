@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.api import checksums
+from gateway.api import checksums, multipart_checksums
 from gateway.api.common import etag_header, owned_bucket, xml_response
 from gateway.api.copy_source import (
     COPY_SOURCE_HEADER,
@@ -35,8 +35,10 @@ from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
 from gateway.s3.xml import Element, element, iso8601, optional, parse
-from protos.common_pb2 import Checksum
+from protos.common_pb2 import Checksum, ErrorReason
+from protos.errors import StrataError
 from protos.metadata_pb2 import (
+    COMPLETE_BAD_DIGEST,
     COMPLETE_ENTITY_TOO_SMALL,
     COMPLETE_INVALID_PART,
     COMPLETE_INVALID_PART_ORDER,
@@ -311,10 +313,27 @@ def _parse_parts(body: bytes) -> list[CompletedPart]:
     return parts
 
 
+async def _expected_checksum(
+    ctx: RequestContext,
+    ref: UploadRef,
+    parts: list[CompletedPart],
+    whole: multipart_checksums.CompletionChecksum,
+) -> Checksum | None:
+    try:
+        upload = await ctx.services.metadata.get_upload(ref)
+    except StrataError as error:
+        if error.reason != ErrorReason.NO_SUCH_UPLOAD:
+            raise
+        return None  # gone: the metanode answers a retried completion or NoSuchUpload
+    return multipart_checksums.expected_checksum(upload, parts, whole)
+
+
 async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     ref = _upload_ref(ctx)
     bucket = await owned_bucket(ctx)
+    whole = multipart_checksums.requested(ctx.headers)
     parts = _parse_parts(await _read_complete_body(ctx))
+    expected = await _expected_checksum(ctx, ref, parts, whole)
     if_none_match = ctx.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise errors.S3NotImplemented("If-None-Match only supports '*'")
@@ -324,9 +343,12 @@ async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
         if_match=ctx.headers.get("If-Match", ""),
         if_none_match=if_none_match is not None,
     )
-    completed = await ctx.services.metadata.complete_upload(
-        CompleteUploadRequest(upload=ref, parts=parts, put=put, min_part_size=MIN_PART_SIZE)
-    )
+    request = CompleteUploadRequest(upload=ref, parts=parts, put=put, min_part_size=MIN_PART_SIZE)
+    if expected is not None:
+        request.expected_checksum.CopyFrom(expected)
+    completed = await ctx.services.metadata.complete_upload(request)
+    if completed.problem == COMPLETE_BAD_DIGEST and expected is not None:
+        raise multipart_checksums.mismatch(expected.algorithm)
     if completed.problem == COMPLETE_INVALID_PART:
         raise errors.InvalidPart(PartNumber=str(completed.problem_part_number), UploadId=ref.upload_id)
     if completed.problem == COMPLETE_INVALID_PART_ORDER:

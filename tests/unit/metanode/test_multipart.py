@@ -17,6 +17,7 @@ from metanode.mpu_listing import MPU
 from protos.common_pb2 import BlobRef, Checksum, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
+    COMPLETE_BAD_DIGEST,
     COMPLETE_ENTITY_TOO_SMALL,
     COMPLETE_INVALID_PART,
     COMPLETE_INVALID_PART_ORDER,
@@ -273,6 +274,47 @@ async def test_completion_rejects_a_part_whose_checksum_differs(core: MetadataCo
     request = completion(upload, part)
     request.parts[0].checksums.append(Checksum(algorithm="CRC32", value=_crc32(b"xyz")))
     assert (await core.complete_upload(request)).problem == COMPLETE_INVALID_PART
+
+
+async def test_completion_verifies_the_expected_whole_object_checksum(core: MetadataCore) -> None:
+    await make_bucket(core)
+    datas = [b"a" * 10, b"b" * 7]
+    for checksum_type in ("COMPOSITE", "FULL_OBJECT"):
+        key = f"k-{checksum_type}"
+        upload = await create(core, key=key, checksum_algorithm="CRC32", checksum_type=checksum_type)
+        parts = [
+            await put_part(
+                core,
+                upload,
+                number,
+                f"expected-{checksum_type}{number}",
+                size=len(data),
+                checksums=[Checksum(algorithm="CRC32", value=_crc32(data))],
+            )
+            for number, data in enumerate(datas, start=1)
+        ]
+        if checksum_type == "COMPOSITE":
+            right = _crc32(b"".join(base64.b64decode(_crc32(data)) for data in datas)) + "-2"
+        else:
+            right = _crc32(b"".join(datas))
+        for wrong in (
+            Checksum(algorithm="CRC32", value=_crc32(b"other")),
+            Checksum(algorithm="SHA1", value=right),
+        ):
+            request = completion(upload, *parts, min_part_size=1)
+            request.expected_checksum.CopyFrom(wrong)
+            assert (await core.complete_upload(request)).problem == COMPLETE_BAD_DIGEST
+        # Rejected: the upload and its parts remain, no object, nothing queued for collection.
+        listed = await core.list_parts(ListPartsRequest(upload=ref(upload)))
+        assert [part.part_number for part in listed.parts] == [1, 2]
+        assert await reason_of(core.get_object(GetObjectRequest(bucket="bucket", key=key))) == (
+            ErrorReason.NO_SUCH_KEY
+        )
+        assert await gc_blob_ids(core) == []
+        request = completion(upload, *parts, min_part_size=1)
+        request.expected_checksum.CopyFrom(Checksum(algorithm="CRC32", value=right))
+        response = await core.complete_upload(request)
+        assert response.problem == COMPLETE_OK and response.object.checksums[0].value == right
 
 
 async def test_list_parts_pages_by_part_number(core: MetadataCore) -> None:
