@@ -442,13 +442,29 @@ def _first(headers: Mapping[str, str], name: str) -> str | None:
 
 def _parse_amz_date(value: str, error: type[S3Error]) -> float:
     try:
-        return float(calendar.timegm(time.strptime(value, _AMZ_DATE)))
+        return _amz_date_seconds(value)
     except ValueError:
         if error is AccessDenied:
             raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header") from None
         raise error(
             f"X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\": {value}"
         ) from None
+
+
+def _amz_date_seconds(value: str) -> float:
+    """``yyyyMMdd'T'HHmmss'Z'`` to epoch seconds, without strptime (it is slow and on every request)."""
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not (value[:8] + value[9:15]).isdigit():
+        raise ValueError(value)
+    moment = datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[9:11]),
+        int(value[11:13]),
+        int(value[13:15]),
+        tzinfo=UTC,
+    )
+    return moment.timestamp()
 
 
 def _parse_http_date(value: str) -> float:

@@ -9,6 +9,7 @@ the authorization check are both plain look-ups.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -396,6 +397,7 @@ def _strip_port(host: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip_address(hostname: str) -> bool:
     try:
         ipaddress.ip_address(hostname)

@@ -7,6 +7,7 @@ them, and :mod:`gateway.s3.body` uses :class:`ChunkSigner` to verify
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -115,7 +116,9 @@ def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
     return "\n".join([ALGORITHM, timestamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
 
 
+@functools.lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key of one day, region and service (cached: it changes once a day per account)."""
     key = _hmac(("AWS4" + secret).encode("utf-8"), date)
     key = _hmac(key, region)
     key = _hmac(key, service)
