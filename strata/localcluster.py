@@ -41,6 +41,8 @@ class ProcessRecord:
     pid: int
     address: str  # host:port (gateways: http://host:port)
     log: str
+    argv: list[str] = field(default_factory=list)  # how to start it again
+    port: int = 0
 
 
 @dataclass
@@ -48,6 +50,7 @@ class ClusterState:
     workdir: str
     etcd: str = ""
     processes: list[ProcessRecord] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def save(self) -> None:
         path = Path(self.workdir) / STATE_FILE
@@ -57,6 +60,7 @@ class ClusterState:
                     "workdir": self.workdir,
                     "etcd": self.etcd,
                     "processes": [asdict(p) for p in self.processes],
+                    "extra_env": self.extra_env,
                 },
                 indent=2,
             )
@@ -68,7 +72,12 @@ class ClusterState:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        return cls(raw["workdir"], raw.get("etcd", ""), [ProcessRecord(**p) for p in raw["processes"]])
+        return cls(
+            raw["workdir"],
+            raw.get("etcd", ""),
+            [ProcessRecord(**p) for p in raw["processes"]],
+            raw.get("extra_env", {}),
+        )
 
 
 def port_is_free(port: int) -> bool:
@@ -177,10 +186,31 @@ class LocalClusterLauncher:
                 env=env,
                 start_new_session=True,
             )
-        state.processes.append(ProcessRecord(role, name, proc.pid, address, str(log_path)))
+        record = ProcessRecord(role, name, proc.pid, address, str(log_path), argv, port)
+        names = [p.name for p in state.processes]
+        if name in names:  # a restart keeps its place (down stops in reverse start order)
+            state.processes[names.index(name)] = record
+        else:
+            state.processes.append(record)
         state.save()
         _wait_tcp(port, 30.0, proc, name, log_path)
         return proc
+
+    def restart(self, name: str, kill_signal: int = signal.SIGKILL) -> ProcessRecord:
+        """Stops one process (SIGKILL by default: a crash) and starts it again with the same arguments."""
+        state = self.state()
+        record = next((p for p in state.processes if p.name == name), None) if state else None
+        if state is None or record is None:
+            raise ClusterError(f"no process named {name} in {self.workdir}")
+        if is_alive(record.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, kill_signal)
+            self._reap(record.pid, 15.0)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **state.extra_env}
+        self._spawn(state, record.role, name, record.argv, record.port, record.address, env)
+        if record.role == "gateway":
+            _wait_http(f"{record.address}/_/healthcheck", 30.0)
+        return next(p for p in state.processes if p.name == name)
 
     def up(self, spec: ClusterSpec) -> ClusterState:
         existing = self.state()
@@ -188,7 +218,7 @@ class LocalClusterLauncher:
             raise ClusterError(f"a cluster is already running from {self.workdir}; run 'strata cluster down'")
         self.workdir.mkdir(parents=True, exist_ok=True)
         etcd_binary = find_etcd_binary()
-        state = ClusterState(str(self.workdir))
+        state = ClusterState(str(self.workdir), extra_env=dict(spec.extra_env))
         taken: set[int] = set()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
         env.pop("STRATA_JSON_LOGS", None)

@@ -48,6 +48,12 @@ class LocalCluster:
     def gateway_urls(self) -> list[str]:
         return [p.address for p in self.processes("gateway")]
 
+    def restart(self, name: str, signum: int = signal.SIGKILL) -> ProcessRecord:
+        """Kills one process (SIGKILL: a crash) and starts it again on the same address and data."""
+        record = self.launcher.restart(name, signum)
+        self.state = self.launcher.state()
+        return record
+
     def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
         for record in self.processes():
             if record.name == name:
