@@ -13,7 +13,7 @@ from gateway.context import RequestContext
 from gateway.ports import DataPort
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
-from protos.metadata_pb2 import ObjectMD
+from protos.metadata_pb2 import VERSIONING_UNSET, ObjectMD
 
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -29,7 +29,11 @@ async def _lookup(ctx: RequestContext) -> ObjectMD:
     validate_key(ctx.key)
     bucket = await owned_bucket(ctx)
     # A delete marker answers 404 (current) or 405 (named version) with x-amz-delete-marker.
-    return await find_object(ctx, bucket, ctx.key, requested_version_id(ctx))
+    md = await find_object(ctx, bucket, ctx.key, requested_version_id(ctx))
+    if not md.version_id and bucket.versioning != VERSIONING_UNSET:
+        # An object from before versioning is the null version once versioning is configured.
+        md.version_id = "null"
+    return md
 
 
 def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str], ByteRange | None] | None:

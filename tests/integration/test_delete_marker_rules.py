@@ -47,3 +47,12 @@ def test_reads_of_a_delete_marker(s3, marker) -> None:
     assert s3.get_object_tagging(Bucket=bucket, Key="doc", VersionId=version)["TagSet"] == TAGS["TagSet"]
     acl = s3.get_object_acl(Bucket=bucket, Key="doc", VersionId=version)
     assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
+
+
+def test_object_from_before_versioning_reads_as_the_null_version(s3, bucket) -> None:
+    s3.put_object(Bucket=bucket, Key="old", Body=b"before")
+    assert "VersionId" not in s3.head_object(Bucket=bucket, Key="old")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.head_object(Bucket=bucket, Key="old")["VersionId"] == "null"
+    assert s3.get_object(Bucket=bucket, Key="old", VersionId="null")["Body"].read() == b"before"
+    s3.delete_object(Bucket=bucket, Key="old", VersionId="null")
