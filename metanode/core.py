@@ -663,8 +663,11 @@ class MetadataCore:
                 expired = await self.expire_intents(request.expire_all_intents)
             return RunGcResponse(intents_expired=expired, entries_remaining=await self.count_gc_entries())
         if self._collector is None:
-            self._collector = GarbageCollector(self, self._deleter, self.gc_interval_s)
-        stats = await self._collector.run_once(expire_all_intents=request.expire_all_intents)
+            self._collector = GarbageCollector(
+                self, self._deleter, self.gc_interval_s, clock_ms=self._clock_ms
+            )
+        # An explicit request collects everything queued now, without the background pass's grace.
+        stats = await self._collector.run_once(expire_all_intents=request.expire_all_intents, grace_s=0)
         return RunGcResponse(
             blobs_deleted=stats.blobs_deleted,
             intents_expired=stats.intents_expired,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,21 +58,37 @@ class GarbageCollector:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
+        grace_s: float = 0.0,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self._core = core
         self._deleter = deleter
         self.interval_s = interval_s
+        # Queued blobs younger than this are left for a later pass, so a GET that started
+        # before an overwrite or delete can still finish reading the old data.
+        self.grace_s = grace_s
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._batch_size = batch_size
         self._concurrency = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
 
-    async def run_once(self, expire_all_intents: bool = False) -> GcStats:
+    async def run_once(self, expire_all_intents: bool = False, grace_s: float | None = None) -> GcStats:
+        """One pass; ``grace_s`` overrides the collector's grace (0: everything queued goes now)."""
+        grace_ms = int((self.grace_s if grace_s is None else grace_s) * 1000)
+        queued_before_ms = self._clock_ms() - grace_ms
         async with self._core.gc_lock:
             intents_expired = await self._core.expire_intents(expire_all_intents)
             blobs_deleted = 0
             after = b""
             while True:
                 entries = await self._core.gc_entries(self._batch_size, after)
+                # Entries still inside their grace stay queued; the queue is in enqueue order,
+                # so nothing after the first of them is old enough either.
+                old_enough = [
+                    item for item in entries if not grace_ms or item[1].queued_ms <= queued_before_ms
+                ]
+                complete_batch = len(old_enough) == len(entries)
+                entries = old_enough
                 if not entries:
                     break
                 outcomes = await asyncio.gather(*(self._delete_entry(entry) for _, entry in entries))
@@ -83,6 +100,8 @@ class GarbageCollector:
                 blobs_deleted += sum(deleted for deleted in outcomes if deleted > 0)
                 await self._core.remove_gc_entries(done)
                 after = entries[-1][0]
+                if not complete_batch:
+                    break
             remaining = await self._core.count_gc_entries()
         return GcStats(blobs_deleted, intents_expired, remaining)
 

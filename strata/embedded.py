@@ -110,7 +110,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
         )
     data = LocalData(settings.locations, backends)
     core.set_deleter(data)
-    gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s)
+    gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()
     return EmbeddedServer(settings, core, data, backends, gc)
 

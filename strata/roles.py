@@ -59,7 +59,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     await datanodes.start()
     deleter = ReplicatedDataClient(datanodes)
     core.set_deleter(deleter)
-    gc = GarbageCollector(core, deleter, interval_s=args.gc_interval)
+    gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
     server = await start_server(core, args.listen)
     registration = await register_node(
         etcd,
@@ -215,6 +215,12 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     metanode.add_argument("--listen", default="127.0.0.1:9990", help="gRPC address")
     metanode.add_argument("--data-dir", required=True, help="RocksDB directory")
     metanode.add_argument("--gc-interval", type=float, default=10.0, help="seconds between GC passes")
+    metanode.add_argument(
+        "--gc-grace",
+        type=float,
+        default=300.0,
+        help="seconds unreferenced blobs are kept for reads in flight",
+    )
     metanode.add_argument(
         "--intent-ttl",
         type=float,

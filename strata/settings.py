@@ -49,6 +49,7 @@ class ServerSettings:
     replication_group_id: str = "RG001"  # replicationGroupId of config.json
     gc_interval_s: float = 10.0  # STRATA_GC_INTERVAL: seconds between garbage-collection passes
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
+    gc_grace_s: float = 300.0  # STRATA_GC_GRACE: unreferenced blobs are kept this long for reads in flight
     certificates: CertificatePaths | None = None  # certFilePaths of config.json; with SSL=true: serve HTTPS
 
 
@@ -152,8 +153,11 @@ def load_server_settings(
     try:
         gc_interval = float(env.get("STRATA_GC_INTERVAL", "10"))
         intent_ttl = float(env.get("STRATA_INTENT_TTL", "3600"))
+        gc_grace = float(env.get("STRATA_GC_GRACE", "300"))
     except ValueError as error:
-        raise SettingsError(f"bad number in STRATA_GC_INTERVAL/STRATA_INTENT_TTL: {error}") from None
+        raise SettingsError(
+            f"bad number in STRATA_GC_INTERVAL/STRATA_INTENT_TTL/STRATA_GC_GRACE: {error}"
+        ) from None
     return ServerSettings(
         backend=backend,
         host=host or env.get("LISTEN_ADDR", "0.0.0.0"),
@@ -168,5 +172,6 @@ def load_server_settings(
         replication_group_id=str(config.get("replicationGroupId", "RG001")),
         gc_interval_s=gc_interval,
         intent_ttl_s=intent_ttl,
+        gc_grace_s=gc_grace,
         certificates=_certificates(config, env),
     )
