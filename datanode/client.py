@@ -338,7 +338,15 @@ class ReplicatedDataClient:
                 for message in encode_put_data(chunk):
                     await _all([stream.write(message) for stream in streams])
             finishing = True
-            written = await _all([stream.finish(size) for stream in streams])
+            # Let every replica settle before reacting to a failure: a replica that already got the
+            # end message may still be storing the blob, and the cleanup must come after that.
+            settled = await asyncio.gather(
+                *(stream.finish(size) for stream in streams), return_exceptions=True
+            )
+            failures = [result for result in settled if isinstance(result, BaseException)]
+            if failures:
+                raise failures[0]
+            written = [result for result in settled if not isinstance(result, BaseException)]
         except BaseException as error:
             for stream in streams:
                 stream.cancel()
