@@ -54,11 +54,25 @@ ResponseT = TypeVar("ResponseT")
 
 
 class MetadataClient:
-    def __init__(self, address: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self.address = address
+    """``address`` is fixed, or a function asked on every call (e.g. "the shard's current metanode")."""
+
+    def __init__(self, address: str | Callable[[], str], timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._resolve: Callable[[], str] = address if callable(address) else (lambda: address)
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = metadata_pb2_grpc.MetadataServiceStub(self._channel)
+        self._channels: dict[str, tuple[grpc.aio.Channel, metadata_pb2_grpc.MetadataServiceStub]] = {}
+
+    @property
+    def address(self) -> str:
+        return self._resolve()
+
+    @property
+    def _stub(self) -> metadata_pb2_grpc.MetadataServiceStub:
+        address = self._resolve()
+        entry = self._channels.get(address)
+        if entry is None:
+            channel = grpc.aio.insecure_channel(address)
+            entry = self._channels[address] = (channel, metadata_pb2_grpc.MetadataServiceStub(channel))
+        return entry[1]
 
     async def _call(self, method: Callable[..., Awaitable[ResponseT]], request: RequestT) -> ResponseT:
         try:
@@ -127,4 +141,6 @@ class MetadataClient:
         return await self._call(self._stub.ListUploads, request)
 
     async def close(self) -> None:
-        await self._channel.close()
+        channels, self._channels = list(self._channels.values()), {}
+        for channel, _ in channels:
+            await channel.close()
