@@ -27,8 +27,7 @@ from gateway.api.object_put import (
     write_conditions,
 )
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
-from gateway.api.versioning import put_request
-from gateway.api.write import discard, store_data
+from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
@@ -136,14 +135,8 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
             raise errors.InternalError()
         if computed is not None:
             md.checksums.append(computed)
-        md.size = stored.size
-        md.etag = stored.etag
-        md.inline_data = stored.inline
-        md.blobs.extend(stored.blobs)
-        committed = await ctx.services.metadata.put_object(
-            put_request(
-                bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match
-            )
+        committed = await commit_object(
+            ctx, bucket, md, stored, if_match=if_match, if_none_match=if_none_match
         )
     except BaseException:
         await discard(ctx, stored)

@@ -16,8 +16,8 @@ from aiohttp import web
 from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
-from gateway.api.versioning import put_request, reject_version_id
-from gateway.api.write import discard, store_data
+from gateway.api.versioning import reject_version_id
+from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
@@ -154,14 +154,8 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
         verified = checksum.result(trailers)
         if verified is not None:
             md.checksums.append(verified)
-        md.size = stored.size
-        md.etag = stored.etag
-        md.inline_data = stored.inline
-        md.blobs.extend(stored.blobs)
-        committed = await ctx.services.metadata.put_object(
-            put_request(
-                bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match
-            )
+        committed = await commit_object(
+            ctx, bucket, md, stored, if_match=if_match, if_none_match=if_none_match
         )
     except BaseException:
         await discard(ctx, stored)

@@ -27,8 +27,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 from gateway.access import anonymous_request_allowed
 from gateway.api.common import STORED_CONTENT_HEADERS, owned_bucket, user_metadata
-from gateway.api.versioning import put_request
-from gateway.api.write import discard, store_data
+from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4
 from gateway.s3.auth import AuthResult, Principal
@@ -382,13 +381,7 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     pieces = _bounded(_file_pieces(form.file, head), minimum, maximum)
     stored = await store_data(ctx, bucket.name, key, location, pieces, len(head) if complete else None)
     try:
-        md.size = stored.size
-        md.etag = stored.etag
-        md.inline_data = stored.inline
-        md.blobs.extend(stored.blobs)
-        committed = await ctx.services.metadata.put_object(
-            put_request(bucket, md, intent_id=stored.intent_id)
-        )
+        committed = await commit_object(ctx, bucket, md, stored)
     except BaseException:
         await discard(ctx, stored)
         raise

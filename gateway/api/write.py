@@ -15,9 +15,17 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gateway.api.versioning import put_request
 from gateway.context import RequestContext
 from protos.common_pb2 import BlobRef
-from protos.metadata_pb2 import AbortIntentRequest, CreateIntentRequest, QueueGarbageRequest
+from protos.metadata_pb2 import (
+    AbortIntentRequest,
+    BucketInfo,
+    CreateIntentRequest,
+    ObjectMD,
+    PutObjectResponse,
+    QueueGarbageRequest,
+)
 
 log = logging.getLogger("gateway.write")
 
@@ -112,3 +120,25 @@ async def discard(ctx: RequestContext, stored: StoredData) -> None:
             await ctx.services.metadata.queue_garbage(QueueGarbageRequest(blobs=stored.blobs))
         except Exception:
             log.warning("could not queue blobs of intent %s for deletion", stored.intent_id)
+
+
+async def commit_object(
+    ctx: RequestContext,
+    bucket: BucketInfo,
+    md: ObjectMD,
+    stored: StoredData,
+    *,
+    if_match: str = "",
+    if_none_match: bool = False,
+) -> PutObjectResponse:
+    """Points ``md`` at the stored data and commits it as the bucket's new current object.
+
+    The commit closes the data's intent; the caller discards ``stored`` if this raises.
+    """
+    md.size = stored.size
+    md.etag = stored.etag
+    md.inline_data = stored.inline
+    md.blobs.extend(stored.blobs)
+    return await ctx.services.metadata.put_object(
+        put_request(bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match)
+    )
