@@ -28,9 +28,12 @@ from protos.errors import StrataError
 
 DEFAULT_LOCATION = "us-east-1"
 REQUIRED_FIELDS = ("type", "legacyAwsBehavior", "details")
-# The backends a datanode can serve (DESIGN section 6); anything else is a typo or unsupported.
-KNOWN_LOCATION_TYPES = frozenset({"file", "mem", "aws_s3", "azure", "gcp", "b2", "swift"})
 LOCAL_BACKENDS = ("file", "mem")
+# The backends a datanode can serve today; a location of any other type would accept writes it
+# cannot store, so it is refused wherever a location config enters the system.
+SUPPORTED_LOCATION_TYPES = frozenset(LOCAL_BACKENDS)
+# CloudServer's external-cloud location types (DESIGN section 6), refused until their backends exist.
+REMOTE_LOCATION_TYPES = frozenset({"aws_s3", "azure", "gcp", "b2", "swift"})
 
 
 def _invalid(message: str) -> StrataError:
@@ -47,9 +50,14 @@ def validate_location(name: str, location: Any) -> None:
     if missing:
         raise _invalid(f"location {name!r} is missing {', '.join(missing)}")
     location_type = location["type"]
-    if not isinstance(location_type, str) or location_type not in KNOWN_LOCATION_TYPES:
-        known = ", ".join(sorted(KNOWN_LOCATION_TYPES))
-        raise _invalid(f"location {name!r} has unsupported type {location_type!r} (known: {known})")
+    if isinstance(location_type, str) and location_type in REMOTE_LOCATION_TYPES:
+        raise _invalid(
+            f"location {name!r} has type {location_type!r}: external cloud backends are not supported "
+            f"yet (supported: {', '.join(sorted(SUPPORTED_LOCATION_TYPES))})"
+        )
+    if not isinstance(location_type, str) or location_type not in SUPPORTED_LOCATION_TYPES:
+        known = ", ".join(sorted(SUPPORTED_LOCATION_TYPES))
+        raise _invalid(f"location {name!r} has unsupported type {location_type!r} (supported: {known})")
     if not isinstance(location["legacyAwsBehavior"], bool):
         raise _invalid(f"location {name!r}: legacyAwsBehavior must be true or false")
     if not isinstance(location["details"], Mapping):

@@ -14,10 +14,14 @@ import json
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
 from strata.settings import SettingsError
+
+if TYPE_CHECKING:
+    from coordinator.etcd import EtcdClient
 
 log = logging.getLogger("strata.roles")
 
@@ -89,9 +93,10 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.backend import create_backend
     from datanode.server import start_server
 
+    details = _datanode_details(args)
     if args.data_dir:
         os.makedirs(args.data_dir, exist_ok=True)
-    backend = create_backend(args.type, json.loads(args.details), data_dir=args.data_dir)
+    backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await start_server(backend, args.listen, args.node_id, args.location)
     etcd = await EtcdClient.connect(args.etcd)
     registration = await register_node(
@@ -117,12 +122,39 @@ async def _datanode(args: argparse.Namespace) -> None:
         await backend.close()
 
 
+def _datanode_details(args: argparse.Namespace) -> dict[str, object]:
+    """The backend details, once the location it serves is known to be one this datanode can store."""
+    from coordinator.locations import validate_location
+    from protos.errors import StrataError
+
+    try:
+        details = json.loads(args.details)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"--details is not valid JSON: {error}") from None
+    try:
+        validate_location(args.location, {"type": args.type, "legacyAwsBehavior": False, "details": details})
+    except StrataError as error:
+        raise SettingsError(error.message) from None
+    return dict(details)
+
+
+async def _stored_locations(etcd: EtcdClient, cluster: str) -> None:
+    """Seeds the default locations if none exist; refuses to serve a stored config it cannot store to."""
+    from coordinator.locations import ensure_default_locations, validate_locations
+    from protos.errors import StrataError
+
+    try:
+        validate_locations(await ensure_default_locations(etcd, cluster, "file"))
+    except StrataError as error:
+        raise SettingsError(f"location config in etcd: {error.message}") from None
+
+
 async def _gateway(args: argparse.Namespace) -> None:
     from aiohttp import web
 
     from coordinator.config_io import get_authdata, get_rest_endpoints
     from coordinator.etcd import EtcdClient
-    from coordinator.locations import LocationWatcher, ensure_default_locations
+    from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
     from gateway.app import build_app
@@ -133,7 +165,11 @@ async def _gateway(args: argparse.Namespace) -> None:
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
     etcd = await EtcdClient.connect(args.etcd)
-    await ensure_default_locations(etcd, args.cluster, "file")
+    try:
+        await _stored_locations(etcd, args.cluster)
+    except SettingsError:
+        await etcd.close()
+        raise
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     locations = LocationWatcher(etcd, args.cluster)

@@ -49,16 +49,18 @@ CONFIG = {
 LOCATIONS = {
     "us-east-1": {"type": "file", "legacyAwsBehavior": True, "details": {}},
     "custom-location": {"type": "mem", "legacyAwsBehavior": False, "details": {}},
-    "azurebackend": {
-        "type": "azure",
-        "legacyAwsBehavior": True,
-        "details": {
-            "azureStorageEndpoint": "https://fakeaccountname.blob.core.fake.net/",
-            "azureStorageAccountName": "fakeaccountname",
-            "azureStorageAccessKey": "Fake00Key001",
-            "bucketMatch": True,
-            "azureContainerName": "s3test",
-        },
+    "archive": {"type": "file", "legacyAwsBehavior": True, "details": {}, "sizeLimitGB": 100},
+}
+
+AZURE_LOCATION = {
+    "type": "azure",
+    "legacyAwsBehavior": True,
+    "details": {
+        "azureStorageEndpoint": "https://fakeaccountname.blob.core.fake.net/",
+        "azureStorageAccountName": "fakeaccountname",
+        "azureStorageAccessKey": "Fake00Key001",
+        "bucketMatch": True,
+        "azureContainerName": "s3test",
     },
 }
 
@@ -159,6 +161,18 @@ async def test_rest_endpoint_to_an_unknown_location_is_rejected_before_writing(
         await import_files(client, cluster, *paths)
     assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
     assert "nowhere" in raised.value.message
+    assert await get_locations(client, cluster) == {}
+    assert await get_authdata(client, cluster) == {"accounts": []}
+
+
+async def test_import_refuses_a_remote_location_before_writing(
+    client: EtcdClient, cluster: str, tmp_path: Path
+) -> None:
+    paths = write_samples(tmp_path, locations={**LOCATIONS, "azurebackend": AZURE_LOCATION})
+    with pytest.raises(StrataError) as raised:
+        await import_files(client, cluster, *paths)
+    assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
+    assert "'azurebackend'" in raised.value.message and "'azure'" in raised.value.message
     assert await get_locations(client, cluster) == {}
     assert await get_authdata(client, cluster) == {"accounts": []}
 

@@ -30,11 +30,12 @@ AWS_LOCATION = {
         "credentialsProfile": "zenko",
     },
 }
+DISK_LOCATION = {"type": "file", "legacyAwsBehavior": False, "details": {}, "sizeLimitGB": 10}
 
 
 def sample_locations() -> dict:
     locations = default_locations("file")
-    locations["aws-test"] = copy.deepcopy(AWS_LOCATION)
+    locations["disk-2"] = copy.deepcopy(DISK_LOCATION)
     locations["transient"] = {"type": "mem", "legacyAwsBehavior": False, "details": {}, "isTransient": True}
     return locations
 
@@ -49,17 +50,35 @@ def test_default_locations_follow_the_chosen_backend() -> None:
         default_locations("aws_s3")
 
 
+@pytest.mark.parametrize("location_type", ["aws_s3", "azure", "gcp", "b2", "swift"])
+def test_remote_location_types_are_refused_by_name(location_type: str) -> None:
+    locations = sample_locations()
+    locations["cloud-copy"] = {**AWS_LOCATION, "type": location_type}
+    with pytest.raises(StrataError) as raised:
+        validate_locations(locations)
+    assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
+    assert "'cloud-copy'" in raised.value.message and f"'{location_type}'" in raised.value.message
+    assert "not supported yet" in raised.value.message
+
+
+async def test_remote_location_is_not_written_to_etcd(client: EtcdClient, cluster: str) -> None:
+    await put_locations(client, cluster, default_locations("file"))
+    with pytest.raises(StrataError):
+        await put_location(client, cluster, "aws-test", AWS_LOCATION)
+    assert "aws-test" not in await get_locations(client, cluster)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message_part"),
     [
         (lambda locs: locs.pop("us-east-1"), "us-east-1"),
-        (lambda locs: locs["aws-test"].pop("type"), "missing type"),
-        (lambda locs: locs["aws-test"].pop("legacyAwsBehavior"), "missing legacyAwsBehavior"),
-        (lambda locs: locs["aws-test"].pop("details"), "missing details"),
-        (lambda locs: locs["aws-test"].update(type="floppy"), "unsupported type"),
-        (lambda locs: locs["aws-test"].update(legacyAwsBehavior="yes"), "legacyAwsBehavior"),
-        (lambda locs: locs["aws-test"].update(details=[]), "details"),
-        (lambda locs: locs.update({"a/b": dict(AWS_LOCATION)}), "without '/'"),
+        (lambda locs: locs["disk-2"].pop("type"), "missing type"),
+        (lambda locs: locs["disk-2"].pop("legacyAwsBehavior"), "missing legacyAwsBehavior"),
+        (lambda locs: locs["disk-2"].pop("details"), "missing details"),
+        (lambda locs: locs["disk-2"].update(type="floppy"), "unsupported type"),
+        (lambda locs: locs["disk-2"].update(legacyAwsBehavior="yes"), "legacyAwsBehavior"),
+        (lambda locs: locs["disk-2"].update(details=[]), "details"),
+        (lambda locs: locs.update({"a/b": dict(DISK_LOCATION)}), "without '/'"),
         (lambda locs: locs.update({"bad": "not an object"}), "must be an object"),
     ],
 )
@@ -111,10 +130,10 @@ async def test_location_added_in_etcd_reaches_a_running_watcher(client: EtcdClie
     await put_locations(client, cluster, default_locations("file"))
     async with LocationWatcher(client, cluster) as watcher:
         assert watcher.locations() == default_locations("file")
-        assert "aws-test" not in watcher
-        await put_location(client, cluster, "aws-test", AWS_LOCATION)
-        assert await watcher.wait_for_location("aws-test", timeout_s=10) == AWS_LOCATION
-        assert watcher.get("aws-test") == AWS_LOCATION
+        assert "disk-2" not in watcher
+        await put_location(client, cluster, "disk-2", DISK_LOCATION)
+        assert await watcher.wait_for_location("disk-2", timeout_s=10) == DISK_LOCATION
+        assert watcher.get("disk-2") == DISK_LOCATION
 
 
 async def test_watcher_skips_a_hand_written_invalid_location(client: EtcdClient, cluster: str) -> None:
