@@ -28,7 +28,7 @@ from metanode.kv import MemoryKV
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from strata.settings import ServerSettings, server_ssl_context
+from strata.settings import ServerSettings, check_data_outlives_metadata, server_ssl_context
 
 log = logging.getLogger("strata.embedded")
 
@@ -88,6 +88,7 @@ class EmbeddedServer:
 
 
 async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
+    check_data_outlives_metadata(settings.backend, settings.locations)
     types = {location["type"] for location in settings.locations.values()}
     backends: dict[str, Backend] = {}
     for location_type in sorted(types & {"file", "mem"}):

@@ -45,7 +45,9 @@ class ServerSettings:
     config_path: str | None = None  # S3_CONFIG_FILE: CloudServer config.json
     location_path: str | None = None  # S3_LOCATION_FILE: CloudServer locationConfig.json
     rest_endpoints: Mapping[str, str] = field(default_factory=default_rest_endpoints)
-    locations: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: default_locations("file"))
+    locations: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: embedded_default_locations("file")
+    )
     replication_group_id: str = "RG001"  # replicationGroupId of config.json
     gc_interval_s: float = 10.0  # STRATA_GC_INTERVAL: seconds between garbage-collection passes
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
@@ -66,11 +68,22 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
 
 
 def embedded_default_locations(backend: str) -> dict[str, dict[str, Any]]:
-    """The default locations, less the disk ones when everything is meant to stay in memory."""
-    locations = default_locations(backend)
+    """The default locations whose data lives as long as the metadata: no disk location when
+    everything stays in memory, no memory location when metadata is on disk."""
+    dropped = "file" if backend == "mem" else "mem"
+    return {name: loc for name, loc in default_locations(backend).items() if loc["type"] != dropped}
+
+
+def check_data_outlives_metadata(backend: str, locations: Mapping[str, Mapping[str, Any]]) -> None:
+    """Metadata on disk with data in memory would list objects whose bytes a restart threw away."""
     if backend == "mem":
-        locations = {name: loc for name, loc in locations.items() if loc["type"] != "file"}
-    return locations
+        return
+    for name, location in locations.items():
+        if location.get("type") == "mem":
+            raise SettingsError(
+                f"location {name!r} has type 'mem' but metadata is kept on disk (backend {backend!r}): "
+                "its objects would outlive their data at restart; use type 'file' or S3BACKEND=mem"
+            )
 
 
 def _validated_locations(locations: dict[str, Any], path: str) -> dict[str, Any]:
@@ -143,6 +156,7 @@ def load_server_settings(
         if location_path
         else embedded_default_locations(backend)
     )
+    check_data_outlives_metadata(backend, locations)
     rest_endpoints = dict(config.get("restEndpoints") or default_rest_endpoints())
     if env.get("ENDPOINT"):
         for name in env["ENDPOINT"].split(","):

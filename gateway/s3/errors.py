@@ -431,7 +431,11 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()
-    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BLOB_NOT_FOUND, BACKEND_AUTH, NO_SUCH_INTENT, INTERNAL, unknown:
+    if reason == ErrorReason.BLOB_NOT_FOUND:
+        # The metadata exists, so NoSuchKey would contradict HEAD and listings; no reachable copy of
+        # the data does, which repair may fix: retryable, like any unavailable backend.
+        return ServiceUnavailable("The object's data is not available right now. Please try again later.")
+    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BACKEND_AUTH, NO_SUCH_INTENT, INTERNAL, unknown:
     # the detail stays in our logs, never in the response.
     return InternalError()
 

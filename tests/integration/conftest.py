@@ -31,6 +31,11 @@ def s3_client(
     )
 
 
+def other_location(server: EmbeddedThread) -> str:
+    """A configured location other than us-east-1 (of the same kind, so its data lives as long)."""
+    return "mem" if server.settings.backend == "mem" else "file"
+
+
 @pytest.fixture(scope="module", params=["mem", "file"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, s3_client
+from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, other_location, s3_client
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -41,13 +41,14 @@ def test_head_and_location_of_bucket(s3, bucket) -> None:
     assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
 
 
-def test_bucket_with_location_constraint(s3) -> None:
-    s3.create_bucket(Bucket="located-bucket", CreateBucketConfiguration={"LocationConstraint": "mem"})
+def test_bucket_with_location_constraint(server, s3) -> None:
+    location = other_location(server)
+    s3.create_bucket(Bucket="located-bucket", CreateBucketConfiguration={"LocationConstraint": location})
     try:
-        assert s3.get_bucket_location(Bucket="located-bucket")["LocationConstraint"] == "mem"
-        s3.put_object(Bucket="located-bucket", Key="k", Body=b"on the mem location" * 10000)
+        assert s3.get_bucket_location(Bucket="located-bucket")["LocationConstraint"] == location
+        s3.put_object(Bucket="located-bucket", Key="k", Body=b"on another location" * 10000)
         assert (
-            s3.get_object(Bucket="located-bucket", Key="k")["Body"].read() == b"on the mem location" * 10000
+            s3.get_object(Bucket="located-bucket", Key="k")["Body"].read() == b"on another location" * 10000
         )
         s3.delete_object(Bucket="located-bucket", Key="k")
     finally:

@@ -10,7 +10,14 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import ACCESS_KEY, OTHER_ACCESS_KEY, OTHER_SECRET_KEY, SECRET_KEY, s3_client
+from tests.integration.conftest import (
+    ACCESS_KEY,
+    OTHER_ACCESS_KEY,
+    OTHER_SECRET_KEY,
+    SECRET_KEY,
+    other_location,
+    s3_client,
+)
 from tests.integration.test_buckets import error_of
 
 LONG_KEY = "k" * 1025
@@ -118,9 +125,9 @@ def test_bucket_owned_by_you_in_us_east_1_is_ok(s3) -> None:
         s3.delete_bucket(Bucket=name)
 
 
-def test_bucket_owned_by_you_elsewhere_is_conflict(s3) -> None:
+def test_bucket_owned_by_you_elsewhere_is_conflict(server, s3) -> None:
     name = f"owned-{uuid.uuid4().hex[:12]}"
-    config = {"LocationConstraint": "mem"}
+    config = {"LocationConstraint": other_location(server)}
     s3.create_bucket(Bucket=name, CreateBucketConfiguration=config)
     try:
         with pytest.raises(ClientError) as excinfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -68,3 +69,39 @@ def test_file_backed_server_keeps_objects_across_restart(tmp_path: Path) -> None
             assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body
     finally:
         stop_server(proc)
+
+
+def _refused_start(workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "strata.cli", "server", "--port", str(free_port()), "--host", "127.0.0.1"],
+        cwd=workdir,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("location", "named"),
+    [
+        ({"type": "mem", "legacyAwsBehavior": False, "details": {}}, "'scratch' has type 'mem'"),
+        (
+            {"type": "azure", "legacyAwsBehavior": False, "details": {"azureContainerName": "c"}},
+            "'scratch' has type 'azure'",
+        ),
+    ],
+)
+def test_server_refuses_a_location_it_cannot_keep(tmp_path: Path, location: dict, named: str) -> None:
+    config = tmp_path / "locationConfig.json"
+    config.write_text(
+        json.dumps(
+            {"us-east-1": {"type": "file", "legacyAwsBehavior": True, "details": {}}, "scratch": location}
+        )
+    )
+    result = _refused_start(tmp_path, {"S3_LOCATION_FILE": str(config)})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert not (tmp_path / "localMetadata").exists()

@@ -54,3 +54,30 @@ def test_rest_endpoints_must_name_known_locations(tmp_path: Path) -> None:
 def test_bad_backend_fails_fast() -> None:
     with pytest.raises(SettingsError):
         load_server_settings(env={"S3BACKEND": "tape"})
+
+
+def _location_file(tmp_path: Path, extra: dict[str, dict[str, object]]) -> str:
+    path = tmp_path / "locationConfig.json"
+    locations = {"us-east-1": {"type": "file", "legacyAwsBehavior": True, "details": {}}, **extra}
+    path.write_text(json.dumps(locations))
+    return str(path)
+
+
+def test_file_backend_defaults_keep_no_location_in_memory() -> None:
+    settings = load_server_settings(env={})
+    assert all(location["type"] != "mem" for location in settings.locations.values())
+
+
+def test_memory_location_with_metadata_on_disk_is_refused(tmp_path: Path) -> None:
+    path = _location_file(tmp_path, {"scratch": {"type": "mem", "legacyAwsBehavior": False, "details": {}}})
+    with pytest.raises(SettingsError, match="'scratch' has type 'mem'"):
+        load_server_settings(env={"S3_LOCATION_FILE": path})
+    # With metadata in memory too, nothing outlives anything: allowed.
+    assert load_server_settings(env={"S3_LOCATION_FILE": path, "S3BACKEND": "mem"}).backend == "mem"
+
+
+def test_remote_location_in_location_file_is_refused(tmp_path: Path) -> None:
+    remote = {"type": "aws_s3", "legacyAwsBehavior": True, "details": {"bucketName": "b"}}
+    path = _location_file(tmp_path, {"aws-location": remote})
+    with pytest.raises(SettingsError, match="'aws-location' has type 'aws_s3'"):
+        load_server_settings(env={"S3_LOCATION_FILE": path})
