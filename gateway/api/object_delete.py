@@ -164,7 +164,10 @@ class DeleteRequestItem:
 def parse_delete_request(body: bytes) -> tuple[list[DeleteRequestItem], bool]:
     """The objects to delete and the Quiet flag; MalformedXML for anything S3 would refuse."""
     root = parse(body, "Delete")
-    quiet = (child_text(root, "Quiet") or "false").strip().lower() == "true"
+    quiet_text = (child_text(root, "Quiet") or "false").strip().lower()
+    if quiet_text not in ("true", "false"):
+        raise errors.MalformedXML()
+    quiet = quiet_text == "true"
     items: list[DeleteRequestItem] = []
     for node in root.findall("Object"):
         key = child_text(node, "Key")

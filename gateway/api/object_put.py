@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
+from gateway.api.unsupported import STORED_STORAGE_CLASS
 from gateway.api.versioning import reject_version_id
 from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
@@ -84,7 +85,7 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
         owner_id=account.canonical_id,
         owner_display_name=account.display_name,
         location=location,
-        storage_class=ctx.headers.get("x-amz-storage-class", "STANDARD"),
+        storage_class=STORED_STORAGE_CLASS,  # the only class accepted (gateway.api.unsupported)
         website_redirect_location=ctx.headers.get("x-amz-website-redirect-location", ""),
     )
     for header, field_name in STORED_CONTENT_HEADERS.items():

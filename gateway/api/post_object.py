@@ -27,6 +27,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 from gateway.access import anonymous_request_allowed
 from gateway.api.common import STORED_CONTENT_HEADERS, owned_bucket, user_metadata
+from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4
@@ -295,7 +296,7 @@ def _object_md(ctx: RequestContext, fields: Mapping[str, str], key: str, locatio
         owner_id=account.canonical_id,
         owner_display_name=account.display_name,
         location=location,
-        storage_class=fields.get("x-amz-storage-class", "STANDARD"),
+        storage_class=STORED_STORAGE_CLASS,  # the only class accepted (gateway.api.unsupported)
         website_redirect_location=fields.get("x-amz-website-redirect-location", ""),
         content_type=DEFAULT_CONTENT_TYPE,
     )
@@ -360,6 +361,7 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
             raise errors.AccessDenied()
         raise errors.S3NotImplemented("Anonymous form uploads are not supported yet")
     ctx = dataclasses.replace(ctx, auth=AuthResult(principal, ctx.auth.payload, ctx.auth.signature_version))
+    check_form_fields(fields)
     raw_key = fields.get("key")
     if raw_key is None:
         raise errors.InvalidArgument(
