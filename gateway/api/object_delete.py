@@ -33,6 +33,8 @@ from protos.errors import StrataError
 from protos.metadata_pb2 import VERSIONING_UNSET, BucketInfo, DeleteObjectRequest, ObjectMD
 
 MAX_DELETE_KEYS = 1000
+# Per-object conditions S3 defines for DeleteObjects; refused rather than ignored.
+CONDITIONAL_DELETE_ELEMENTS = ("ETag", "LastModifiedTime", "Size")
 PARALLEL_DELETES = 16
 
 
@@ -173,6 +175,11 @@ def parse_delete_request(body: bytes) -> tuple[list[DeleteRequestItem], bool]:
         key = child_text(node, "Key")
         if key is None:
             raise errors.MalformedXML()
+        for condition in CONDITIONAL_DELETE_ELEMENTS:
+            if node.find(condition) is not None:
+                raise errors.S3NotImplemented(
+                    f"Conditional deletes ({condition} in Object) are not implemented."
+                )
         version_id = child_text(node, "VersionId")
         items.append(DeleteRequestItem(key, version_id if version_id else None))
     if not items or len(items) > MAX_DELETE_KEYS:

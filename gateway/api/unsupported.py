@@ -297,6 +297,30 @@ def _validate_copy_range(headers: Headers) -> None:
         )
 
 
+_CONDITIONAL_DELETE_HEADERS = ("if-match", "x-amz-if-match-last-modified-time", "x-amz-if-match-size")
+
+
+def _refuse_conditional_delete(headers: Headers) -> None:
+    for name in _CONDITIONAL_DELETE_HEADERS:
+        if name in headers:
+            raise not_implemented(name, "A conditional delete")
+
+
+def _refuse_append(headers: Headers) -> None:
+    if "x-amz-write-offset-bytes" in headers:
+        raise not_implemented("x-amz-write-offset-bytes", "Appending to an object")
+
+
+def _validate_object_size(headers: Headers) -> None:
+    value = headers.get("x-amz-mp-object-size", "")
+    if not value.strip().isdigit():
+        raise _invalid("x-amz-mp-object-size", value, "x-amz-mp-object-size must be a non-negative integer")
+
+
+def _refuse_object_size(headers: Headers) -> None:
+    raise not_implemented("x-amz-mp-object-size", "Checking the completed object's size")
+
+
 def _refuse_form_tagging(headers: Headers) -> None:
     if "tagging" in headers:
         raise not_implemented("tagging", "Tagging in a POST form")
@@ -354,6 +378,16 @@ RULES: tuple[FeatureRule, ...] = (
     FeatureRule((STORAGE_CLASS_HEADER,), _OBJECT_WRITES, _validate_storage_class, _refuse_storage_class),
     FeatureRule(("x-amz-copy-source-range",), frozenset({"CopyObject"}), _validate_copy_range, _nothing),
     FeatureRule(("tagging",), frozenset({"PostObject"}), _nothing, _refuse_form_tagging),
+    FeatureRule(
+        _CONDITIONAL_DELETE_HEADERS, frozenset({"DeleteObject"}), _nothing, _refuse_conditional_delete
+    ),
+    FeatureRule(("x-amz-write-offset-bytes",), frozenset({"PutObject"}), _nothing, _refuse_append),
+    FeatureRule(
+        ("x-amz-mp-object-size",),
+        frozenset({"CompleteMultipartUpload"}),
+        _validate_object_size,
+        _refuse_object_size,
+    ),
 )
 
 # PostObject form fields that carry what a header carries elsewhere.

@@ -369,6 +369,45 @@ def test_expected_bucket_owner_is_checked(s3, bucket) -> None:
     assert s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="123456789012")["Body"].read() == b"x"
 
 
+# --- conditional deletes, appends, completion checks -------------------------------------------
+
+
+def test_conditional_delete_is_not_implemented_and_deletes_nothing(s3, bucket) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="kept", Body=b"x")["ETag"]
+    for condition in ({"IfMatch": etag}, {"IfMatchSize": 1}):
+        code, status, _ = failure(
+            lambda condition=condition: s3.delete_object(Bucket=bucket, Key="kept", **condition)
+        )
+        assert (code, status) == ("NotImplemented", 501)
+    code, status, _ = failure(
+        lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "kept", "ETag": etag}]})
+    )
+    assert (code, status) == ("NotImplemented", 501)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+
+
+def test_append_is_not_implemented(s3, bucket) -> None:
+    code, status, _ = failure(lambda: s3.put_object(Bucket=bucket, Key="log", Body=b"x", WriteOffsetBytes=0))
+    assert (code, status) == ("NotImplemented", 501)
+    assert_absent(s3, bucket, "log")
+
+
+def test_completion_with_an_object_size_check_is_refused_and_upload_kept(s3, bucket) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="sized")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="sized", UploadId=upload_id, PartNumber=1, Body=b"p")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    for size, expected in ((1, ("NotImplemented", 501)), (-1, ("InvalidArgument", 400))):
+        code, status, _ = failure(
+            lambda size=size: s3.complete_multipart_upload(
+                Bucket=bucket, Key="sized", UploadId=upload_id, MultipartUpload=parts, MpuObjectSize=size
+            )
+        )
+        assert (code, status) == expected
+    assert_absent(s3, bucket, "sized")
+    s3.complete_multipart_upload(Bucket=bucket, Key="sized", UploadId=upload_id, MultipartUpload=parts)
+    assert s3.get_object(Bucket=bucket, Key="sized")["Body"].read() == b"p"
+
+
 # --- DeleteObjects ---------------------------------------------------------------------------------
 
 
