@@ -19,7 +19,7 @@ import binascii
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from gateway.s3 import errors
 from gateway.s3.accounts import Account
@@ -246,11 +246,15 @@ def _validate_object_lock(headers: Headers) -> None:
         raise _invalid(OBJECT_LOCK_MODE_HEADER, mode, "Unknown wormMode directive.")
     if until is not None:
         try:
-            datetime.fromisoformat(until.replace("Z", "+00:00"))
+            retain_until = datetime.fromisoformat(until.replace("Z", "+00:00"))
         except ValueError:
             raise _invalid(
                 OBJECT_LOCK_DATE_HEADER, until, "The retain until date must be provided in ISO 8601 format"
             ) from None
+        if retain_until.tzinfo is None:
+            retain_until = retain_until.replace(tzinfo=UTC)
+        if retain_until <= datetime.now(UTC):
+            raise _invalid(OBJECT_LOCK_DATE_HEADER, until, "The retain until date must be in the future!")
     if (mode is None) != (until is None):
         raise _invalid(
             OBJECT_LOCK_MODE_HEADER if mode is None else OBJECT_LOCK_DATE_HEADER,

@@ -264,6 +264,10 @@ def test_object_lock_headers_on_a_bucket_without_object_lock(s3, bucket) -> None
         ({"ObjectLockLegalHoldStatus": "ON"}, "InvalidRequest"),
         ({"ObjectLockMode": "FOREVER", "ObjectLockRetainUntilDate": until}, "InvalidArgument"),
         ({"ObjectLockMode": "COMPLIANCE"}, "InvalidArgument"),
+        (
+            {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": until - timedelta(days=2)},
+            "InvalidArgument",
+        ),
         ({"ObjectLockLegalHoldStatus": "MAYBE"}, "InvalidArgument"),
     ]
     for extra, expected_code in refused:
