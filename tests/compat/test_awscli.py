@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,13 @@ def aws(server, tmp_path: Path):  # type: ignore[no-untyped-def]
     def call(*args: str) -> str:
         return run([tool("aws"), "--endpoint-url", server.url, *args], env, cwd=tmp_path)
 
+    def refused(*args: str) -> str:
+        argv = [tool("aws"), "--endpoint-url", server.url, *args]
+        done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode != 0, f"{argv} succeeded:\n{done.stdout}"
+        return done.stderr
+
+    call.refused = refused  # type: ignore[attr-defined]
     return call
 
 
@@ -49,3 +57,44 @@ def test_aws_cli_bucket_and_object_flow(aws, tmp_path: Path) -> None:
     assert "source.bin" not in aws("s3", "ls", "s3://cli-bucket/", "--recursive")
     aws("s3", "rb", "s3://cli-bucket")
     assert "cli-bucket" not in aws("s3", "ls")
+
+
+def test_aws_cli_requests_for_features_not_done_are_refused(aws, tmp_path: Path) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"cli data")
+    assert "NotImplemented" in aws.refused(
+        "s3api", "create-bucket", "--bucket", "locked-bucket", "--object-lock-enabled-for-bucket"
+    )
+    assert "locked-bucket" not in aws("s3", "ls")
+    aws("s3", "mb", "s3://plain-bucket")
+    for flags in (["--sse", "AES256"], ["--acl", "public-read"], ["--storage-class", "GLACIER"]):
+        assert "NotImplemented" in aws.refused(
+            "s3", "cp", str(source), "s3://plain-bucket/refused.bin", *flags
+        )
+    assert "InvalidStorageClass" in aws.refused(
+        "s3api",
+        "put-object",
+        "--bucket",
+        "plain-bucket",
+        "--key",
+        "refused.bin",
+        "--body",
+        str(source),
+        "--storage-class",
+        "GLACIERX",
+    )
+    assert "refused.bin" not in aws("s3", "ls", "s3://plain-bucket/")
+    # What real clients send by default keeps working.
+    aws(
+        "s3",
+        "cp",
+        str(source),
+        "s3://plain-bucket/kept.bin",
+        "--acl",
+        "private",
+        "--storage-class",
+        "STANDARD",
+    )
+    assert "kept.bin" in aws("s3", "ls", "s3://plain-bucket/")
+    aws("s3", "rm", "s3://plain-bucket/kept.bin")
+    aws("s3", "rb", "s3://plain-bucket")
