@@ -104,6 +104,15 @@ def _refuse_sse(headers: Headers) -> None:
         raise not_implemented(SSE_HEADER, f"Server-side encryption ({value})")
 
 
+def _validate_sse_on_read(headers: Headers) -> None:
+    # S3 refuses it on reads: an SSE-S3/SSE-KMS object is decrypted without being asked.
+    raise _invalid(
+        SSE_HEADER,
+        headers[SSE_HEADER],
+        "x-amz-server-side-encryption header is not supported for this operation.",
+    )
+
+
 _KMS_HEADERS = (
     "x-amz-server-side-encryption-aws-kms-key-id",
     "x-amz-server-side-encryption-context",
@@ -352,6 +361,7 @@ _SSE_C_HEADERS = tuple(
 
 RULES: tuple[FeatureRule, ...] = (
     FeatureRule((SSE_HEADER,), _OBJECT_WRITES, _validate_sse, _refuse_sse),
+    FeatureRule((SSE_HEADER,), frozenset({"GetObject", "HeadObject"}), _validate_sse_on_read, _nothing),
     FeatureRule(_KMS_HEADERS, _OBJECT_WRITES, _validate_kms, _refuse_kms),
     FeatureRule(_SSE_C_HEADERS, _SSE_C_OPERATIONS, *_SSE_C),
     FeatureRule(

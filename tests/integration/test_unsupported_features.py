@@ -117,6 +117,17 @@ def test_reading_with_a_customer_key_is_not_implemented(s3, bucket) -> None:
     assert failure(lambda: s3.head_object(Bucket=bucket, Key="plain", **key))[1] == 501
 
 
+def test_reading_with_a_server_side_encryption_header_is_invalid(server, s3, bucket) -> None:
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"not encrypted")
+    reader = s3_client(server.url)
+
+    def ask_for_sse(params, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        params["headers"]["x-amz-server-side-encryption"] = "AES256"
+
+    reader.meta.events.register("before-call.s3.GetObject", ask_for_sse)
+    assert failure(lambda: reader.get_object(Bucket=bucket, Key="plain"))[:2] == ("InvalidArgument", 400)
+
+
 def test_encrypted_copy_is_not_implemented_and_creates_nothing(s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="source", Body=b"data")
     source = {"Bucket": bucket, "Key": "source"}
