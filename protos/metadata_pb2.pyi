@@ -229,16 +229,26 @@ class BucketName(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListBucketsRequest(_message.Message):
-    __slots__ = ("owner_id",)
+    __slots__ = ("owner_id", "start_after", "prefix", "max_buckets", "location")
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
     owner_id: str
-    def __init__(self, owner_id: _Optional[str] = ...) -> None: ...
+    start_after: str
+    prefix: str
+    max_buckets: int
+    location: str
+    def __init__(self, owner_id: _Optional[str] = ..., start_after: _Optional[str] = ..., prefix: _Optional[str] = ..., max_buckets: _Optional[int] = ..., location: _Optional[str] = ...) -> None: ...
 
 class ListBucketsResponse(_message.Message):
-    __slots__ = ("buckets",)
+    __slots__ = ("buckets", "is_truncated")
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     buckets: _containers.RepeatedCompositeFieldContainer[BucketInfo]
-    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketInfo, _Mapping]]] = ...) -> None: ...
+    is_truncated: bool
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketInfo, _Mapping]]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "version_id", "has_version_id")
