@@ -29,6 +29,9 @@ def _operations(bucket: str) -> dict[str, Callable[..., Any]]:
         "GetObject": lambda s3, **kw: s3.get_object(Bucket=bucket, Key="present", **kw),
         "GetObjectAcl": lambda s3, **kw: s3.get_object_acl(Bucket=bucket, Key="present", **kw),
         "GetObjectTagging": lambda s3, **kw: s3.get_object_tagging(Bucket=bucket, Key="present", **kw),
+        "GetObjectAttributes": lambda s3, **kw: s3.get_object_attributes(
+            Bucket=bucket, Key="present", ObjectAttributes=["ETag"], **kw
+        ),
     }
 
 
