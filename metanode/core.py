@@ -54,6 +54,8 @@ from protos.metadata_pb2 import (
 
 DEFAULT_INTENT_TTL_MS = 3_600_000
 DEFAULT_GC_INTERVAL_S = 30.0
+# The region of a bucket created without a location constraint (AWS's default region).
+DEFAULT_BUCKET_LOCATION = "us-east-1"
 T = TypeVar("T")
 P = ParamSpec("P")
 PreparePut = Callable[[BucketInfo, ObjectMD, "ObjectMD | None"], Awaitable[CommitExtras]]
@@ -257,16 +259,35 @@ class MetadataCore:
         return False
 
     async def list_buckets(self, request: ListBucketsRequest) -> ListBucketsResponse:
-        buckets = await self._off_loop(self._scan_buckets)
-        owned = [bucket for bucket in buckets if not request.owner_id or bucket.owner_id == request.owner_id]
-        return ListBucketsResponse(buckets=owned)
+        if request.max_buckets < 0:
+            raise _error(ErrorReason.INVALID_ARGUMENT, "max_buckets must not be negative")
+        buckets, truncated = await self._off_loop(self._scan_buckets, request)
+        return ListBucketsResponse(buckets=buckets, is_truncated=truncated)
 
-    def _scan_buckets(self) -> list[BucketInfo]:
-        iterator = self.kv.iterate(keys.BUCKET_PREFIX, keys.prefix_end(keys.BUCKET_PREFIX))
+    def _scan_buckets(self, request: ListBucketsRequest) -> tuple[list[BucketInfo], bool]:
+        """One page of ``request``'s buckets, read in key order from the first candidate name on."""
+        range_prefix = keys.bucket_key(request.prefix)
+        start = range_prefix
+        if request.start_after:
+            # The smallest key after start_after's own.
+            start = max(start, keys.bucket_key(request.start_after) + b"\0")
+        end = keys.prefix_end(range_prefix)
+        limit = request.max_buckets or None
+        found: list[BucketInfo] = []
+        iterator = self.kv.iterate(start, end)
         try:
-            return [keys.decode_bucket(raw) for _, raw in iterator]
+            for _, raw in iterator:
+                bucket = keys.decode_bucket(raw)
+                if request.owner_id and bucket.owner_id != request.owner_id:
+                    continue
+                if request.location and (bucket.location or DEFAULT_BUCKET_LOCATION) != request.location:
+                    continue
+                if limit is not None and len(found) == limit:
+                    return found, True
+                found.append(bucket)
         finally:
             iterator.close()
+        return found, False
 
     # ---- objects ----
 

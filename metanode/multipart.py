@@ -42,6 +42,7 @@ from protos.metadata_pb2 import (
     ListUploadsRequest,
     ListUploadsResponse,
     ObjectMD,
+    ObjectPart,
     PartInfo,
     PutPartRequest,
     PutPartResponse,
@@ -100,6 +101,16 @@ def multipart_etag(parts: Sequence[PartInfo]) -> str:
     """S3's multipart ETag: MD5 of the parts' binary MD5s, then ``-<count>``."""
     digest = hashlib.md5(b"".join(bytes.fromhex(part.etag) for part in parts))
     return f"{digest.hexdigest()}-{len(parts)}"
+
+
+def completed_part(part: PartInfo, algorithm: str) -> ObjectPart:
+    """What the completed object keeps of one part: number, size, and its checksum in the upload's
+    algorithm (the one the object's checksum is built from; none when the upload has no algorithm)."""
+    summary = ObjectPart(part_number=part.part_number, size=part.size)
+    value = _part_checksum(part, algorithm) if algorithm else None
+    if value is not None:
+        summary.checksums.append(Checksum(algorithm=algorithm, value=value))
+    return summary
 
 
 def _part_checksum(part: PartInfo, algorithm: str) -> str | None:
@@ -340,6 +351,8 @@ class Multipart:
             del final.part_sizes[:]
             final.part_sizes.extend(part.size for part in chosen)
             final.parts_count = len(chosen)
+            del final.parts[:]
+            final.parts.extend(completed_part(part, upload.checksum_algorithm) for part in chosen)
             final.upload_id = ref.upload_id
             del final.checksums[:]
             checksum = object_checksum(upload, chosen)

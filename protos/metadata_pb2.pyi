@@ -85,7 +85,7 @@ class BucketInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ...) -> None: ...
 
 class ObjectMD(_message.Message):
-    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id")
+    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id", "parts")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,7 @@ class ObjectMD(_message.Message):
     ACL_FIELD_NUMBER: _ClassVar[int]
     PART_SIZES_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     key: str
     version_id: str
     size: int
@@ -158,7 +159,18 @@ class ObjectMD(_message.Message):
     acl: bytes
     part_sizes: _containers.RepeatedScalarFieldContainer[int]
     upload_id: str
-    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ..., part_sizes: _Optional[_Iterable[int]] = ..., upload_id: _Optional[str] = ...) -> None: ...
+    parts: _containers.RepeatedCompositeFieldContainer[ObjectPart]
+    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ..., part_sizes: _Optional[_Iterable[int]] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ObjectPart, _Mapping]]] = ...) -> None: ...
+
+class ObjectPart(_message.Message):
+    __slots__ = ("part_number", "size", "checksums")
+    PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    part_number: int
+    size: int
+    checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
+    def __init__(self, part_number: _Optional[int] = ..., size: _Optional[int] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
 
 class Intent(_message.Message):
     __slots__ = ("id", "bucket", "key", "blobs", "expires_ms")
@@ -229,16 +241,26 @@ class BucketName(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListBucketsRequest(_message.Message):
-    __slots__ = ("owner_id",)
+    __slots__ = ("owner_id", "start_after", "prefix", "max_buckets", "location")
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    MAX_BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
     owner_id: str
-    def __init__(self, owner_id: _Optional[str] = ...) -> None: ...
+    start_after: str
+    prefix: str
+    max_buckets: int
+    location: str
+    def __init__(self, owner_id: _Optional[str] = ..., start_after: _Optional[str] = ..., prefix: _Optional[str] = ..., max_buckets: _Optional[int] = ..., location: _Optional[str] = ...) -> None: ...
 
 class ListBucketsResponse(_message.Message):
-    __slots__ = ("buckets",)
+    __slots__ = ("buckets", "is_truncated")
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    IS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     buckets: _containers.RepeatedCompositeFieldContainer[BucketInfo]
-    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketInfo, _Mapping]]] = ...) -> None: ...
+    is_truncated: bool
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketInfo, _Mapping]]] = ..., is_truncated: _Optional[bool] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "version_id", "has_version_id")

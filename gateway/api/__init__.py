@@ -21,6 +21,7 @@ from gateway.api import (
     tagging,
 )
 from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
+from gateway.api.object_attributes import get_object_attributes
 from gateway.api.object_delete import delete_objects
 from gateway.api.object_versions import list_object_versions
 from gateway.api.post_object import post_object
@@ -54,6 +55,7 @@ HANDLERS: dict[str, Handler] = {
     "ListMultipartUploads": multipart.list_multipart_uploads,
     "GetObject": object_get.get_object,
     "HeadObject": object_get.head_object,
+    "GetObjectAttributes": get_object_attributes,
     "DeleteObject": object_delete.delete_object,
     "DeleteObjects": delete_objects,
     "PutBucketVersioning": put_bucket_versioning,

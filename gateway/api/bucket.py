@@ -2,31 +2,93 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_bucket_name
-from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, element, iso8601, parse_location_constraint
+from gateway.s3.xml import (
+    MAX_REQUEST_XML_BYTES,
+    Element,
+    element,
+    iso8601,
+    optional,
+    parse_location_constraint,
+)
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import BucketInfo, BucketName, CreateBucketRequest, ListBucketsRequest
+
+MAX_BUCKETS_LIMIT = 10_000
+DEFAULT_REGION = "us-east-1"
+
+
+def _max_buckets(ctx: RequestContext) -> int:
+    """``max-buckets`` (1..10000); 0 when absent, meaning every bucket."""
+    raw = ctx.query.get("max-buckets")
+    if raw is None:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= MAX_BUCKETS_LIMIT:
+        raise errors.InvalidArgument(
+            f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS_LIMIT}",
+            ArgumentName="max-buckets",
+            ArgumentValue=raw,
+        )
+    return value
+
+
+def _encode_bucket_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _decode_bucket_token(token: str) -> str:
+    try:
+        name = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        name = ""
+    if not name:
+        raise errors.InvalidArgument(
+            "The continuation token provided is incorrect",
+            ArgumentName="continuation-token",
+            ArgumentValue=token,
+        )
+    return name
 
 
 async def list_buckets(ctx: RequestContext) -> web.StreamResponse:
     account = ctx.principal.account
     assert account is not None
-    listing = await ctx.services.metadata.list_buckets(ListBucketsRequest(owner_id=account.canonical_id))
+    limit = _max_buckets(ctx)
+    token = ctx.query.get("continuation-token")
+    prefix = ctx.query.get("prefix")
+    listing = await ctx.services.metadata.list_buckets(
+        ListBucketsRequest(
+            owner_id=account.canonical_id,
+            start_after=_decode_bucket_token(token) if token is not None else "",
+            prefix=prefix or "",
+            max_buckets=limit,
+            location=ctx.query.get("bucket-region", ""),
+        )
+    )
     buckets = [
         element(
             "Bucket",
             None,
             element("Name", bucket.name),
             element("CreationDate", iso8601(bucket.creation_ms / 1000)),
+            element("BucketRegion", bucket.location or DEFAULT_REGION),
         )
         for bucket in listing.buckets
     ]
+    next_token = _encode_bucket_token(listing.buckets[-1].name) if listing.is_truncated else None
     return xml_response(
         element(
             "ListAllMyBucketsResult",
@@ -38,6 +100,8 @@ async def list_buckets(ctx: RequestContext) -> web.StreamResponse:
                 element("DisplayName", account.display_name),
             ),
             Element("Buckets", None, buckets),
+            optional("ContinuationToken", next_token),
+            optional("Prefix", prefix),
         )
     )
 

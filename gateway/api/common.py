@@ -9,6 +9,7 @@ from datetime import UTC
 
 from aiohttp import web
 
+from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import Element, document, http_date
@@ -27,12 +28,20 @@ USER_METADATA_PREFIX = "x-amz-meta-"
 MAX_USER_METADATA_BYTES = 2 * 1024
 
 
-async def owned_bucket(ctx: RequestContext, name: str | None = None) -> BucketInfo:
-    """The request's bucket, if it exists and the caller's account owns it."""
+async def owned_bucket(
+    ctx: RequestContext,
+    name: str | None = None,
+    expected_owner_header: str = EXPECTED_BUCKET_OWNER_HEADER,
+) -> BucketInfo:
+    """The request's bucket, if it exists, the caller's account owns it, and its owner is the one
+    the request expects (``expected_owner_header``; the copy source has its own header)."""
     bucket_name = name if name is not None else ctx.bucket
     bucket = await ctx.services.metadata.get_bucket(BucketName(name=bucket_name))
     account = ctx.principal.account
     if account is None or bucket.owner_id != account.canonical_id:
+        raise errors.AccessDenied()
+    owner = ctx.services.authenticator.account(bucket.owner_id)
+    if not expected_owner_matches(ctx.headers.get(expected_owner_header), owner, bucket.owner_id):
         raise errors.AccessDenied()
     return bucket
 

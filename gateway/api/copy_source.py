@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from gateway.access import SOURCE_EXPECTED_BUCKET_OWNER_HEADER
 from gateway.api.common import ByteRange, check_conditions, owned_bucket
 from gateway.context import RequestContext
 from gateway.s3 import errors
@@ -82,7 +83,7 @@ def _decode(raw: str, whole: str) -> str:
 async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[BucketInfo, ObjectMD]:
     """The source bucket and object; its errors name the source, not the destination."""
     try:
-        bucket = await owned_bucket(ctx, source.bucket)
+        bucket = await owned_bucket(ctx, source.bucket, SOURCE_EXPECTED_BUCKET_OWNER_HEADER)
         md = await ctx.services.metadata.get_object(
             GetObjectRequest(
                 bucket=source.bucket,

@@ -95,11 +95,11 @@ def _contents(listing: ListObjectsResponse, encode: Encoder, with_owner: bool) -
     return contents
 
 
-def _common_head(ctx: RequestContext, encode: Encoder) -> list[Element | None]:
+def _common_head(ctx: RequestContext, encode: Encoder, encode_prefix: Encoder) -> list[Element | None]:
     delimiter = ctx.query.get("delimiter") or None
     return [
         element("Name", ctx.bucket),
-        element("Prefix", encode(ctx.query.get("prefix", ""))),
+        element("Prefix", encode_prefix(ctx.query.get("prefix", ""))),
         optional("Delimiter", encode(delimiter) if delimiter else None),
         optional("EncodingType", "url" if "encoding-type" in ctx.query else None),
     ]
@@ -119,7 +119,9 @@ async def list_objects(ctx: RequestContext) -> web.StreamResponse:
         "ListBucketResult",
         None,
         [
-            *_common_head(ctx, encode),
+            # V1 echoes Prefix as given even under encoding-type=url (clients do not decode it there);
+            # Marker, NextMarker, Delimiter and the names listed are encoded.
+            *_common_head(ctx, encode, encode_prefix=lambda prefix: prefix),
             element("Marker", encode(marker)),
             optional("NextMarker", encode(next_marker) if next_marker is not None else None),
             element("MaxKeys", limit),
@@ -154,7 +156,7 @@ async def list_objects_v2(ctx: RequestContext) -> web.StreamResponse:
         "ListBucketResult",
         None,
         [
-            *_common_head(ctx, encode),
+            *_common_head(ctx, encode, encode_prefix=encode),
             element("KeyCount", len(listing.entries) + len(listing.common_prefixes)),
             element("MaxKeys", limit),
             _truncated(listing),

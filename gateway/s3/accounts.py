@@ -37,6 +37,14 @@ class Account:
     def display_name(self) -> str:
         return self.name
 
+    @property
+    def account_id(self) -> str:
+        """The 12-digit account id: from the arn (``arn:aws:iam::<id>:root``), else the short id."""
+        parts = self.arn.split(":")
+        if len(parts) >= 5 and parts[4]:
+            return parts[4]
+        return self.short_id
+
 
 class AccountStore:
     """Read-only map from access key to (account, secret)."""

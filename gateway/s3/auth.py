@@ -370,6 +370,10 @@ class Authenticator:
         """The account and secret key of ``access_key`` (for bodies signed with it, e.g. POST forms)."""
         return self._lookup(access_key)
 
+    def account(self, canonical_id: str) -> Account | None:
+        """The account with ``canonical_id`` (e.g. a bucket's owner), if it is still defined."""
+        return self._accounts.by_canonical_id(canonical_id)
+
     def now(self) -> float:
         return self._clock()
 

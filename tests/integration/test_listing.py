@@ -99,3 +99,27 @@ def test_invalid_max_keys(s3, populated) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.list_objects(Bucket=populated, MaxKeys=-1)
     assert error_of(excinfo) == ("InvalidArgument", 400)
+
+
+def test_list_objects_v1_echoes_the_prefix_it_was_given(s3, bucket) -> None:
+    for key in ("with space/a", "with space/b+c", "with%20space/d", "100%/e"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    # botocore asks for url encoding itself; it decodes Marker and the names but never V1's Prefix.
+    listed = s3.list_objects(Bucket=bucket, Prefix="with space/", Marker="with space/a")
+    assert listed["Prefix"] == "with space/"
+    assert listed["Marker"] == "with space/a"
+    assert [o["Key"] for o in listed["Contents"]] == ["with space/b+c"]
+    # The prefix matches as given: a %-sequence in it is literal, never decoded.
+    literal = s3.list_objects(Bucket=bucket, Prefix="with%20space/")
+    assert literal["Prefix"] == "with%20space/"
+    assert [o["Key"] for o in literal["Contents"]] == ["with%20space/d"]
+    assert [o["Key"] for o in s3.list_objects(Bucket=bucket, Prefix="100%/")["Contents"]] == ["100%/e"]
+    # Asked for explicitly, nothing is decoded by botocore: Marker, Delimiter and names come back encoded.
+    raw = s3.list_objects(Bucket=bucket, Prefix="with ", Marker="with a", Delimiter="/", EncodingType="url")
+    assert raw["Prefix"] == "with "
+    assert raw["Marker"] == "with%20a"
+    assert raw["Delimiter"] == "/"
+    assert [p["Prefix"] for p in raw["CommonPrefixes"]] == ["with%20space/"]
+    # V2 encodes its Prefix (and botocore decodes it).
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="with ", EncodingType="url")["Prefix"] == "with%20"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="with ")["Prefix"] == "with "
