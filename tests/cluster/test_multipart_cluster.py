@@ -84,3 +84,42 @@ def test_multipart_through_two_gateways_leaves_only_live_blobs(cluster: LocalClu
     for key in ("big", "managed"):
         first.delete_object(Bucket=bucket, Key=key)
     first.delete_bucket(Bucket=bucket)
+
+
+async def _stored_blob_ids(cluster: LocalCluster) -> set[str]:
+    metanode = MetadataClient(cluster.processes("metanode")[0].address)
+    try:
+        await metanode.run_gc(RunGcRequest(expire_all_intents=True))
+    finally:
+        await metanode.close()
+    stored: set[str] = set()
+    for record in cluster.processes("datanode"):
+        client = DataNodeClient(record.address)
+        try:
+            stored.update([blob_id async for blob_id in client.list_blobs()])
+        finally:
+            await client.close()
+    return stored
+
+
+@pytest.mark.timeout(300)
+def test_delete_bucket_with_only_uploads_in_progress_aborts_them_across_gateways(
+    cluster: LocalCluster,
+) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    before = asyncio.run(_stored_blob_ids(cluster))
+    bucket = "mpu-cluster-uploads-only"
+    first.create_bucket(Bucket=bucket)
+    upload_id = first.create_multipart_upload(Bucket=bucket, Key="pending")["UploadId"]
+    for number in (1, 2):
+        second.upload_part(
+            Bucket=bucket, Key="pending", UploadId=upload_id, PartNumber=number, Body=b"p" * 1000
+        )
+    assert len(asyncio.run(_stored_blob_ids(cluster)) - before) == 2
+    second.delete_bucket(Bucket=bucket)
+    # The name is free again cluster-wide, and the new bucket has no uploads.
+    first.create_bucket(Bucket=bucket)
+    assert second.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    first.delete_bucket(Bucket=bucket)
+    # The aborted parts' blobs are gone from every datanode: no orphan.
+    assert asyncio.run(_stored_blob_ids(cluster)) == before
