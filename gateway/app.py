@@ -13,6 +13,7 @@ from gateway.context import GatewayServices, RequestContext
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
+from gateway.s3.validation import validate_header_text
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 
@@ -114,6 +115,7 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
         and not anonymous_request_allowed(endpoint)
     ):
         raise errors.AccessDenied()
+    validate_header_text(request.headers)
     return endpoint, auth
 
 
