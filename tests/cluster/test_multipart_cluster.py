@@ -123,3 +123,41 @@ def test_delete_bucket_with_only_uploads_in_progress_aborts_them_across_gateways
     first.delete_bucket(Bucket=bucket)
     # The aborted parts' blobs are gone from every datanode: no orphan.
     assert asyncio.run(_stored_blob_ids(cluster)) == before
+
+
+def _version_headers(response: dict) -> dict[str, str]:
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    names = ("x-amz-version-id", "x-amz-copy-source-version-id", "x-amz-delete-marker")
+    return {name: headers[name] for name in names if name in headers}
+
+
+@pytest.mark.timeout(300)
+def test_version_headers_follow_the_bucket_versioning_state_through_the_cluster(
+    cluster: LocalCluster,
+) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    bucket = "versions-cluster"
+    first.create_bucket(Bucket=bucket)
+    assert _version_headers(first.put_object(Bucket=bucket, Key="src", Body=b"x")) == {}
+    copied = second.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"})
+    assert _version_headers(copied) == {}
+    upload_id = second.create_multipart_upload(Bucket=bucket, Key="mpu")["UploadId"]
+    etag = first.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=1, Body=b"p")["ETag"]
+    completed = second.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mpu",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert _version_headers(completed) == {}
+    assert _version_headers(first.delete_object(Bucket=bucket, Key="copy")) == {}
+    assert first.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "mpu"}]})["Deleted"] == [
+        {"Key": "mpu"}
+    ]
+    first.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert _version_headers(second.delete_object(Bucket=bucket, Key="src")) == {
+        "x-amz-delete-marker": "true",
+        "x-amz-version-id": "null",
+    }
+    second.delete_object(Bucket=bucket, Key="src", VersionId="null")
+    first.delete_bucket(Bucket=bucket)
