@@ -23,6 +23,18 @@ SERVICES = web.AppKey("services", GatewayServices)
 SERVER_HEADER = "Strata"
 
 
+def app_runner(services: GatewayServices, shutdown_timeout: float = 60.0) -> web.AppRunner:
+    """The runner every process serves S3 with. Request bodies are never decompressed: an object
+    uploaded with Content-Encoding: gzip is stored as the bytes sent (aiohttp would inflate it)."""
+    return web.AppRunner(
+        build_app(services),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        auto_decompress=False,
+    )
+
+
 def build_app(services: GatewayServices) -> web.Application:
     app = web.Application(client_max_size=1024**2 * 8)
     app[SERVICES] = services

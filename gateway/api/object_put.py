@@ -89,10 +89,20 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
     )
     for header, field_name in STORED_CONTENT_HEADERS.items():
         value = ctx.headers.get(header)
+        if header == "Content-Encoding" and value is not None:
+            value = stored_content_encoding(value)
         if value is not None:
             setattr(md, field_name, value)
     md.user_metadata.update(user_metadata(ctx.headers))
     return md
+
+
+def stored_content_encoding(value: str) -> str | None:
+    """Content-Encoding without ``aws-chunked`` (how the body travelled, not how the object is
+    encoded); None when nothing else is left, as S3 keeps none then."""
+    kept = [token.strip() for token in value.split(",") if token.strip().lower() != "aws-chunked"]
+    kept = [token for token in kept if token]
+    return ", ".join(kept) if kept else None
 
 
 def write_conditions(ctx: RequestContext) -> tuple[str, bool]:

@@ -4,6 +4,7 @@ and after aborts and overwritten parts the datanodes hold exactly the blobs live
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import io
 import os
@@ -160,4 +161,19 @@ def test_version_headers_follow_the_bucket_versioning_state_through_the_cluster(
         "x-amz-version-id": "null",
     }
     second.delete_object(Bucket=bucket, Key="src", VersionId="null")
+    first.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.timeout(300)
+def test_gateway_processes_store_gzip_bodies_as_sent(cluster: LocalCluster) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    bucket = "gzip-cluster"
+    first.create_bucket(Bucket=bucket)
+    compressed = gzip.compress(b"hello " * 1000)
+    first.put_object(
+        Bucket=bucket, Key="k.gz", Body=compressed, ContentEncoding="gzip", ChecksumAlgorithm="CRC32"
+    )
+    got = second.get_object(Bucket=bucket, Key="k.gz")
+    assert got["ContentEncoding"] == "gzip" and got["Body"].read() == compressed
+    second.delete_object(Bucket=bucket, Key="k.gz")
     first.delete_bucket(Bucket=bucket)
