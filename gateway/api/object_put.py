@@ -55,7 +55,11 @@ def declared_length(ctx: RequestContext) -> int | None:
 
 
 def expected_md5(ctx: RequestContext) -> bytes | None:
-    raw = ctx.headers.get("Content-MD5")
+    return parse_content_md5(ctx.headers.get("Content-MD5"))
+
+
+def parse_content_md5(raw: str | None) -> bytes | None:
+    """The digest of a Content-MD5 value (header or form field); InvalidDigest when malformed."""
     if raw is None:
         return None
     try:
