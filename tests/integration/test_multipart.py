@@ -551,3 +551,24 @@ def test_delete_bucket_with_an_object_and_an_upload_is_not_empty_and_keeps_both(
     assert [upload["UploadId"] for upload in uploads] == [upload_id]
     assert len(s3.list_parts(Bucket=bucket, Key="pending", UploadId=upload_id)["Parts"]) == 1
     s3.abort_multipart_upload(Bucket=bucket, Key="pending", UploadId=upload_id)
+
+
+def test_a_part_still_uploading_when_its_bucket_is_deleted_leaves_no_orphan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with EmbeddedThread(backend="file", root=tmp_path) as server:
+        s3 = s3_client(server.url)
+        s3.create_bucket(Bucket="going")
+        upload_id = s3.create_multipart_upload(Bucket="going", Key="k")["UploadId"]
+        body = b"P" * 100_000
+        slow = _start_slow_part_upload(server.url, "going", "k", upload_id, 1, body)
+        try:
+            _wait_for(lambda: "k" in _intent_keys(server), "the part upload's intent")
+            s3.delete_bucket(Bucket="going")
+            slow.send(body[1:])
+            answer = slow.getresponse()
+            assert answer.status == 404, answer.read()
+            assert b"<Code>NoSuchBucket</Code>" in answer.read()
+        finally:
+            slow.close()
+        server.call(server.server.core.run_gc(RunGcRequest()))
+        assert _intent_keys(server) == set()
+        assert _stored_blob_ids(server) == set()
