@@ -14,6 +14,7 @@ from gateway.context import GatewayServices, RequestContext
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
+from gateway.s3.validation import validate_header_text
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 
@@ -21,6 +22,18 @@ log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
 SERVER_HEADER = "Strata"
+
+
+def app_runner(services: GatewayServices, shutdown_timeout: float = 60.0) -> web.AppRunner:
+    """The runner every process serves S3 with. Request bodies are never decompressed: an object
+    uploaded with Content-Encoding: gzip is stored as the bytes sent (aiohttp would inflate it)."""
+    return web.AppRunner(
+        build_app(services),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=shutdown_timeout,
+        auto_decompress=False,
+    )
 
 
 def build_app(services: GatewayServices) -> web.Application:
@@ -115,6 +128,7 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
         and not anonymous_request_allowed(endpoint)
     ):
         raise errors.AccessDenied()
+    validate_header_text(request.headers)
     # Before any body is read: a feature asked for and not done here is refused, never ignored.
     check_request(endpoint.operation, request.headers)
     if endpoint.bucket is not None:

@@ -102,6 +102,7 @@ class MetadataCore:
         self._version_ids = keys.VersionIdGenerator(replication_group_id, floor, self._clock_ms)
         self.writer = BatchWriter(kv, sync=sync)
         self._gc_seq = self._last_gc_seq()
+        self._last_start_order = 0
         self._object_locks = KeyedLocks()
         self._bucket_gates: dict[str, SharedExclusiveLock] = {}
         self._buckets: dict[str, BucketInfo] = {}
@@ -240,23 +241,55 @@ class MetadataCore:
         return updated
 
     async def delete_bucket(self, request: BucketName) -> Empty:
+        """A bucket holding only multipart uploads in progress is deleted with them (as S3 does): the
+        uploads and their parts go in the same batch as the bucket, and the parts' blobs to GC."""
         async with self._gate(request.name).exclusive():
             bucket = await self._load_bucket(request.name)
-            if await self._off_loop(self._bucket_has_content, bucket.uid):
+            if await self._off_loop(self._bucket_has_objects, bucket.uid):
                 raise _error(ErrorReason.BUCKET_NOT_EMPTY, f"bucket {bucket.name} is not empty")
-            await self.writer.submit([], [keys.bucket_key(bucket.name)])
+            upload_keys, part_keys, blobs = await self._off_loop(self._scan_bucket_uploads, bucket.uid)
+            puts = []
+            gc_put = self._gc_put(blobs)
+            if gc_put is not None:
+                puts.append(gc_put)
+            await self.writer.submit(puts, [*upload_keys, *part_keys, keys.bucket_key(bucket.name)])
             self._buckets.pop(bucket.name, None)
         return Empty()
 
-    def _bucket_has_content(self, bucket_uid: str) -> bool:
-        for prefix in (keys.object_prefix(bucket_uid), keys.upload_prefix(bucket_uid)):
-            iterator = self.kv.iterate(prefix, keys.prefix_end(prefix))
+    def _bucket_has_objects(self, bucket_uid: str) -> bool:
+        prefix = keys.object_prefix(bucket_uid)
+        iterator = self.kv.iterate(prefix, keys.prefix_end(prefix))
+        try:
+            return next(iterator, None) is not None
+        finally:
+            iterator.close()
+
+    def _scan_bucket_uploads(self, bucket_uid: str) -> tuple[list[bytes], list[bytes], list[BlobRef]]:
+        """The keys of every upload in the bucket and of their parts, and the parts' blobs."""
+        upload_keys: list[bytes] = []
+        upload_ids: list[str] = []
+        prefix = keys.upload_prefix(bucket_uid)
+        iterator = self.kv.iterate(prefix, keys.prefix_end(prefix))
+        try:
+            for raw_key, raw in iterator:
+                upload_keys.append(raw_key)
+                upload_ids.append(keys.decode_upload(raw).upload_id)
+        finally:
+            iterator.close()
+        part_keys: list[bytes] = []
+        blobs: list[BlobRef] = []
+        for upload_id in upload_ids:
+            parts_prefix = keys.parts_prefix(upload_id)
+            iterator = self.kv.iterate(parts_prefix, keys.prefix_end(parts_prefix))
             try:
-                if next(iterator, None) is not None:
-                    return True
+                for raw_key, raw in iterator:
+                    part_keys.append(raw_key)
+                    part = keys.decode_part(raw)
+                    if part.blob.blob_id:
+                        blobs.append(part.blob)
             finally:
                 iterator.close()
-        return False
+        return upload_keys, part_keys, blobs
 
     async def list_buckets(self, request: ListBucketsRequest) -> ListBucketsResponse:
         if request.max_buckets < 0:
@@ -583,9 +616,15 @@ class MetadataCore:
             key=request.key,
             blobs=list(request.blobs),
             expires_ms=self.now_ms() + (request.ttl_ms or self.intent_ttl_ms),
+            start_order=self._next_start_order(),
         )
         await self.writer.submit([(keys.intent_key(intent.id), keys.encode_record(intent))])
         return intent
+
+    def _next_start_order(self) -> int:
+        """Microseconds since the epoch, bumped so that every call returns more than the last."""
+        self._last_start_order = max(self.now_ms() * 1000, self._last_start_order + 1)
+        return self._last_start_order
 
     async def abort_intent(self, request: AbortIntentRequest) -> Empty:
         """Idempotent: an intent already committed, aborted or expired is not an error."""

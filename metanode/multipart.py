@@ -5,7 +5,9 @@ PartInfo (metanode/keys.py). Every mutation runs under the object's lock (the sa
 PutObject takes), so a part cannot land in an upload that is being completed or aborted,
 and goes through the core's one write path as one batch:
 
-- a part record replaces an earlier record of that number and queues its blob for GC;
+- a part record replaces the record of that number whose upload started earlier and queues its
+  blob for GC; a part whose upload started before the recorded one's (it finished last) is itself
+  queued for GC and leaves the record alone, so the most recently started upload wins;
 - completion writes the object (through the core's put path, so versioning and
   conditions apply unchanged) whose ``blobs`` are the chosen parts' blobs, queues the
   unchosen parts' blobs, and deletes the upload and every part record, all at once;
@@ -91,6 +93,11 @@ def _no_such_upload(upload_id: str) -> StrataError:
 def _check_part_number(part_number: int) -> None:
     if not 1 <= part_number <= MAX_PART_NUMBER:
         raise StrataError(ErrorReason.INVALID_ARGUMENT, "Part number must be an integer between 1 and 10000")
+
+
+def _started_before(part: PartInfo, recorded: PartInfo) -> bool:
+    """Whether ``part``'s upload started before ``recorded``'s (a part without an order is newest)."""
+    return bool(part.start_order and recorded.start_order and part.start_order < recorded.start_order)
 
 
 def _same_etag(given: str, stored: str) -> bool:
@@ -272,14 +279,20 @@ class Multipart:
                 intent = keys.decode_intent(raws[1])
                 if (intent.bucket, intent.key) != (ref.bucket, ref.key):
                     raise StrataError(ErrorReason.INVALID_ARGUMENT, "the intent belongs to another object")
+                part.start_order = intent.start_order
             replaced = keys.decode_part(raws[0]) if raws[0] is not None else None
+            deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
+            if replaced is not None and _started_before(part, replaced):
+                # A later-started upload of this number finished first: it stays, this one is garbage.
+                gc_put = self._core._gc_put([part.blob] if part.blob.blob_id else [])
+                await self._core.writer.submit([gc_put] if gc_put is not None else [], deletes)
+                return PutPartResponse(superseded=True)
             part.last_modified_ms = self._core.now_ms()
             puts = [(wanted[0], keys.encode_record(part))]
             if replaced is not None and replaced.blob.blob_id != part.blob.blob_id:
                 gc_put = self._core._gc_put([replaced.blob])
                 if gc_put is not None:
                     puts.append(gc_put)
-            deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
             await self._core.writer.submit(puts, deletes)
         return PutPartResponse(replaced=replaced)
 

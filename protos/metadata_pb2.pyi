@@ -173,18 +173,20 @@ class ObjectPart(_message.Message):
     def __init__(self, part_number: _Optional[int] = ..., size: _Optional[int] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
 
 class Intent(_message.Message):
-    __slots__ = ("id", "bucket", "key", "blobs", "expires_ms")
+    __slots__ = ("id", "bucket", "key", "blobs", "expires_ms", "start_order")
     ID_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     BLOBS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    START_ORDER_FIELD_NUMBER: _ClassVar[int]
     id: str
     bucket: str
     key: str
     blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
     expires_ms: int
-    def __init__(self, id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+    start_order: int
+    def __init__(self, id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., expires_ms: _Optional[int] = ..., start_order: _Optional[int] = ...) -> None: ...
 
 class GcEntry(_message.Message):
     __slots__ = ("blobs", "queued_ms")
@@ -213,20 +215,22 @@ class UploadInfo(_message.Message):
     def __init__(self, upload_id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., initiated_ms: _Optional[int] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
 
 class PartInfo(_message.Message):
-    __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums")
+    __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums", "start_order")
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     LAST_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
     BLOB_FIELD_NUMBER: _ClassVar[int]
     CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
+    START_ORDER_FIELD_NUMBER: _ClassVar[int]
     part_number: int
     etag: str
     size: int
     last_modified_ms: int
     blob: _common_pb2.BlobRef
     checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
-    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified_ms: _Optional[int] = ..., blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
+    start_order: int
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified_ms: _Optional[int] = ..., blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., start_order: _Optional[int] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket",)
@@ -427,10 +431,12 @@ class PutPartRequest(_message.Message):
     def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., part: _Optional[_Union[PartInfo, _Mapping]] = ..., intent_id: _Optional[str] = ...) -> None: ...
 
 class PutPartResponse(_message.Message):
-    __slots__ = ("replaced",)
+    __slots__ = ("replaced", "superseded")
     REPLACED_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
     replaced: PartInfo
-    def __init__(self, replaced: _Optional[_Union[PartInfo, _Mapping]] = ...) -> None: ...
+    superseded: bool
+    def __init__(self, replaced: _Optional[_Union[PartInfo, _Mapping]] = ..., superseded: _Optional[bool] = ...) -> None: ...
 
 class ListPartsRequest(_message.Message):
     __slots__ = ("upload", "part_number_marker", "max_parts")

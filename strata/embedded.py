@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from datanode.backend import Backend, create_backend
-from gateway.app import build_app
+from gateway.app import app_runner
 from gateway.context import GatewayServices
 from gateway.s3.accounts import load_accounts
 from gateway.s3.auth import Authenticator
@@ -120,7 +120,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
-    runner = web.AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
+    runner = app_runner(server.services())
     await runner.setup()
     ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)

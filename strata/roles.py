@@ -157,7 +157,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
-    from gateway.app import build_app
+    from gateway.app import app_runner
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
     from gateway.s3.accounts import AccountStore, load_accounts
@@ -191,9 +191,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
-    runner = web.AppRunner(
-        build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
-    )
+    runner = app_runner(services, shutdown_timeout=GRACE_SECONDS)
     await runner.setup()
     certificates = load_certificates()
     ssl_context = server_ssl_context(certificates) if certificates else None

@@ -56,7 +56,11 @@ def declared_length(ctx: RequestContext) -> int | None:
 
 
 def expected_md5(ctx: RequestContext) -> bytes | None:
-    raw = ctx.headers.get("Content-MD5")
+    return parse_content_md5(ctx.headers.get("Content-MD5"))
+
+
+def parse_content_md5(raw: str | None) -> bytes | None:
+    """The digest of a Content-MD5 value (header or form field); InvalidDigest when malformed."""
     if raw is None:
         return None
     try:
@@ -90,10 +94,20 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
     )
     for header, field_name in STORED_CONTENT_HEADERS.items():
         value = ctx.headers.get(header)
+        if header == "Content-Encoding" and value is not None:
+            value = stored_content_encoding(value)
         if value is not None:
             setattr(md, field_name, value)
     md.user_metadata.update(user_metadata(ctx.headers))
     return md
+
+
+def stored_content_encoding(value: str) -> str | None:
+    """Content-Encoding without ``aws-chunked`` (how the body travelled, not how the object is
+    encoded); None when nothing else is left, as S3 keeps none then."""
+    kept = [token.strip() for token in value.split(",") if token.strip().lower() != "aws-chunked"]
+    kept = [token for token in kept if token]
+    return ", ".join(kept) if kept else None
 
 
 def write_conditions(ctx: RequestContext) -> tuple[str, bool]:

@@ -26,8 +26,10 @@ from urllib.parse import quote, urlencode, urlsplit
 from aiohttp import BodyPartReader, MultipartReader, web
 
 from gateway.access import anonymous_request_allowed
+from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, owned_bucket, user_metadata
 from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
+from gateway.api.object_put import parse_content_md5
 from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4
@@ -376,18 +378,30 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     check_policy(policy, {**fields, "key": key, "bucket": ctx.bucket}, ctx.services.authenticator.now())
     minimum, maximum = policy.size_range()
     maximum = ctx.services.max_put_size if maximum is None else min(maximum, ctx.services.max_put_size)
+    # Integrity fields, as their headers are for PutObject: a mismatch is BadDigest, stores nothing.
+    md5_expected = parse_content_md5(fields.get("content-md5"))
+    checksum = checksums.for_write(fields, trailer_allowed=False)
     bucket = await owned_bucket(ctx)
     location = _location(ctx, fields, bucket)
     md = _object_md(ctx, fields, key, location)
     head, complete = await _peek_small_file(form.file, ctx.services.inline_threshold)
     pieces = _bounded(_file_pieces(form.file, head), minimum, maximum)
-    stored = await store_data(ctx, bucket.name, key, location, pieces, len(head) if complete else None)
+    stored = await store_data(
+        ctx, bucket.name, key, location, pieces, len(head) if complete else None, hashers=checksum.hashers
+    )
     try:
+        if md5_expected is not None and stored.md5 != md5_expected:
+            raise errors.BadDigest()
+        verified = checksum.result()
+        if verified is not None:
+            md.checksums.append(verified)
         committed = await commit_object(ctx, bucket, md, stored)
     except BaseException:
         await discard(ctx, stored)
         raise
     response = _success_response(ctx, fields, key, stored.etag)
+    if checksum.requested is not None:
+        response.headers.update(checksums.checksum_headers(md.checksums))
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
     return response

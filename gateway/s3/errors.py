@@ -178,7 +178,8 @@ class InvalidPart(S3Error):
 
 
 class InvalidPartNumber(S3Error):
-    status = 416
+    # GetObject/HeadObject ?partNumber beyond the object's parts: a bad request, not a range problem.
+    status = 400
     default_message = "The requested partnumber is not satisfiable"
 
 

@@ -97,7 +97,8 @@ def string_to_sign(
 
 
 def sign(secret: str, text: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
+    # The bytes as received (see sigv4.string_to_sign).
+    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8", "surrogateescape"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

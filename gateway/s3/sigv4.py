@@ -113,7 +113,10 @@ def canonical_request(
 
 
 def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
-    return "\n".join([ALGORITHM, timestamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+    # Header bytes that are not UTF-8 arrive as surrogates (aiohttp decodes with surrogateescape):
+    # encoding them back the same way hashes exactly the bytes the client signed.
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
+    return "\n".join([ALGORITHM, timestamp, scope, digest])
 
 
 @functools.lru_cache(maxsize=1024)

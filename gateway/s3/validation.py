@@ -1,11 +1,13 @@
-"""Bucket name and object key rules (AWS general-purpose bucket naming rules)."""
+"""Bucket name and object key rules (AWS general-purpose bucket naming rules), and the text of the
+request headers an object keeps."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 
-from gateway.s3.errors import InvalidBucketName, KeyTooLongError
+from gateway.s3.errors import InvalidArgument, InvalidBucketName, KeyTooLongError
 
 MAX_KEY_BYTES = 1024
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -30,6 +32,35 @@ def validate_key(key: str) -> None:
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise KeyTooLongError(Size=size, MaxSizeAllowed=MAX_KEY_BYTES)
+
+
+# Request headers whose values are stored or echoed: their text must survive as UTF-8.
+_TEXT_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
+    }
+)
+
+
+def validate_header_text(headers: Mapping[str, str]) -> None:
+    """Raises InvalidArgument for an x-amz-* or stored content header whose bytes are not UTF-8.
+
+    aiohttp decodes header bytes as UTF-8 with surrogateescape, so such a value holds surrogates:
+    it could be neither stored nor sent back as the bytes the client sent.
+    """
+    for name, value in headers.items():
+        lowered = name.lower()
+        if not (lowered.startswith("x-amz-") or lowered in _TEXT_HEADERS):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument("Header value is not valid UTF-8.", ArgumentName=lowered) from None
 
 
 def _looks_like_ip(name: str) -> bool:

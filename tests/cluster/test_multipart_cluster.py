@@ -4,6 +4,7 @@ and after aborts and overwritten parts the datanodes hold exactly the blobs live
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import io
 import os
@@ -83,4 +84,96 @@ def test_multipart_through_two_gateways_leaves_only_live_blobs(cluster: LocalClu
     assert set(stored) == referenced
     for key in ("big", "managed"):
         first.delete_object(Bucket=bucket, Key=key)
+    first.delete_bucket(Bucket=bucket)
+
+
+async def _stored_blob_ids(cluster: LocalCluster) -> set[str]:
+    metanode = MetadataClient(cluster.processes("metanode")[0].address)
+    try:
+        await metanode.run_gc(RunGcRequest(expire_all_intents=True))
+    finally:
+        await metanode.close()
+    stored: set[str] = set()
+    for record in cluster.processes("datanode"):
+        client = DataNodeClient(record.address)
+        try:
+            stored.update([blob_id async for blob_id in client.list_blobs()])
+        finally:
+            await client.close()
+    return stored
+
+
+@pytest.mark.timeout(300)
+def test_delete_bucket_with_only_uploads_in_progress_aborts_them_across_gateways(
+    cluster: LocalCluster,
+) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    before = asyncio.run(_stored_blob_ids(cluster))
+    bucket = "mpu-cluster-uploads-only"
+    first.create_bucket(Bucket=bucket)
+    upload_id = first.create_multipart_upload(Bucket=bucket, Key="pending")["UploadId"]
+    for number in (1, 2):
+        second.upload_part(
+            Bucket=bucket, Key="pending", UploadId=upload_id, PartNumber=number, Body=b"p" * 1000
+        )
+    assert len(asyncio.run(_stored_blob_ids(cluster)) - before) == 2
+    second.delete_bucket(Bucket=bucket)
+    # The name is free again cluster-wide, and the new bucket has no uploads.
+    first.create_bucket(Bucket=bucket)
+    assert second.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    first.delete_bucket(Bucket=bucket)
+    # The aborted parts' blobs are gone from every datanode: no orphan.
+    assert asyncio.run(_stored_blob_ids(cluster)) == before
+
+
+def _version_headers(response: dict) -> dict[str, str]:
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    names = ("x-amz-version-id", "x-amz-copy-source-version-id", "x-amz-delete-marker")
+    return {name: headers[name] for name in names if name in headers}
+
+
+@pytest.mark.timeout(300)
+def test_version_headers_follow_the_bucket_versioning_state_through_the_cluster(
+    cluster: LocalCluster,
+) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    bucket = "versions-cluster"
+    first.create_bucket(Bucket=bucket)
+    assert _version_headers(first.put_object(Bucket=bucket, Key="src", Body=b"x")) == {}
+    copied = second.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"})
+    assert _version_headers(copied) == {}
+    upload_id = second.create_multipart_upload(Bucket=bucket, Key="mpu")["UploadId"]
+    etag = first.upload_part(Bucket=bucket, Key="mpu", UploadId=upload_id, PartNumber=1, Body=b"p")["ETag"]
+    completed = second.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mpu",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert _version_headers(completed) == {}
+    assert _version_headers(first.delete_object(Bucket=bucket, Key="copy")) == {}
+    assert first.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "mpu"}]})["Deleted"] == [
+        {"Key": "mpu"}
+    ]
+    first.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert _version_headers(second.delete_object(Bucket=bucket, Key="src")) == {
+        "x-amz-delete-marker": "true",
+        "x-amz-version-id": "null",
+    }
+    second.delete_object(Bucket=bucket, Key="src", VersionId="null")
+    first.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.timeout(300)
+def test_gateway_processes_store_gzip_bodies_as_sent(cluster: LocalCluster) -> None:
+    first, second = (s3_client(url) for url in cluster.gateway_urls)
+    bucket = "gzip-cluster"
+    first.create_bucket(Bucket=bucket)
+    compressed = gzip.compress(b"hello " * 1000)
+    first.put_object(
+        Bucket=bucket, Key="k.gz", Body=compressed, ContentEncoding="gzip", ChecksumAlgorithm="CRC32"
+    )
+    got = second.get_object(Bucket=bucket, Key="k.gz")
+    assert got["ContentEncoding"] == "gzip" and got["Body"].read() == compressed
+    second.delete_object(Bucket=bucket, Key="k.gz")
     first.delete_bucket(Bucket=bucket)

@@ -97,13 +97,33 @@ def test_ranges_across_part_boundaries_and_part_numbers(s3, mpu_bucket: str, dat
     assert head["ContentLength"] == PART and head["PartsCount"] == len(pieces)
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket=mpu_bucket, Key="ranged", PartNumber=len(pieces) + 1)
-    assert error_of(caught) == ("InvalidPartNumber", 416)
+    assert error_of(caught) == ("InvalidPartNumber", 400)
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket=mpu_bucket, Key="ranged", PartNumber=len(pieces) + 1)
+    assert error_of(caught)[1] == 400
 
 
 def test_part_number_one_of_a_simple_object_is_the_whole_object(s3, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="plain", Body=b"hello")
     got = s3.get_object(Bucket=bucket, Key="plain", PartNumber=1)
     assert got["Body"].read() == b"hello"
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == "bytes 0-4/5"
+    # Only an object uploaded in parts reports a parts count.
+    assert "PartsCount" not in got
+    head = s3.head_object(Bucket=bucket, Key="plain", PartNumber=1)
+    assert head["ContentLength"] == 5 and "PartsCount" not in head
+
+
+def test_part_number_beyond_one_of_a_simple_object_is_invalid_part_number(s3, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"hello")
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert error_of(caught) == ("InvalidPartNumber", 400)
+    assert caught.value.response["ResponseMetadata"]["RequestId"]
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert error_of(caught)[1] == 400
 
 
 def test_completion_errors(s3, mpu_bucket: str) -> None:
@@ -186,7 +206,7 @@ def test_content_md5_and_sdk_checksums_are_verified(s3, mpu_bucket: str) -> None
         s3.upload_part(
             Bucket=mpu_bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"data", ChecksumCRC32=bad_crc
         )
-    assert error_of(caught)[0] in ("BadDigest", "InvalidRequest")
+    assert error_of(caught) == ("BadDigest", 400)
     pieces = [b"a" * PART, b"tail"]
     parts = []
     for number, piece in enumerate(pieces, start=1):
@@ -379,3 +399,176 @@ def test_after_aborts_overwrites_and_gc_only_live_blobs_remain(backend: str, tmp
         assert len(live) == 3
         assert _stored_blob_ids(server) == live
         assert s3.get_object(Bucket="gc-bucket", Key="kept")["Body"].read() == b"A" * PART + b"c" * 100
+
+
+def _intent_keys(server: EmbeddedThread) -> set[str]:
+    async def collect() -> set[str]:
+        from metanode import keys
+
+        core = server.server.core
+
+        def scan() -> set[str]:
+            iterator = core.kv.iterate(keys.INTENT_PREFIX, keys.prefix_end(keys.INTENT_PREFIX))
+            try:
+                return {keys.decode_intent(raw).key for _, raw in iterator}
+            finally:
+                iterator.close()
+
+        import asyncio
+
+        return await asyncio.to_thread(scan)
+
+    return server.call(collect())
+
+
+def _wait_for(condition, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def _start_slow_part_upload(url: str, bucket: str, key: str, upload_id: str, part_number: int, body: bytes):  # type: ignore[no-untyped-def]
+    """Opens an UploadPart and sends its headers and the first byte; the caller sends the rest."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from tests.integration.conftest import ACCESS_KEY, SECRET_KEY
+
+    target = f"{url}/{bucket}/{key}?partNumber={part_number}&uploadId={upload_id}"
+    request = AWSRequest(
+        method="PUT",
+        url=target,
+        headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(len(body))},
+    )
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "us-east-1").add_auth(request)
+    parts = urlsplit(target)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection.putrequest("PUT", f"{parts.path}?{parts.query}", skip_accept_encoding=True)
+    for name, value in request.headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    connection.send(body[:1])
+    return connection
+
+
+def test_the_most_recently_started_upload_of_a_part_wins_even_when_it_finishes_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with EmbeddedThread(backend="file", root=tmp_path) as server:
+        s3 = s3_client(server.url)
+        s3.create_bucket(Bucket="race")
+        upload_id = s3.create_multipart_upload(Bucket="race", Key="k")["UploadId"]
+        earlier, later = b"E" * 1000, b"L" * 2000
+        slow = _start_slow_part_upload(server.url, "race", "k", upload_id, 1, earlier)
+        try:
+            # The earlier upload has started (its write intent exists) before the later one begins.
+            _wait_for(lambda: "k" in _intent_keys(server), "the first upload's intent")
+            later_etag = s3.upload_part(Bucket="race", Key="k", UploadId=upload_id, PartNumber=1, Body=later)[
+                "ETag"
+            ]
+            slow.send(earlier[1:])
+            answer = slow.getresponse()
+            earlier_etag = answer.getheader("ETag")
+            assert answer.status == 200, answer.read()
+        finally:
+            slow.close()
+        assert earlier_etag == f'"{hashlib.md5(earlier).hexdigest()}"'
+        listed = s3.list_parts(Bucket="race", Key="k", UploadId=upload_id)["Parts"]
+        assert [(part["PartNumber"], part["ETag"], part["Size"]) for part in listed] == [
+            (1, later_etag, len(later))
+        ]
+        with pytest.raises(ClientError) as caught:
+            s3.complete_multipart_upload(
+                Bucket="race",
+                Key="k",
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": earlier_etag}]},
+            )
+        assert error_of(caught) == ("InvalidPart", 400)
+        s3.complete_multipart_upload(
+            Bucket="race",
+            Key="k",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": later_etag}]},
+        )
+        assert s3.get_object(Bucket="race", Key="k")["Body"].read() == later
+        # The losing upload's blob is collected: only the object's blob is left.
+        server.call(server.server.core.run_gc(RunGcRequest()))
+        live = _live_blob_ids(server)
+        assert len(live) == 1
+        assert _stored_blob_ids(server) == live
+
+
+def test_a_part_uploaded_again_later_replaces_the_earlier_one(s3, mpu_bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=mpu_bucket, Key="k")["UploadId"]
+    for body in (b"first", b"second", b"third"):
+        etag = s3.upload_part(Bucket=mpu_bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=body)["ETag"]
+    listed = s3.list_parts(Bucket=mpu_bucket, Key="k", UploadId=upload_id)["Parts"]
+    assert [(part["ETag"], part["Size"]) for part in listed] == [(etag, 5)]
+
+
+@pytest.mark.parametrize("backend", ["mem", "file"])
+def test_delete_bucket_with_only_uploads_in_progress_aborts_them(backend: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with EmbeddedThread(backend=backend, root=tmp_path if backend == "file" else None) as server:
+        s3 = s3_client(server.url)
+        s3.create_bucket(Bucket="uploads-only")
+        first = s3.create_multipart_upload(Bucket="uploads-only", Key="a")["UploadId"]
+        upload_parts(s3, "uploads-only", "a", first, [b"x" * 100, b"y" * 100])
+        s3.create_multipart_upload(Bucket="uploads-only", Key="b/c")
+        assert len(_stored_blob_ids(server)) == 2
+        answer = s3.delete_bucket(Bucket="uploads-only")
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 204
+        with pytest.raises(ClientError) as caught:
+            s3.head_bucket(Bucket="uploads-only")
+        assert error_of(caught)[1] == 404
+        with pytest.raises(ClientError) as caught:
+            s3.list_parts(Bucket="uploads-only", Key="a", UploadId=first)
+        assert error_of(caught) == ("NoSuchBucket", 404)
+        # The parts' blobs were queued with the deletion and are collected: no orphan.
+        response = server.call(server.server.core.run_gc(RunGcRequest()))
+        assert response.entries_remaining == 0
+        assert _stored_blob_ids(server) == set()
+        # A new bucket of the same name starts empty.
+        s3.create_bucket(Bucket="uploads-only")
+        assert s3.list_multipart_uploads(Bucket="uploads-only").get("Uploads", []) == []
+        s3.delete_bucket(Bucket="uploads-only")
+
+
+def test_delete_bucket_with_an_object_and_an_upload_is_not_empty_and_keeps_both(s3, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="object", Body=b"x")
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="pending")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="pending", UploadId=upload_id, PartNumber=1, Body=b"part")
+    with pytest.raises(ClientError) as caught:
+        s3.delete_bucket(Bucket=bucket)
+    assert error_of(caught) == ("BucketNotEmpty", 409)
+    uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [upload["UploadId"] for upload in uploads] == [upload_id]
+    assert len(s3.list_parts(Bucket=bucket, Key="pending", UploadId=upload_id)["Parts"]) == 1
+    s3.abort_multipart_upload(Bucket=bucket, Key="pending", UploadId=upload_id)
+
+
+def test_a_part_still_uploading_when_its_bucket_is_deleted_leaves_no_orphan(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with EmbeddedThread(backend="file", root=tmp_path) as server:
+        s3 = s3_client(server.url)
+        s3.create_bucket(Bucket="going")
+        upload_id = s3.create_multipart_upload(Bucket="going", Key="k")["UploadId"]
+        body = b"P" * 100_000
+        slow = _start_slow_part_upload(server.url, "going", "k", upload_id, 1, body)
+        try:
+            _wait_for(lambda: "k" in _intent_keys(server), "the part upload's intent")
+            s3.delete_bucket(Bucket="going")
+            slow.send(body[1:])
+            answer = slow.getresponse()
+            assert answer.status == 404, answer.read()
+            assert b"<Code>NoSuchBucket</Code>" in answer.read()
+        finally:
+            slow.close()
+        server.call(server.server.core.run_gc(RunGcRequest()))
+        assert _intent_keys(server) == set()
+        assert _stored_blob_ids(server) == set()

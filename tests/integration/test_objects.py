@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import os
@@ -153,3 +154,13 @@ def test_upload_fileobj_and_download(s3, bucket) -> None:
     out = io.BytesIO()
     s3.download_fileobj(bucket, "managed", out)
     assert out.getvalue() == body
+
+
+def test_a_gzip_encoded_body_is_stored_as_sent(s3, bucket) -> None:
+    compressed = gzip.compress(b"hello " * 1000)
+    put = s3.put_object(Bucket=bucket, Key="page.html.gz", Body=compressed, ContentEncoding="gzip")
+    assert put["ETag"] == f'"{hashlib.md5(compressed).hexdigest()}"'
+    got = s3.get_object(Bucket=bucket, Key="page.html.gz")
+    assert got["ContentEncoding"] == "gzip"
+    assert got["ContentLength"] == len(compressed)
+    assert got["Body"].read() == compressed

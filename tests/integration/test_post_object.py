@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -258,3 +259,62 @@ def test_post_that_is_not_a_form_fails_its_precondition(s3, v4, bucket, tmp_path
     body, _, status = done.stdout.rpartition("\n")
     assert status == "412"
     assert "<Code>PreconditionFailed</Code>" in body
+
+
+def _crc32_b64(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def _integrity_post(v4, bucket: str, key: str, fields: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+    return v4.generate_presigned_post(
+        bucket, key, Fields=fields, Conditions=[{name: value} for name, value in fields.items()]
+    )
+
+
+def test_form_checksum_field_is_verified_and_stored(s3, v4, bucket, upload, tmp_path) -> None:
+    data = upload.read_bytes()
+    post = _integrity_post(v4, bucket, "summed", {"x-amz-checksum-crc32": _crc32_b64(data)})
+    result = curl_form(post["url"], post["fields"], upload, tmp_path)
+    assert result.status == 204, result.body
+    assert result.headers["x-amz-checksum-crc32"] == _crc32_b64(data)
+    got = s3.get_object(Bucket=bucket, Key="summed", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data and got["ChecksumCRC32"] == _crc32_b64(data)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"x-amz-checksum-crc32": base64.b64encode(b"\x00\x00\x00\x01").decode()}, "BadDigest"),
+        (
+            {"x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(b"other").digest()).decode()},
+            "BadDigest",
+        ),
+        ({"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}, "BadDigest"),
+        ({"x-amz-checksum-crc32": "not base64!"}, "InvalidRequest"),
+        ({"Content-MD5": "not-an-md5"}, "InvalidDigest"),
+    ],
+)
+def test_form_integrity_fields_that_do_not_match_store_nothing(
+    s3, v4, bucket, upload, tmp_path, fields: dict[str, str], code: str
+) -> None:
+    post = _integrity_post(v4, bucket, "wrong", fields)
+    result = curl_form(post["url"], post["fields"], upload, tmp_path)
+    assert (result.status, result.error_code()) == (400, code), result.body
+    assert keys_of(s3, bucket) == []
+
+
+def test_form_content_md5_that_matches_is_accepted(s3, v4, bucket, upload, tmp_path) -> None:
+    digest = base64.b64encode(hashlib.md5(upload.read_bytes()).digest()).decode()
+    post = _integrity_post(v4, bucket, "md5", {"Content-MD5": digest})
+    result = curl_form(post["url"], post["fields"], upload, tmp_path)
+    assert result.status == 204, result.body
+    assert s3.get_object(Bucket=bucket, Key="md5")["Body"].read() == upload.read_bytes()
+
+
+def test_a_streamed_form_file_with_a_wrong_checksum_stores_nothing(s3, v4, bucket, tmp_path) -> None:
+    large = tmp_path / "large.bin"
+    large.write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    post = _integrity_post(v4, bucket, "large", {"x-amz-checksum-crc32": _crc32_b64(b"other")})
+    result = curl_form(post["url"], post["fields"], large, tmp_path)
+    assert (result.status, result.error_code()) == (400, "BadDigest"), result.body
+    assert keys_of(s3, bucket) == []

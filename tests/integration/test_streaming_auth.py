@@ -48,8 +48,15 @@ class Signed:
 
 
 def sign_request(
-    method: str, host: str, path: str, payload_hash: str, extra: dict[str, str], amz_date: str | None = None
+    method: str,
+    host: str,
+    path: str,
+    payload_hash: str,
+    extra: dict[str, str],
+    amz_date: str | None = None,
+    query: str = "",
 ) -> Signed:
+    """``query``: the canonical query string (sorted, encoded) of ``path``'s query, if any."""
     amz_date = amz_date or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     headers = {"host": host, "x-amz-date": amz_date, "x-amz-content-sha256": payload_hash, **extra}
     names = sorted(headers)
@@ -57,7 +64,7 @@ def sign_request(
         [
             method,
             quote(path, safe="/-_.~"),
-            "",
+            query,
             "".join(f"{name}:{headers[name].strip()}\n" for name in names),
             ";".join(names),
             payload_hash,
@@ -240,6 +247,105 @@ def test_transfer_encoding_chunked_body(server, s3, bucket) -> None:
     finally:
         connection.close()
     assert s3.get_object(Bucket=bucket, Key="chunked")["Body"].read() == b"".join(PIECES)
+
+
+STREAMING_MODES = ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"]
+
+
+def aws_chunked_request(
+    url: str, path: str, mode: str, pieces: list[bytes], query: str = "", decoded_length: int | None = None
+) -> tuple[dict[str, str], bytes]:
+    """Signed headers (no Content-Length) and the aws-chunked body of ``pieces`` in ``mode``."""
+    data = b"".join(pieces)
+    extra = streaming_headers(pieces)
+    if decoded_length is not None:
+        extra["x-amz-decoded-content-length"] = str(decoded_length)
+    if mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+        extra["x-amz-trailer"] = "x-amz-checksum-crc32"
+    signed = sign_request("PUT", host_of(url), path, mode, extra, query=query)
+    if mode == "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+        return signed.headers, unsigned_trailer_body(pieces, crc32_b64(data))
+    return signed.headers, signed_chunks(signed, pieces)
+
+
+def send_transfer_chunked(url: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """Sends ``body`` with Transfer-Encoding: chunked (in a few HTTP chunks) and no Content-Length."""
+    assert not any(name.lower() == "content-length" for name in headers)
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        step = 50_000
+        pieces = (body[offset : offset + step] for offset in range(0, len(body), step))
+        connection.request("PUT", target, body=pieces, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("mode", STREAMING_MODES)
+def test_aws_chunked_put_without_content_length_is_stored(server, s3, bucket, mode: str) -> None:
+    path = f"/{bucket}/no-length"
+    headers, body = aws_chunked_request(server.url, path, mode, PIECES)
+    status, answer = send_transfer_chunked(server.url, path, headers, body)
+    assert status == 200, answer
+    got = s3.get_object(Bucket=bucket, Key="no-length")
+    assert got["Body"].read() == b"".join(PIECES)
+    assert got["ContentLength"] == sum(map(len, PIECES))
+    # aws-chunked is how the body travelled, not how the object is encoded.
+    assert "ContentEncoding" not in got
+
+
+def test_aws_chunked_is_dropped_from_the_stored_content_encoding(server, s3, bucket) -> None:
+    path = f"/{bucket}/gzipped"
+    signed = sign_request(
+        "PUT",
+        host_of(server.url),
+        path,
+        STREAMING_MODES[0],
+        streaming_headers(PIECES, {"content-encoding": "aws-chunked,gzip"}),
+    )
+    status, answer = send_transfer_chunked(server.url, path, signed.headers, signed_chunks(signed, PIECES))
+    assert status == 200, answer
+    assert s3.head_object(Bucket=bucket, Key="gzipped")["ContentEncoding"] == "gzip"
+    # boto3's own flexible-checksum uploads (aws-chunked with a trailer) keep only what the caller set.
+    s3.put_object(Bucket=bucket, Key="sdk", Body=b"x" * 1000, ChecksumAlgorithm="CRC32")
+    assert "ContentEncoding" not in s3.head_object(Bucket=bucket, Key="sdk")
+    s3.put_object(
+        Bucket=bucket, Key="sdk-gzip", Body=b"x" * 1000, ChecksumAlgorithm="CRC32", ContentEncoding="gzip"
+    )
+    assert s3.head_object(Bucket=bucket, Key="sdk-gzip")["ContentEncoding"] == "gzip"
+
+
+@pytest.mark.parametrize("mode", STREAMING_MODES)
+def test_aws_chunked_upload_part_without_content_length_is_stored(server, s3, bucket, mode: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    path = f"/{bucket}/parts"
+    query = f"partNumber=1&uploadId={upload_id}"
+    headers, body = aws_chunked_request(server.url, path, mode, PIECES, query=query)
+    status, answer = send_transfer_chunked(server.url, f"{path}?{query}", headers, body)
+    assert status == 200, answer
+    listed = s3.list_parts(Bucket=bucket, Key="parts", UploadId=upload_id)["Parts"]
+    assert [(part["PartNumber"], part["Size"]) for part in listed] == [(1, sum(map(len, PIECES)))]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="parts",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": listed[0]["ETag"]}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="parts")["Body"].read() == b"".join(PIECES)
+
+
+@pytest.mark.parametrize("mode", STREAMING_MODES)
+def test_aws_chunked_body_shorter_than_its_decoded_length_stores_nothing(
+    server, s3, bucket, mode: str
+) -> None:
+    path = f"/{bucket}/short"
+    declared = sum(map(len, PIECES)) + 10
+    headers, body = aws_chunked_request(server.url, path, mode, PIECES, decoded_length=declared)
+    status, answer = send_transfer_chunked(server.url, path, headers, body)
+    assert (status, code_of(answer)) == (400, "IncompleteBody")
+    assert keys_of(s3, bucket) == []
 
 
 def test_wrong_payload_sha256_is_rejected(server, s3, bucket) -> None:

@@ -251,6 +251,62 @@ def test_unversioned_delete_removes_the_object(s3, vbucket) -> None:
     s3.delete_object(Bucket=vbucket, Key="never-there")  # 204 all the same
 
 
+VERSION_HEADERS = ("x-amz-version-id", "x-amz-copy-source-version-id", "x-amz-delete-marker")
+
+
+def version_headers(response: dict) -> dict[str, str]:
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    return {name: headers[name] for name in VERSION_HEADERS if name in headers}
+
+
+def test_a_bucket_that_never_had_versioning_answers_no_version_headers(s3, vbucket) -> None:
+    answers = {"PutObject": put(s3, vbucket, "src", b"source")}
+    answers["CopyObject"] = s3.copy_object(
+        Bucket=vbucket, Key="copy", CopySource={"Bucket": vbucket, "Key": "src"}
+    )
+    upload_id = s3.create_multipart_upload(Bucket=vbucket, Key="mpu")["UploadId"]
+    answers["UploadPartCopy"] = s3.upload_part_copy(
+        Bucket=vbucket,
+        Key="mpu",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": vbucket, "Key": "src"},
+    )
+    etag = answers["UploadPartCopy"]["CopyPartResult"]["ETag"]
+    answers["CompleteMultipartUpload"] = s3.complete_multipart_upload(
+        Bucket=vbucket,
+        Key="mpu",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    answers["HeadObject"] = s3.head_object(Bucket=vbucket, Key="mpu")
+    answers["GetObject"] = s3.get_object(Bucket=vbucket, Key="copy")
+    answers["DeleteObject"] = s3.delete_object(Bucket=vbucket, Key="copy")
+    answers["DeleteObject (absent key)"] = s3.delete_object(Bucket=vbucket, Key="never-there")
+    for operation, answer in answers.items():
+        assert version_headers(answer) == {}, operation
+    deleted = s3.delete_objects(Bucket=vbucket, Delete={"Objects": [{"Key": "src"}, {"Key": "never"}]})
+    assert sorted(deleted["Deleted"], key=lambda item: item["Key"]) == [{"Key": "never"}, {"Key": "src"}]
+
+
+def test_a_suspended_bucket_answers_null_delete_markers(s3, vbucket) -> None:
+    set_versioning(s3, vbucket, "Suspended")
+    put(s3, vbucket, "a", b"1")
+    put(s3, vbucket, "b", b"2")
+    deleted = s3.delete_object(Bucket=vbucket, Key="a")
+    assert version_headers(deleted) == {"x-amz-delete-marker": "true", "x-amz-version-id": "null"}
+    response = s3.delete_objects(Bucket=vbucket, Delete={"Objects": [{"Key": "b"}, {"Key": "never"}]})
+    assert sorted(response["Deleted"], key=lambda item: item["Key"]) == [
+        {"Key": "b", "DeleteMarker": True, "DeleteMarkerVersionId": "null"},
+        {"Key": "never", "DeleteMarker": True, "DeleteMarkerVersionId": "null"},
+    ]
+    assert sorted((v[0], v[1], v[3]) for v in versions(s3, vbucket)) == [
+        ("a", "null", True),
+        ("b", "null", True),
+        ("never", "null", True),
+    ]
+
+
 def test_deleting_an_unknown_version_succeeds(s3, vbucket) -> None:
     set_versioning(s3, vbucket, "Enabled")
     version = put(s3, vbucket, "foo", b"A")["VersionId"]

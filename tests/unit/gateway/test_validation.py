@@ -49,3 +49,15 @@ def test_key_length_is_counted_in_utf8_bytes():
         validate_key("a" * 1025)
     with pytest.raises(errors.KeyTooLongError):
         validate_key("é" * 513)
+
+
+def test_header_text_that_is_not_utf8_is_invalid_argument() -> None:
+    from gateway.s3.validation import validate_header_text
+
+    # What aiohttp makes of the latin-1 byte 0xE9: a surrogate.
+    received = b"caf\xe9".decode("utf-8", "surrogateescape")
+    validate_header_text({"x-amz-meta-ok": "café", "User-Agent": received})
+    for name in ("x-amz-meta-x", "Content-Disposition", "X-Amz-Tagging"):
+        with pytest.raises(errors.InvalidArgument) as caught:
+            validate_header_text({name: received})
+        assert caught.value.details["ArgumentName"] == name.lower()

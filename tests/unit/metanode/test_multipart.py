@@ -150,6 +150,51 @@ async def test_a_replaced_part_queues_its_old_blob(core: MetadataCore) -> None:
     assert [part.blob.blob_id for part in listed.parts] == ["new"]
 
 
+async def test_the_later_started_upload_of_a_part_wins_whatever_order_they_finish_in(
+    core: MetadataCore,
+) -> None:
+    await make_bucket(core)
+    upload = await create(core)
+    parts = {}
+    intents = {}
+    for name in ("earlier", "later"):
+        parts[name] = PartInfo(
+            part_number=1,
+            etag=md5_of(name),
+            size=10,
+            blob=BlobRef(location="us-east-1", blob_id=name, size=10),
+        )
+        intents[name] = await core.create_intent(
+            CreateIntentRequest(bucket="bucket", key="k", blobs=[parts[name].blob])
+        )
+    assert intents["earlier"].start_order < intents["later"].start_order
+    for name in ("later", "earlier"):  # the earlier upload finishes last
+        answer = await core.put_part(
+            PutPartRequest(upload=ref(upload), part=parts[name], intent_id=intents[name].id)
+        )
+        assert answer.superseded == (name == "earlier")
+    listed = await core.list_parts(ListPartsRequest(upload=ref(upload)))
+    assert [part.blob.blob_id for part in listed.parts] == ["later"]
+    assert await gc_blob_ids(core) == ["earlier"]
+    # Both intents are closed: nothing is left for expiry to free twice.
+    assert await core.expire_intents(expire_all=True) == 0
+
+
+async def test_delete_bucket_drops_its_uploads_and_frees_their_parts(core: MetadataCore) -> None:
+    await make_bucket(core)
+    first = await create(core, "a")
+    await put_part(core, first, 1, "a1")
+    await put_part(core, first, 2, "a2")
+    second = await create(core, "b")
+    await put_part(core, second, 1, "b1")
+    await core.delete_bucket(core_bucket_name())
+    assert sorted(await gc_blob_ids(core)) == ["a1", "a2", "b1"]
+    for upload in (first, second):
+        assert await core._off_loop(core._multipart._scan_parts, upload.upload_id) == []
+    assert list(core.kv.iterate(keys.UPLOAD_PREFIX, keys.prefix_end(keys.UPLOAD_PREFIX))) == []
+    assert await reason_of(core.get_upload(ref(first))) == ErrorReason.NO_SUCH_BUCKET
+
+
 async def test_abort_frees_every_part_and_forgets_the_upload(core: MetadataCore) -> None:
     await make_bucket(core)
     upload = await create(core)
