@@ -79,15 +79,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
     actions = cluster.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start etcd, a metanode, datanodes and gateways")
-    up.add_argument("--datanodes", type=int, default=2)
-    up.add_argument("--gateways", type=int, default=2)
+    up.add_argument("--datanodes", type=int, default=2, help="how many data nodes (default 2)")
+    up.add_argument("--gateways", type=int, default=2, help="how many S3 gateways (default 2)")
     up.add_argument("--port", type=int, default=8000, help="first gateway port, if free")
     up.set_defaults(run=_up)
     actions.add_parser("down", help="stop every process of the cluster").set_defaults(run=_down)
     actions.add_parser("status", help="one line per process").set_defaults(run=_status)
 
     config = commands.add_parser("config", help="CloudServer-format configuration in etcd")
-    config.add_argument("action", choices=("import", "export"))
+    config.add_argument(
+        "action", choices=("import", "export"), help="import files into etcd, or export etcd into files"
+    )
     config.add_argument(
         "--etcd",
         default=None,

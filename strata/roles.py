@@ -14,10 +14,23 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
+from protos.errors import StrataError
+from strata.runtime.errors import StartupError, listen_error
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
-from strata.settings import SettingsError
+from strata.settings import (
+    DEFAULT_HOST,
+    check_can_listen,
+    parse_listen,
+    usable_directory,
+    validate_port,
+)
+
+if TYPE_CHECKING:
+    import grpc
 
 log = logging.getLogger("strata.roles")
 
@@ -42,7 +55,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="address other processes use to reach this one (default: the listen "
         "address, with a wildcard host replaced by the host name)",
     )
-    parser.add_argument("--json-logs", action="store_true", default=None)
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        default=None,
+        help="log JSON lines (the default for cluster roles)",
+    )
 
 
 async def _metanode(args: argparse.Namespace) -> None:
@@ -52,7 +70,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.gc import GarbageCollector
     from metanode.server import open_core, start_server
 
-    os.makedirs(args.data_dir, exist_ok=True)
+    check_can_listen(*parse_listen(args.listen, "--listen"))
+    usable_directory(args.data_dir, "metadata directory (--data-dir)")
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
     etcd = await EtcdClient.connect(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -60,7 +79,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     deleter = ReplicatedDataClient(datanodes)
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-    server = await start_server(core, args.listen)
+    server = await _start_grpc(start_server(core, args.listen), args.listen)
     registration = await register_node(
         etcd,
         args.cluster,
@@ -89,10 +108,15 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.backend import create_backend
     from datanode.server import start_server
 
+    check_can_listen(*parse_listen(args.listen, "--listen"))
     if args.data_dir:
-        os.makedirs(args.data_dir, exist_ok=True)
-    backend = create_backend(args.type, json.loads(args.details), data_dir=args.data_dir)
-    server = await start_server(backend, args.listen, args.node_id, args.location)
+        usable_directory(args.data_dir, "data directory (--data-dir)")
+    try:
+        details = json.loads(args.details)
+    except json.JSONDecodeError as error:
+        raise StartupError(f"--details is not valid JSON: {error}") from None
+    backend = create_backend(args.type, details, data_dir=args.data_dir)
+    server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
     etcd = await EtcdClient.connect(args.etcd)
     registration = await register_node(
         etcd,
@@ -128,10 +152,14 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.app import build_app
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
-    from gateway.s3.accounts import AccountStore, load_accounts
+    from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
     from gateway.s3.auth import Authenticator
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
+    port = validate_port(args.port, "--port")
+    check_can_listen(args.host, port)
+    certificates = load_certificates()
+    env_accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
     etcd = await EtcdClient.connect(args.etcd)
     await ensure_default_locations(etcd, args.cluster, "file")
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
@@ -143,7 +171,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     if stored_accounts.get("accounts") and not os.environ.get("SCALITY_ACCESS_KEY_ID"):
         accounts = AccountStore.from_dict(stored_accounts)
     else:
-        accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
+        accounts = env_accounts
     metadata = ClusterMetadata(etcd, args.cluster, metanodes)
     data = ReplicatedDataClient(datanodes)
     rest_endpoints = await get_rest_endpoints(etcd, args.cluster) or default_rest_endpoints()
@@ -159,19 +187,23 @@ async def _gateway(args: argparse.Namespace) -> None:
         build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
     )
     await runner.setup()
-    certificates = load_certificates()
     ssl_context = server_ssl_context(certificates) if certificates else None
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, ssl_context=ssl_context)
-    await site.start()
+    site = web.TCPSite(runner, args.host, port, reuse_address=True, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise listen_error(args.host, port, error) from None
+    warn_if_exposed_with_default_keys(runner.addresses, accounts)
     registration = await register_node(
         etcd,
         args.cluster,
         "gateway",
         args.node_id,
-        {"node_id": args.node_id, "address": advertised(f"{args.host}:{args.port}", args.advertise)},
+        {"node_id": args.node_id, "address": advertised(f"{args.host}:{port}", args.advertise)},
     )
     scheme = "https" if ssl_context else "http"
-    log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, args.port)
+    log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, port)
     try:
         await wait_for_stop_signal()
     finally:
@@ -183,6 +215,16 @@ async def _gateway(args: argparse.Namespace) -> None:
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
+
+
+async def _start_grpc(starting: Awaitable[grpc.aio.Server], listen: str) -> grpc.aio.Server:
+    """Awaits a role's gRPC server start; a bind failure becomes a StartupError."""
+    try:
+        return await starting
+    except (RuntimeError, OSError, StrataError) as error:
+        raise StartupError(f"cannot listen on {listen}: the address is in use or not on this machine") from (
+            error
+        )
 
 
 def advertised(address: str, explicit: str | None) -> str:
@@ -199,11 +241,7 @@ def _runner(role: str, main):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         args.node_id = args.node_id or socket.gethostname()
         setup_logging(role, json_lines=args.json_logs if args.json_logs is not None else True)
-        try:
-            asyncio.run(main(args))
-        except SettingsError as error:
-            log.error("%s cannot start: %s", role, error)
-            return 2
+        asyncio.run(main(args))  # a StartupError reaches strata.cli.main: one line, exit status 2
         return 0
 
     return run
@@ -240,7 +278,16 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
 
     gateway = commands.add_parser("gateway", help="run an S3 gateway (cluster role)")
     _common(gateway)
-    gateway.add_argument("--host", default="0.0.0.0")
-    gateway.add_argument("--port", type=int, default=8000)
-    gateway.add_argument("--intent-ttl", type=float, default=3600.0)
+    gateway.add_argument(
+        "--host",
+        default=os.environ.get("LISTEN_ADDR", DEFAULT_HOST),
+        help="listen address (LISTEN_ADDR; default 127.0.0.1; 0.0.0.0 listens on every address)",
+    )
+    gateway.add_argument("--port", default="8000", help="S3 port (default 8000)")
+    gateway.add_argument(
+        "--intent-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds after which an unfinished upload's blobs are collected",
+    )
     gateway.set_defaults(run=_runner("gateway", _gateway))
