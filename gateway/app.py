@@ -20,6 +20,7 @@ log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
 SERVER_HEADER = "Strata"
+CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
 
 
 def build_app(services: GatewayServices) -> web.Application:
@@ -49,7 +50,11 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             response = _error_response(request, request_id, error)
         except StrataError as error:
             response = _error_response(request, request_id, errors.from_strata_error(error))
-        except (ConnectionResetError, web.HTTPException):
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        except ConnectionResetError:
+            status = CLIENT_CLOSED_REQUEST
             raise
         except Exception:
             log.exception("unhandled error")
@@ -62,7 +67,7 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             request.method,
             request.path,
             status,
-            extra=log_fields(op=operation, ms=round((time.monotonic() - started) * 1000, 1)),
+            extra=log_fields(op=operation, status=status, ms=round((time.monotonic() - started) * 1000, 1)),
         )
         request_id_var.reset(token)
 
