@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allowed
 from gateway.api import HANDLERS
 from gateway.context import GatewayServices, RequestContext
+from gateway.runner import SERVER_HEADER, error_response
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
@@ -19,16 +20,21 @@ from strata.runtime.log import log_fields, new_request_id, request_id_var
 log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
-SERVER_HEADER = "Strata"
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
 
 
 def build_app(services: GatewayServices) -> web.Application:
     app = web.Application(client_max_size=1024**2 * 8)
     app[SERVICES] = services
+    app.on_response_prepare.append(_server_header)
     app.router.add_get("/_/healthcheck", healthcheck)
     app.router.add_route("*", "/{tail:.*}", handle_s3, expect_handler=expect_continue)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """The same Server header on every response (health checks and aiohttp's own answers included)."""
+    response.headers["Server"] = SERVER_HEADER
 
 
 async def healthcheck(request: web.Request) -> web.Response:
@@ -137,14 +143,4 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
 
 
 def _error_response(request: web.Request, request_id: str, error: errors.S3Error) -> web.Response:
-    body = errors.render(error, request_id, request.path)
-    headers = {
-        **error.headers,
-        "x-amz-request-id": request_id,
-        "x-amz-id-2": request_id,
-        "Server": SERVER_HEADER,
-    }
-    if request.method == "HEAD":
-        # HEAD responses carry no body; the status and headers say it all.
-        return web.Response(status=error.status, headers=headers)
-    return web.Response(status=error.status, body=body, content_type="application/xml", headers=headers)
+    return error_response(error, request_id, request.path, head=request.method == "HEAD")

@@ -19,6 +19,7 @@ from aiohttp import web
 from datanode.backend import Backend, create_backend
 from gateway.app import build_app
 from gateway.context import GatewayServices
+from gateway.runner import S3AppRunner
 from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
 from gateway.s3.auth import Authenticator
 from metanode.core import MetadataCore
@@ -121,7 +122,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
-    runner = web.AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
+    runner = S3AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
     await runner.setup()
     ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)

@@ -152,6 +152,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.app import build_app
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
+    from gateway.runner import S3AppRunner
     from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
     from gateway.s3.auth import Authenticator
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
@@ -183,7 +184,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
-    runner = web.AppRunner(
+    runner = S3AppRunner(
         build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
     )
     await runner.setup()
