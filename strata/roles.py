@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protos.errors import StrataError
@@ -144,7 +145,8 @@ async def _datanode(args: argparse.Namespace) -> None:
 async def _gateway(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from coordinator.config_io import get_authdata, get_rest_endpoints
+    from coordinator.config_io import import_authdata
+    from coordinator.config_watch import ConfigWatcher
     from coordinator.etcd import EtcdClient
     from coordinator.locations import LocationWatcher, ensure_default_locations
     from coordinator.registry import NodeWatcher, register_node
@@ -153,7 +155,14 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
     from gateway.runner import S3AppRunner
-    from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
+    from gateway.s3.accounts import (
+        DEFAULT_AUTHDATA_PATH,
+        ENV_ACCESS_KEY,
+        AccountStore,
+        AuthDataError,
+        load_accounts,
+        warn_if_exposed_with_default_keys,
+    )
     from gateway.s3.auth import Authenticator
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
@@ -168,19 +177,35 @@ async def _gateway(args: argparse.Namespace) -> None:
     locations = LocationWatcher(etcd, args.cluster)
     for watcher in (metanodes, datanodes, locations):
         await watcher.start()
-    stored_accounts = await get_authdata(etcd, args.cluster)
-    if stored_accounts.get("accounts") and not os.environ.get("SCALITY_ACCESS_KEY_ID"):
-        accounts = AccountStore.from_dict(stored_accounts)
-    else:
-        accounts = env_accounts
+    config = ConfigWatcher(etcd, args.cluster)
+    await config.start()
+    env_overrides = bool(os.environ.get(ENV_ACCESS_KEY))
+    if not env_overrides and not config.authdata()["accounts"]:
+        # The first gateway stores the accounts it was given, so etcd holds what is in use.
+        authdata_path = Path(os.environ.get("S3AUTH_CONFIG") or DEFAULT_AUTHDATA_PATH)
+        file_accounts = json.loads(await asyncio.to_thread(authdata_path.read_text))
+        await import_authdata(etcd, args.cluster, file_accounts)
+    authenticator = Authenticator(env_accounts)
+
+    def use_stored_accounts() -> None:
+        document = config.authdata()
+        if env_overrides or not document["accounts"]:
+            authenticator.replace_accounts(env_accounts)
+            return
+        try:
+            authenticator.replace_accounts(AccountStore.from_dict(document))
+        except AuthDataError as error:
+            log.warning("keeping the previous accounts: the stored ones are unusable: %s", error)
+
+    use_stored_accounts()
+    config.on_accounts_change(use_stored_accounts)
     metadata = ClusterMetadata(etcd, args.cluster, metanodes)
     data = ReplicatedDataClient(datanodes)
-    rest_endpoints = await get_rest_endpoints(etcd, args.cluster) or default_rest_endpoints()
     services = GatewayServices(
         metadata=metadata,
         data=data,
-        authenticator=Authenticator(accounts),
-        rest_endpoints=lambda: rest_endpoints,
+        authenticator=authenticator,
+        rest_endpoints=lambda: config.rest_endpoints() or default_rest_endpoints(),
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
@@ -195,7 +220,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     except OSError as error:
         await runner.cleanup()
         raise listen_error(args.host, port, error) from None
-    warn_if_exposed_with_default_keys(runner.addresses, accounts)
+    warn_if_exposed_with_default_keys(runner.addresses, authenticator.accounts())
     registration = await register_node(
         etcd,
         args.cluster,
@@ -213,6 +238,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         await runner.cleanup()
         await metadata.close()
         await data.close()
+        await config.close()
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
