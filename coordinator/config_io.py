@@ -10,8 +10,11 @@ file                       etcd keys (under ``/strata/<cluster>/``)
 ``conf/authdata.json``     ``accounts/<access-key>``: the account with that one key
 =========================  ==============================================================
 
-Importing a file replaces what it describes (a location or account absent from
-the file is removed); files not given leave their part of etcd alone. Every
+Importing ``config.json`` or ``locationConfig.json`` replaces what it describes (a
+location absent from the file is removed). Importing ``authdata.json`` merges by
+access key (a stored key absent from the file stays) unless ``replace_accounts``,
+when the file's keys become the only ones. Files not given leave their part of etcd
+alone. Running gateways watch these keys, so an import takes effect without a restart. Every
 given file is read and validated before anything is written. Exporting writes
 the three files back: accounts ordered by name and their keys by access key,
 everything else as stored.
@@ -50,12 +53,45 @@ def _json_bytes(document: Any) -> bytes:
 
 
 @dataclass(frozen=True)
+class AccountChanges:
+    """How an authdata import changed the stored access keys."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()  # the key existed with other contents (secret, account fields)
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # only when replacing
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     """What an import wrote (None: that file was not given)."""
 
     settings: int | None = None  # config.json fields stored
     locations: int | None = None
-    access_keys: int | None = None
+    access_keys: int | None = None  # access keys in the authdata file
+    accounts: AccountChanges | None = None
+
+    def lines(self) -> list[str]:
+        """A readable account of the import, one line per part."""
+        lines = []
+        if self.settings is not None:
+            lines.append(f"config.json: {self.settings} settings stored")
+        if self.locations is not None:
+            lines.append(f"locationConfig.json: {self.locations} locations (the stored set replaced)")
+        if self.accounts is not None:
+            changes = self.accounts
+            parts = [
+                f"{len(names)} {what}" + (f" ({', '.join(names)})" if names else "")
+                for what, names in (
+                    ("added", changes.added),
+                    ("updated", changes.updated),
+                    ("unchanged", changes.unchanged),
+                    ("removed", changes.removed),
+                )
+                if names or what != "removed"
+            ]
+            lines.append("authdata.json: access keys " + ", ".join(parts))
+        return lines or ["nothing: no file given (use --config, --locations, --authdata)"]
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -136,9 +172,15 @@ async def get_settings(client: EtcdClient, cluster: str | Keyspace) -> dict[str,
 
 async def get_authdata(client: EtcdClient, cluster: str | Keyspace) -> dict[str, Any]:
     """The stored accounts as an ``authdata.json`` document."""
+    return authdata_document(
+        [json.loads(raw) for _, raw in await client.get_prefix(keyspace(cluster).accounts_prefix)]
+    )
+
+
+def authdata_document(stored_keys: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``authdata.json`` document of the stored per-access-key records (accounts regrouped)."""
     by_canonical_id: dict[str, dict[str, Any]] = {}
-    for _, raw in await client.get_prefix(keyspace(cluster).accounts_prefix):
-        stored = json.loads(raw)
+    for stored in stored_keys:
         account = by_canonical_id.setdefault(
             stored["canonicalID"], {**{k: v for k, v in stored.items() if k != "keys"}, "keys": []}
         )
@@ -181,20 +223,35 @@ async def import_config(client: EtcdClient, cluster: str | Keyspace, config: Map
     return len(config)
 
 
-async def import_authdata(client: EtcdClient, cluster: str | Keyspace, authdata: Mapping[str, Any]) -> int:
-    """Stores a validated ``authdata.json`` document, one key per access key; returns how many."""
+async def import_authdata(
+    client: EtcdClient, cluster: str | Keyspace, authdata: Mapping[str, Any], replace: bool = False
+) -> AccountChanges:
+    """Stores a validated ``authdata.json`` document, one key per access key, merged or replacing."""
     keys = keyspace(cluster)
     wanted: dict[str, bytes] = {}
     for account in authdata["accounts"]:
         fields = {k: v for k, v in account.items() if k != "keys"}
         for key in account.get("keys", []):
             wanted[key["access"]] = _json_bytes({**fields, "keys": [dict(key)]})
-    for access, value in wanted.items():
+    stored = {
+        Keyspace.last_segment(key): value for key, value in await client.get_prefix(keys.accounts_prefix)
+    }
+    added, updated, unchanged, removed = [], [], [], []
+    for access, value in sorted(wanted.items()):
+        previous = stored.get(access)
+        if previous is None:
+            added.append(access)
+        elif json.loads(previous) != json.loads(value):
+            updated.append(access)
+        else:
+            unchanged.append(access)
+            continue
         await client.put(keys.account(access), value)
-    for key, _ in await client.get_prefix(keys.accounts_prefix):
-        if Keyspace.last_segment(key) not in wanted:
-            await client.delete(key)
-    return len(wanted)
+    if replace:
+        for access in sorted(set(stored) - set(wanted)):
+            await client.delete(keys.account(access))
+            removed.append(access)
+    return AccountChanges(tuple(added), tuple(updated), tuple(unchanged), tuple(removed))
 
 
 def _read_json(path: str | os.PathLike[str]) -> Any:
@@ -212,6 +269,7 @@ async def import_files(
     config_path: str | os.PathLike[str] | None,
     locations_path: str | os.PathLike[str] | None,
     authdata_path: str | os.PathLike[str] | None,
+    replace_accounts: bool = False,
 ) -> ImportSummary:
     """Loads the given CloudServer files into etcd, validating all of them before writing any."""
     keys = keyspace(cluster)
@@ -228,14 +286,21 @@ async def import_files(
         validate_authdata(authdata)
 
     settings_count = locations_count = access_key_count = None
+    account_changes = None
     if locations is not None:
         await put_locations(client, keys, locations, replace=True)
         locations_count = len(locations)
     if config is not None:
         settings_count = await import_config(client, keys, config)
     if authdata is not None:
-        access_key_count = await import_authdata(client, keys, authdata)
-    return ImportSummary(settings=settings_count, locations=locations_count, access_keys=access_key_count)
+        account_changes = await import_authdata(client, keys, authdata, replace=replace_accounts)
+        access_key_count = sum(len(account.get("keys", [])) for account in authdata["accounts"])
+    return ImportSummary(
+        settings=settings_count,
+        locations=locations_count,
+        access_keys=access_key_count,
+        accounts=account_changes,
+    )
 
 
 # ---- export -----------------------------------------------------------------------------------

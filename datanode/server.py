@@ -26,6 +26,8 @@ async def start_server(backend: Backend, listen: str, node_id: str, location: st
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # No SO_REUSEPORT: a second server on a taken port must fail, not share it.
+            ("grpc.so_reuseport", 0),
         ],
     )
     data_pb2_grpc.add_DataServiceServicer_to_server(DataServicer(backend, node_id, location), server)

@@ -11,6 +11,7 @@ from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allo
 from gateway.api import HANDLERS
 from gateway.api.unsupported import check_expected_owner, check_request
 from gateway.context import GatewayServices, RequestContext
+from gateway.runner import SERVER_HEADER, S3AppRunner, error_response
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
@@ -21,13 +22,13 @@ from strata.runtime.log import log_fields, new_request_id, request_id_var
 log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
-SERVER_HEADER = "Strata"
+CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
 
 
 def app_runner(services: GatewayServices, shutdown_timeout: float = 60.0) -> web.AppRunner:
     """The runner every process serves S3 with. Request bodies are never decompressed: an object
     uploaded with Content-Encoding: gzip is stored as the bytes sent (aiohttp would inflate it)."""
-    return web.AppRunner(
+    return S3AppRunner(
         build_app(services),
         access_log=None,
         handle_signals=False,
@@ -39,9 +40,15 @@ def app_runner(services: GatewayServices, shutdown_timeout: float = 60.0) -> web
 def build_app(services: GatewayServices) -> web.Application:
     app = web.Application(client_max_size=1024**2 * 8)
     app[SERVICES] = services
+    app.on_response_prepare.append(_server_header)
     app.router.add_get("/_/healthcheck", healthcheck)
     app.router.add_route("*", "/{tail:.*}", handle_s3, expect_handler=expect_continue)
     return app
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """The same Server header on every response (health checks and aiohttp's own answers included)."""
+    response.headers["Server"] = SERVER_HEADER
 
 
 async def healthcheck(request: web.Request) -> web.Response:
@@ -63,7 +70,11 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             response = _error_response(request, request_id, error)
         except StrataError as error:
             response = _error_response(request, request_id, errors.from_strata_error(error))
-        except (ConnectionResetError, web.HTTPException):
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        except ConnectionResetError:
+            status = CLIENT_CLOSED_REQUEST
             raise
         except Exception:
             log.exception("unhandled error")
@@ -76,7 +87,7 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             request.method,
             request.path,
             status,
-            extra=log_fields(op=operation, ms=round((time.monotonic() - started) * 1000, 1)),
+            extra=log_fields(op=operation, status=status, ms=round((time.monotonic() - started) * 1000, 1)),
         )
         request_id_var.reset(token)
 
@@ -151,14 +162,4 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
 
 
 def _error_response(request: web.Request, request_id: str, error: errors.S3Error) -> web.Response:
-    body = errors.render(error, request_id, request.path)
-    headers = {
-        **error.headers,
-        "x-amz-request-id": request_id,
-        "x-amz-id-2": request_id,
-        "Server": SERVER_HEADER,
-    }
-    if request.method == "HEAD":
-        # HEAD responses carry no body; the status and headers say it all.
-        return web.Response(status=error.status, headers=headers)
-    return web.Response(status=error.status, body=body, content_type="application/xml", headers=headers)
+    return error_response(error, request_id, request.path, head=request.method == "HEAD")

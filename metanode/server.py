@@ -12,14 +12,25 @@ from metanode.core import MetadataCore
 from metanode.kv import RocksKV
 from metanode.servicer import MetadataServicer
 from protos import metadata_pb2_grpc
+from strata.runtime.errors import StartupError
 from strata.runtime.grpc_context import RequestIdServerInterceptor
 
 _bound_ports: weakref.WeakKeyDictionary[grpc.aio.Server, int] = weakref.WeakKeyDictionary()
 
 
 async def open_core(data_dir: str, **options: Any) -> MetadataCore:
-    """A core over the RocksDB directory ``data_dir`` (created if missing); options go to MetadataCore."""
-    kv = await asyncio.to_thread(RocksKV, data_dir)
+    """A core over the RocksDB directory ``data_dir`` (created if missing); options go to MetadataCore.
+
+    Raises StartupError when the directory cannot be used, e.g. another process holds its LOCK.
+    """
+    try:
+        kv = await asyncio.to_thread(RocksKV, data_dir)
+    except Exception as error:  # rocksdict raises plain Exception with RocksDB's status text
+        if "LOCK" in str(error):
+            raise StartupError(
+                f"metadata directory {data_dir} is in use by another process (its RocksDB LOCK is held)"
+            ) from None
+        raise StartupError(f"cannot open metadata directory {data_dir}: {error}") from None
     try:
         return await asyncio.to_thread(lambda: MetadataCore(kv, **options))
     except BaseException:
@@ -29,7 +40,8 @@ async def open_core(data_dir: str, **options: Any) -> MetadataCore:
 
 async def start_server(core: MetadataCore, listen: str) -> grpc.aio.Server:
     """Serves ``core`` on ``listen`` ("host:port"; port 0 picks a free one, see :func:`bound_port`)."""
-    server = grpc.aio.server(interceptors=[RequestIdServerInterceptor()])
+    # No SO_REUSEPORT: a second server on a taken port must fail, not share it.
+    server = grpc.aio.server(interceptors=[RequestIdServerInterceptor()], options=[("grpc.so_reuseport", 0)])
     metadata_pb2_grpc.add_MetadataServiceServicer_to_server(MetadataServicer(core), server)
     port = server.add_insecure_port(listen)
     if port == 0:

@@ -159,10 +159,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     bench = commands.add_parser("bench", help="PutObject/GetObject throughput and latency")
-    bench.add_argument("--endpoint", default="http://127.0.0.1:8000")
+    bench.add_argument("--endpoint", default="http://127.0.0.1:8000", help="S3 endpoint URL")
     bench.add_argument("--size", default="4KiB", help="object size, e.g. 4KiB, 64MiB")
     bench.add_argument("--count", type=int, default=2000, help="objects per phase")
-    bench.add_argument("--concurrency", type=int, default=32)
-    bench.add_argument("--access-key", default="accessKey1")
-    bench.add_argument("--secret-key", default="verySecretKey1")
+    bench.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    bench.add_argument("--access-key", default="accessKey1", help="access key to sign with")
+    bench.add_argument("--secret-key", default="verySecretKey1", help="secret key to sign with")
     bench.set_defaults(run=_bench)

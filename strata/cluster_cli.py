@@ -1,48 +1,73 @@
-"""``strata cluster up|down|status`` and ``strata config import|export``."""
+"""``strata cluster up|down|status|restart`` and ``strata config import|export``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
 from protos.errors import StrataError
-from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher
-from strata.settings import SettingsError
+from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher, ProcessRecord, is_alive
+from strata.runtime.errors import StartupError
 from strata.testing.etcd import EtcdNotFoundError
 
 CLUSTER_DIR = ".strata-cluster"
+DEFAULT_PORT_BASE = 8000
 
 
-def _launcher() -> LocalClusterLauncher:
-    return LocalClusterLauncher(Path.cwd() / CLUSTER_DIR)
+def _launcher(args: argparse.Namespace) -> LocalClusterLauncher:
+    return LocalClusterLauncher(Path(args.dir) if args.dir else Path.cwd() / CLUSTER_DIR)
+
+
+def _names(records: list[ProcessRecord]) -> str:
+    return ", ".join(record.name for record in records)
 
 
 def _up(args: argparse.Namespace) -> int:
-    spec = ClusterSpec(datanodes=args.datanodes, gateways=args.gateways, gateway_base_port=args.port)
-    launcher = _launcher()
+    spec = ClusterSpec(datanodes=args.datanodes, gateways=args.gateways, gateway_base_port=args.port_base)
+    launcher = _launcher(args)
     try:
         launcher.up(spec)
-    except (ClusterError, EtcdNotFoundError, SettingsError) as error:
-        print(f"strata cluster up: {error}", file=sys.stderr)
-        return 1
+    except EtcdNotFoundError as error:
+        raise StartupError(str(error)) from None
     print("\n".join(launcher.status_lines()))
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = _launcher().down()
-    print(f"stopped {len(stopped)} processes" if stopped else "no cluster is running here")
+    stopped, not_running = _launcher(args).down()
+    if not stopped and not not_running:
+        print("no cluster is recorded here")
+        return 0
+    if stopped:
+        print(f"stopped {len(stopped)} process{'es' if len(stopped) != 1 else ''}: {_names(stopped)}")
+    if not_running:
+        print(f"{len(not_running)} already not running: {_names(not_running)}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    lines = _launcher().status_lines()
+    lines = _launcher(args).status_lines()
     if not lines:
-        print("no cluster is running here")
+        print(f"no cluster is recorded in {_launcher(args).workdir}")
         return 1
     print("\n".join(lines))
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    launcher = _launcher(args)
+    state = launcher.state()
+    before = next((p for p in state.processes if p.name == args.name), None) if state else None
+    if before is None:
+        known = _names(state.processes) if state else "none: no cluster is recorded here"
+        raise ClusterError(f"no process named {args.name!r} (processes: {known})")
+    was_running = is_alive(before.pid)
+    record = launcher.restart(args.name, signal.SIGTERM)
+    how = "stopped and restarted" if was_running else "restarted"
+    print(f"{how} {record.name} pid={record.pid} {record.address}")
     return 0
 
 
@@ -52,15 +77,24 @@ def _config(args: argparse.Namespace) -> int:
 
     endpoint = args.etcd
     if endpoint is None:
-        state = _launcher().state()
+        state = _launcher(args).state()
         endpoint = state.etcd if state else "127.0.0.1:2379"
 
     async def run() -> None:
         client = await EtcdClient.connect(endpoint)
         try:
             if args.action == "import":
-                summary = await import_files(client, args.cluster, args.config, args.locations, args.authdata)
-                print(f"imported into etcd {endpoint}: {summary}")
+                summary = await import_files(
+                    client,
+                    args.cluster,
+                    args.config,
+                    args.locations,
+                    args.authdata,
+                    replace_accounts=args.replace,
+                )
+                print(f"imported into etcd {endpoint} (cluster {args.cluster}):")
+                for line in summary.lines():
+                    print(f"  {line}")
             else:
                 for path in await export_files(client, args.cluster, args.out):
                     print(f"wrote {path}")
@@ -75,19 +109,44 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help=f"the cluster's state directory (default: ./{CLUSTER_DIR})",
+    )
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
     actions = cluster.add_subparsers(dest="action", required=True)
     up = actions.add_parser("up", help="start etcd, a metanode, datanodes and gateways")
-    up.add_argument("--datanodes", type=int, default=2)
-    up.add_argument("--gateways", type=int, default=2)
-    up.add_argument("--port", type=int, default=8000, help="first gateway port, if free")
+    up.add_argument("--datanodes", type=int, default=2, help="how many data nodes (default 2)")
+    up.add_argument("--gateways", type=int, default=2, help="how many S3 gateways (default 2)")
+    up.add_argument(
+        "--port-base",
+        type=int,
+        default=DEFAULT_PORT_BASE,
+        help=f"gateway N listens on PORT_BASE + N - 1 (default {DEFAULT_PORT_BASE}; a taken port is an "
+        "error; 0 picks free ports)",
+    )
+    _dir_option(up)
     up.set_defaults(run=_up)
-    actions.add_parser("down", help="stop every process of the cluster").set_defaults(run=_down)
-    actions.add_parser("status", help="one line per process").set_defaults(run=_status)
+    down = actions.add_parser("down", help="stop every process of the cluster")
+    _dir_option(down)
+    down.set_defaults(run=_down)
+    status = actions.add_parser("status", help="one line per process")
+    _dir_option(status)
+    status.set_defaults(run=_status)
+    restart = actions.add_parser("restart", help="start one process again (e.g. one that died)")
+    restart.add_argument("name", help="the process, as status names it (e.g. gateway-1, datanode-2)")
+    _dir_option(restart)
+    restart.set_defaults(run=_restart)
 
     config = commands.add_parser("config", help="CloudServer-format configuration in etcd")
-    config.add_argument("action", choices=("import", "export"))
+    config.add_argument(
+        "action", choices=("import", "export"), help="import files into etcd, or export etcd into files"
+    )
     config.add_argument(
         "--etcd",
         default=None,
@@ -97,5 +156,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     config.add_argument("--config", help="config.json to import")
     config.add_argument("--locations", help="locationConfig.json to import")
     config.add_argument("--authdata", help="conf/authdata.json to import")
+    config.add_argument(
+        "--replace",
+        action="store_true",
+        help="import: the authdata file's accounts replace every stored account (default: merge by access key)",
+    )
     config.add_argument("--out", default=".", help="directory export writes the three files to")
+    _dir_option(config)
     config.set_defaults(run=_config)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from aiohttp import web
 from datanode.backend import Backend, create_backend
 from gateway.app import app_runner
 from gateway.context import GatewayServices
-from gateway.s3.accounts import load_accounts
+from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
 from gateway.s3.auth import Authenticator
 from metanode.core import MetadataCore
 from metanode.gc import GarbageCollector
@@ -28,7 +27,8 @@ from metanode.kv import MemoryKV
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from strata.settings import ServerSettings, check_data_outlives_metadata, server_ssl_context
+from strata.runtime.errors import listen_error
+from strata.settings import ServerSettings, check_data_outlives_metadata, server_ssl_context, usable_directory
 
 log = logging.getLogger("strata.embedded")
 
@@ -69,12 +69,13 @@ class EmbeddedServer:
     data: LocalData
     backends: dict[str, Backend]
     gc: GarbageCollector
+    accounts: AccountStore
 
     def services(self) -> GatewayServices:
         return GatewayServices(
             metadata=self.core,
             data=self.data,
-            authenticator=Authenticator(load_accounts(self.settings.authdata_path)),
+            authenticator=Authenticator(self.accounts),
             rest_endpoints=lambda: self.settings.rest_endpoints,
             locations=lambda: self.settings.locations,
             intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
@@ -89,12 +90,13 @@ class EmbeddedServer:
 
 async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     check_data_outlives_metadata(settings.backend, settings.locations)
+    accounts = load_accounts(settings.authdata_path)
     types = {location["type"] for location in settings.locations.values()}
     backends: dict[str, Backend] = {}
     for location_type in sorted(types & {"file", "mem"}):
         data_dir = settings.data_path if location_type == "file" else None
         if data_dir:
-            os.makedirs(data_dir, exist_ok=True)
+            usable_directory(data_dir, "data directory (S3DATAPATH)")
         backends[location_type] = create_backend(location_type, {}, data_dir=data_dir)
     if settings.backend == "mem":
         core = MetadataCore(
@@ -103,7 +105,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
             intent_ttl_ms=int(settings.intent_ttl_s * 1000),
         )
     else:
-        os.makedirs(settings.metadata_path, exist_ok=True)
+        usable_directory(settings.metadata_path, "metadata directory (S3METADATAPATH)")
         core = await open_core(
             settings.metadata_path,
             replication_group_id=settings.replication_group_id,
@@ -113,7 +115,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()
-    return EmbeddedServer(settings, core, data, backends, gc)
+    return EmbeddedServer(settings, core, data, backends, gc, accounts)
 
 
 @contextlib.asynccontextmanager
@@ -125,8 +127,12 @@ async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[Embe
     ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
     site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)
     try:
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            raise listen_error(settings.host, settings.port, error) from None
         port = runner.addresses[0][1]
+        warn_if_exposed_with_default_keys(runner.addresses, server.accounts)
         yield server, port
     finally:
         await runner.cleanup()

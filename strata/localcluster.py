@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from strata.runtime.errors import StartupError
 from strata.settings import load_certificates
 from strata.testing.etcd import find_etcd_binary
 
@@ -30,7 +31,7 @@ STATE_FILE = "cluster.json"
 CLUSTER_NAME = "local"
 
 
-class ClusterError(RuntimeError):
+class ClusterError(StartupError):
     """The cluster could not be started or reached; the message says why."""
 
 
@@ -148,7 +149,7 @@ class ClusterSpec:
     metanodes: int = 1
     datanodes: int = 2
     gateways: int = 2
-    gateway_base_port: int | None = 8000
+    gateway_base_port: int | None = 8000  # gateway N listens on base + N - 1; None or 0: free ports
     gc_interval_s: float = 10.0
     intent_ttl_s: float = 3600.0
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -308,9 +309,16 @@ class LocalClusterLauncher:
                     env,
                 )
             for index in range(1, spec.gateways + 1):
-                preferred = spec.gateway_base_port + index - 1 if spec.gateway_base_port else None
-                port = pick_port(preferred, taken)
                 name = f"gateway-{index}"
+                if spec.gateway_base_port:
+                    port = spec.gateway_base_port + index - 1
+                    if port > 65535 or port in taken or not port_is_free(port):
+                        raise ClusterError(
+                            f"port {port} for {name} is taken; choose other gateway ports with --port-base"
+                        )
+                    taken.add(port)
+                else:
+                    port = pick_port(None, taken)
                 self._spawn(
                     state,
                     "gateway",
@@ -338,18 +346,24 @@ class LocalClusterLauncher:
             raise
         return state
 
-    def down(self, grace_s: float = 15.0) -> list[ProcessRecord]:
+    def down(self, grace_s: float = 15.0) -> tuple[list[ProcessRecord], list[ProcessRecord]]:
+        """Stops every process; returns (those it stopped, those that were not running)."""
         state = self.state()
         if state is None:
-            return []
+            return [], []
+        stopped: list[ProcessRecord] = []
+        not_running: list[ProcessRecord] = []
         # Gateways first, etcd last: the reverse of start-up.
         for record in reversed(state.processes):
             if is_alive(record.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(record.pid, signal.SIGTERM)
                 self._reap(record.pid, grace_s)
+                stopped.append(record)
+            else:
+                not_running.append(record)
         (self.workdir / STATE_FILE).unlink(missing_ok=True)
-        return state.processes
+        return stopped, not_running
 
     @staticmethod
     def _reap(pid: int, grace_s: float) -> None:

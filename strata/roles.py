@@ -14,11 +14,25 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from protos.errors import StrataError
+from strata.runtime.errors import StartupError, listen_error
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
-from strata.settings import SettingsError
+from strata.settings import (
+    DEFAULT_HOST,
+    SettingsError,
+    check_can_listen,
+    parse_listen,
+    usable_directory,
+    validate_port,
+)
+
+if TYPE_CHECKING:
+    import grpc
 
 if TYPE_CHECKING:
     from coordinator.etcd import EtcdClient
@@ -46,7 +60,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="address other processes use to reach this one (default: the listen "
         "address, with a wildcard host replaced by the host name)",
     )
-    parser.add_argument("--json-logs", action="store_true", default=None)
+    parser.add_argument(
+        "--json-logs",
+        action="store_true",
+        default=None,
+        help="log JSON lines (the default for cluster roles)",
+    )
 
 
 async def _metanode(args: argparse.Namespace) -> None:
@@ -56,7 +75,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.gc import GarbageCollector
     from metanode.server import open_core, start_server
 
-    os.makedirs(args.data_dir, exist_ok=True)
+    check_can_listen(*parse_listen(args.listen, "--listen"))
+    usable_directory(args.data_dir, "metadata directory (--data-dir)")
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
     etcd = await EtcdClient.connect(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -64,7 +84,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     deleter = ReplicatedDataClient(datanodes)
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-    server = await start_server(core, args.listen)
+    server = await _start_grpc(start_server(core, args.listen), args.listen)
     registration = await register_node(
         etcd,
         args.cluster,
@@ -93,11 +113,12 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.backend import create_backend
     from datanode.server import start_server
 
-    details = _datanode_details(args)
+    check_can_listen(*parse_listen(args.listen, "--listen"))
     if args.data_dir:
-        os.makedirs(args.data_dir, exist_ok=True)
+        usable_directory(args.data_dir, "data directory (--data-dir)")
+    details = _datanode_details(args)
     backend = create_backend(args.type, details, data_dir=args.data_dir)
-    server = await start_server(backend, args.listen, args.node_id, args.location)
+    server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
     etcd = await EtcdClient.connect(args.etcd)
     registration = await register_node(
         etcd,
@@ -152,7 +173,8 @@ async def _stored_locations(etcd: EtcdClient, cluster: str) -> None:
 async def _gateway(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from coordinator.config_io import get_authdata, get_rest_endpoints
+    from coordinator.config_io import import_authdata
+    from coordinator.config_watch import ConfigWatcher
     from coordinator.etcd import EtcdClient
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
@@ -160,10 +182,21 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.app import app_runner
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
-    from gateway.s3.accounts import AccountStore, load_accounts
+    from gateway.s3.accounts import (
+        DEFAULT_AUTHDATA_PATH,
+        ENV_ACCESS_KEY,
+        AccountStore,
+        AuthDataError,
+        load_accounts,
+        warn_if_exposed_with_default_keys,
+    )
     from gateway.s3.auth import Authenticator
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
+    port = validate_port(args.port, "--port")
+    check_can_listen(args.host, port)
+    certificates = load_certificates()
+    env_accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
     etcd = await EtcdClient.connect(args.etcd)
     try:
         await _stored_locations(etcd, args.cluster)
@@ -175,37 +208,57 @@ async def _gateway(args: argparse.Namespace) -> None:
     locations = LocationWatcher(etcd, args.cluster)
     for watcher in (metanodes, datanodes, locations):
         await watcher.start()
-    stored_accounts = await get_authdata(etcd, args.cluster)
-    if stored_accounts.get("accounts") and not os.environ.get("SCALITY_ACCESS_KEY_ID"):
-        accounts = AccountStore.from_dict(stored_accounts)
-    else:
-        accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
+    config = ConfigWatcher(etcd, args.cluster)
+    await config.start()
+    env_overrides = bool(os.environ.get(ENV_ACCESS_KEY))
+    if not env_overrides and not config.authdata()["accounts"]:
+        # The first gateway stores the accounts it was given, so etcd holds what is in use.
+        authdata_path = Path(os.environ.get("S3AUTH_CONFIG") or DEFAULT_AUTHDATA_PATH)
+        file_accounts = json.loads(await asyncio.to_thread(authdata_path.read_text))
+        await import_authdata(etcd, args.cluster, file_accounts)
+    authenticator = Authenticator(env_accounts)
+
+    def use_stored_accounts() -> None:
+        document = config.authdata()
+        if env_overrides or not document["accounts"]:
+            authenticator.replace_accounts(env_accounts)
+            return
+        try:
+            authenticator.replace_accounts(AccountStore.from_dict(document))
+        except AuthDataError as error:
+            log.warning("keeping the previous accounts: the stored ones are unusable: %s", error)
+
+    use_stored_accounts()
+    config.on_accounts_change(use_stored_accounts)
     metadata = ClusterMetadata(etcd, args.cluster, metanodes)
     data = ReplicatedDataClient(datanodes)
-    rest_endpoints = await get_rest_endpoints(etcd, args.cluster) or default_rest_endpoints()
     services = GatewayServices(
         metadata=metadata,
         data=data,
-        authenticator=Authenticator(accounts),
-        rest_endpoints=lambda: rest_endpoints,
+        authenticator=authenticator,
+        rest_endpoints=lambda: config.rest_endpoints() or default_rest_endpoints(),
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
     runner = app_runner(services, shutdown_timeout=GRACE_SECONDS)
     await runner.setup()
-    certificates = load_certificates()
     ssl_context = server_ssl_context(certificates) if certificates else None
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, ssl_context=ssl_context)
-    await site.start()
+    site = web.TCPSite(runner, args.host, port, reuse_address=True, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise listen_error(args.host, port, error) from None
+    warn_if_exposed_with_default_keys(runner.addresses, authenticator.accounts())
     registration = await register_node(
         etcd,
         args.cluster,
         "gateway",
         args.node_id,
-        {"node_id": args.node_id, "address": advertised(f"{args.host}:{args.port}", args.advertise)},
+        {"node_id": args.node_id, "address": advertised(f"{args.host}:{port}", args.advertise)},
     )
     scheme = "https" if ssl_context else "http"
-    log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, args.port)
+    log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, port)
     try:
         await wait_for_stop_signal()
     finally:
@@ -214,9 +267,20 @@ async def _gateway(args: argparse.Namespace) -> None:
         await runner.cleanup()
         await metadata.close()
         await data.close()
+        await config.close()
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
+
+
+async def _start_grpc(starting: Awaitable[grpc.aio.Server], listen: str) -> grpc.aio.Server:
+    """Awaits a role's gRPC server start; a bind failure becomes a StartupError."""
+    try:
+        return await starting
+    except (RuntimeError, OSError, StrataError) as error:
+        raise StartupError(f"cannot listen on {listen}: the address is in use or not on this machine") from (
+            error
+        )
 
 
 def advertised(address: str, explicit: str | None) -> str:
@@ -233,11 +297,7 @@ def _runner(role: str, main):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         args.node_id = args.node_id or socket.gethostname()
         setup_logging(role, json_lines=args.json_logs if args.json_logs is not None else True)
-        try:
-            asyncio.run(main(args))
-        except SettingsError as error:
-            log.error("%s cannot start: %s", role, error)
-            return 2
+        asyncio.run(main(args))  # a StartupError reaches strata.cli.main: one line, exit status 2
         return 0
 
     return run
@@ -274,7 +334,16 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
 
     gateway = commands.add_parser("gateway", help="run an S3 gateway (cluster role)")
     _common(gateway)
-    gateway.add_argument("--host", default="0.0.0.0")
-    gateway.add_argument("--port", type=int, default=8000)
-    gateway.add_argument("--intent-ttl", type=float, default=3600.0)
+    gateway.add_argument(
+        "--host",
+        default=os.environ.get("LISTEN_ADDR", DEFAULT_HOST),
+        help="listen address (LISTEN_ADDR; default 127.0.0.1; 0.0.0.0 listens on every address)",
+    )
+    gateway.add_argument("--port", default="8000", help="S3 port (default 8000)")
+    gateway.add_argument(
+        "--intent-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds after which an unfinished upload's blobs are collected",
+    )
     gateway.set_defaults(run=_runner("gateway", _gateway))

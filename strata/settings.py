@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +16,28 @@ from typing import Any
 
 from coordinator.locations import default_locations, validate_locations
 from protos.errors import StrataError
+from strata.runtime.errors import StartupError, listen_error
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# CloudServer's S3METADATA / S3DATA values that Strata serves (S3BACKEND picks file or memory).
+SUPPORTED_METADATA = ("file", "mem")
+SUPPORTED_DATA = ("file", "mem", "multiple")
 
 
-class SettingsError(ValueError):
+class SettingsError(StartupError, ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def validate_port(port: object, what: str = "port") -> int:
+    """A TCP port number (0 picks a free one), or a SettingsError naming the setting."""
+    try:
+        number = int(str(port))
+    except ValueError:
+        raise SettingsError(f"{what} must be a number from 0 to 65535, not {port!r}") from None
+    if not 0 <= number <= 65535:
+        raise SettingsError(f"{what} must be a number from 0 to 65535, not {number}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -37,8 +56,8 @@ def default_rest_endpoints() -> dict[str, str]:
 @dataclass(frozen=True)
 class ServerSettings:
     backend: str = "file"  # S3BACKEND: file (disk) or mem (memory, lost at exit)
-    host: str = "0.0.0.0"  # LISTEN_ADDR: address the S3 port binds
-    port: int = 8000  # S3 port
+    host: str = DEFAULT_HOST  # LISTEN_ADDR / --host: address the S3 port binds (0.0.0.0: every address)
+    port: int = DEFAULT_PORT  # --port / config.json port: the S3 port
     data_path: str = "./localData"  # S3DATAPATH: blob files of the file backend
     metadata_path: str = "./localMetadata"  # S3METADATAPATH: RocksDB directory of the file backend
     authdata_path: str | None = None  # S3AUTH_CONFIG: CloudServer conf/authdata.json
@@ -53,6 +72,38 @@ class ServerSettings:
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
     gc_grace_s: float = 300.0  # STRATA_GC_GRACE: unreferenced blobs are kept this long for reads in flight
     certificates: CertificatePaths | None = None  # certFilePaths of config.json; with SSL=true: serve HTTPS
+
+
+def parse_listen(address: str, what: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) of a listen option, or a SettingsError naming the option."""
+    host, separator, port = address.rpartition(":")
+    if not separator or not host:
+        raise SettingsError(f"{what} must be host:port, not {address!r}")
+    return host.strip("[]"), validate_port(port, what)
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Binds and releases ``host:port`` so a taken port or an unknown host fails with one clear line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, sockaddr = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(sockaddr)
+    except OSError as error:
+        raise listen_error(host, port, error) from None
+
+
+def usable_directory(path: str, what: str) -> None:
+    """Creates ``path`` if missing; a SettingsError when it is not a writable directory."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise SettingsError(f"{what} {path} is not usable: it is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(f"{what} {path} is not usable: {error.strerror or error}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError(f"{what} {path} is not usable: not writable")
 
 
 def _read_json(path: str, what: str) -> dict[str, Any]:
@@ -139,15 +190,40 @@ def server_ssl_context(paths: CertificatePaths) -> ssl.SSLContext:
     return context
 
 
+def _check_cloudserver_backends(env: Mapping[str, str], backend: str) -> None:
+    """CloudServer's S3METADATA and S3DATA: refuse the stores Strata does not have."""
+    metadata = env.get("S3METADATA")
+    if metadata is not None and metadata not in SUPPORTED_METADATA:
+        raise SettingsError(
+            f"S3METADATA={metadata} is not supported: Strata's metadata stores are file (RocksDB) "
+            "and mem; leave it unset and choose with S3BACKEND"
+        )
+    if metadata is not None and metadata != backend:
+        raise SettingsError(
+            f"S3METADATA={metadata} does not match the {backend} backend; set S3BACKEND={metadata} instead"
+        )
+    data = env.get("S3DATA")
+    if data is not None and data not in SUPPORTED_DATA:
+        raise SettingsError(
+            f"S3DATA={data} is not supported (use {', '.join(SUPPORTED_DATA)}, or leave it unset; "
+            "S3_LOCATION_FILE defines the locations)"
+        )
+    if data in ("file", "mem") and data != backend:
+        raise SettingsError(
+            f"S3DATA={data} does not match the {backend} backend; set S3BACKEND={data} instead"
+        )
+
+
 def load_server_settings(
     env: Mapping[str, str] = os.environ,
     backend: str | None = None,
     host: str | None = None,
-    port: int | None = None,
+    port: int | str | None = None,
 ) -> ServerSettings:
     backend = backend or env.get("S3BACKEND", "file")
     if backend not in ("file", "mem"):
-        raise SettingsError(f"backend must be 'file' or 'mem', not {backend!r}")
+        raise SettingsError(f"S3BACKEND must be 'file' or 'mem', not {backend!r}")
+    _check_cloudserver_backends(env, backend)
     config_path = env.get("S3_CONFIG_FILE")
     config = _read_json(config_path, "config file") if config_path else {}
     location_path = env.get("S3_LOCATION_FILE")
@@ -172,10 +248,15 @@ def load_server_settings(
         raise SettingsError(
             f"bad number in STRATA_GC_INTERVAL/STRATA_INTENT_TTL/STRATA_GC_GRACE: {error}"
         ) from None
+    listen_host = host or env.get("LISTEN_ADDR") or DEFAULT_HOST
+    if port is not None:
+        listen_port = validate_port(port, "--port")
+    else:
+        listen_port = validate_port(config.get("port", DEFAULT_PORT), f"port of {config_path}")
     return ServerSettings(
         backend=backend,
-        host=host or env.get("LISTEN_ADDR", "0.0.0.0"),
-        port=port if port is not None else int(config.get("port", 8000)),
+        host=listen_host,
+        port=listen_port,
         data_path=env.get("S3DATAPATH", "./localData"),
         metadata_path=env.get("S3METADATAPATH", "./localMetadata"),
         authdata_path=env.get("S3AUTH_CONFIG"),

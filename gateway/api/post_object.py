@@ -28,8 +28,8 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from gateway.access import anonymous_request_allowed
 from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, owned_bucket, user_metadata
-from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.object_put import parse_content_md5
+from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4

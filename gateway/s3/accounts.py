@@ -8,20 +8,26 @@ given file; otherwise the default accounts shipped beside this module.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from strata.runtime.errors import StartupError
+
 DEFAULT_AUTHDATA_PATH = Path(__file__).with_name("default_authdata.json")
 ENV_ACCESS_KEY = "SCALITY_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "SCALITY_SECRET_ACCESS_KEY"
 CUSTOM_ACCOUNT_NAME = "CustomAccount"
 
+_log = logging.getLogger("gateway.accounts")
 
-class AuthDataError(ValueError):
+
+class AuthDataError(StartupError, ValueError):
     """The authdata document is not usable (raised at startup, never during a request)."""
 
 
@@ -115,6 +121,38 @@ def load_accounts(path: str | None = None, env: Mapping[str, str] = os.environ) 
     if access_key or secret_key:
         raise AuthDataError(f"{ENV_ACCESS_KEY} and {ENV_SECRET_KEY} must be set together")
     return AccountStore.from_file(path if path else DEFAULT_AUTHDATA_PATH)
+
+
+def published_default_keys(store: AccountStore) -> list[str]:
+    """Access keys of ``store`` whose secret is the one published in the default authdata file."""
+    defaults = AccountStore.from_file(DEFAULT_AUTHDATA_PATH)
+    published = []
+    for access_key in store.access_keys():
+        default, mine = defaults.lookup(access_key), store.lookup(access_key)
+        if default is not None and mine is not None and default[1] == mine[1]:
+            published.append(access_key)
+    return sorted(published)
+
+
+def warn_if_exposed_with_default_keys(addresses: list[Any], accounts: AccountStore) -> None:
+    """Logs a warning when a non-loopback address serves the access keys published in the docs."""
+    exposed = sorted({str(address[0]) for address in addresses if not _is_loopback(str(address[0]))})
+    published = published_default_keys(accounts)
+    if exposed and published:
+        _log.warning(
+            "listening on %s with the published default credentials (%s): anyone who can reach "
+            "this address can use them; set S3AUTH_CONFIG or SCALITY_ACCESS_KEY_ID/"
+            "SCALITY_SECRET_ACCESS_KEY",
+            ", ".join(exposed),
+            ", ".join(published),
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _parse_account(raw: Any, index: int) -> Account:

@@ -377,6 +377,13 @@ class Authenticator:
     def now(self) -> float:
         return self._clock()
 
+    def accounts(self) -> AccountStore:
+        return self._accounts
+
+    def replace_accounts(self, accounts: AccountStore) -> None:
+        """Serves ``accounts`` from the next request on (accounts changed in etcd, say)."""
+        self._accounts = accounts
+
     def _lookup(self, access_key: str) -> tuple[Account, str]:
         found = self._accounts.lookup(access_key)
         if found is None:

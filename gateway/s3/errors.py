@@ -59,6 +59,11 @@ class AuthorizationQueryParametersError(S3Error):
     default_message = "The query parameters that provide authentication information are not valid."
 
 
+class BadRequest(S3Error):
+    status = 400
+    default_message = "An error occurred when parsing the HTTP request."
+
+
 class BadDigest(S3Error):
     status = 400
     default_message = "The Content-MD5 you specified did not match what we received."
@@ -350,6 +355,11 @@ class ObjectLockConfigurationNotFoundError(S3Error):
 class PreconditionFailed(S3Error):
     status = 412
     default_message = "At least one of the preconditions you specified did not hold."
+
+
+class RequestHeaderSectionTooLarge(S3Error):
+    status = 400
+    default_message = "Your request header section exceeds the maximum allowed size."
 
 
 class RequestTimeTooSkewed(S3Error):

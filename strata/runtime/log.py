@@ -11,6 +11,8 @@ import sys
 import time
 import uuid
 
+from strata.runtime.errors import StartupError
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("strata_request_id", default="-")
 
 TRACE = 5
@@ -67,16 +69,24 @@ class _TextFormatter(logging.Formatter):
         return line
 
 
+LEVELS = {
+    "trace": TRACE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
 def level_from_env(default: str = "info") -> int:
-    name = os.environ.get("LOG_LEVEL", default).lower()
-    return {
-        "trace": TRACE,
-        "debug": logging.DEBUG,
-        "info": logging.INFO,
-        "warn": logging.WARNING,
-        "warning": logging.WARNING,
-        "error": logging.ERROR,
-    }.get(name, logging.INFO)
+    """``LOG_LEVEL`` (trace, debug, info, warn, error); a StartupError for any other value."""
+    name = os.environ.get("LOG_LEVEL", default).strip().lower() or default
+    if name not in LEVELS:
+        raise StartupError(
+            f"LOG_LEVEL={os.environ.get('LOG_LEVEL')} is not a log level; use one of trace, debug, info, warn, error"
+        )
+    return LEVELS[name]
 
 
 def setup_logging(role: str, json_lines: bool | None = None, level: int | None = None) -> None:
@@ -84,6 +94,7 @@ def setup_logging(role: str, json_lines: bool | None = None, level: int | None =
 
     ``json_lines`` defaults to JSON when stderr is not a terminal.
     """
+    level = level if level is not None else level_from_env()
     if json_lines is None:
         json_lines = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
@@ -91,7 +102,7 @@ def setup_logging(role: str, json_lines: bool | None = None, level: int | None =
     handler.setFormatter(_JsonFormatter(role) if json_lines else _TextFormatter(role))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level if level is not None else level_from_env())
+    root.setLevel(level)
     for noisy in ("aiohttp.access", "grpc", "asyncio"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
 

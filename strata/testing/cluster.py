@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from types import TracebackType
 
@@ -22,7 +23,15 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         self.state = self.launcher.up(self.spec)
+        self._watch_logs()
         return self
+
+    def _watch_logs(self) -> None:
+        """Lets the pytest plugin (when it is loaded) check every process's log for 5xx and tracebacks."""
+        plugin = sys.modules.get("strata.testing.pytest_plugin")
+        if plugin is not None and self.state is not None:
+            for record in self.state.processes:
+                plugin.watch_log_file(record.log)
 
     def stop(self) -> None:
         self.launcher.down()

@@ -105,3 +105,50 @@ def test_server_refuses_a_location_it_cannot_keep(tmp_path: Path, location: dict
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr
     assert not (tmp_path / "localMetadata").exists()
+
+
+def start_and_read_log(workdir: Path, args: list[str], env: dict[str, str]) -> tuple[str, list[str]]:
+    """Starts `strata server ARGS --port 0`, returns (its listen line, the log lines before it), stops it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_", "LISTEN_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strata.cli", "server", "--backend", "mem", "--port", "0", *args],
+        cwd=workdir,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "S3 server listening on" in line:
+                return line, lines
+            lines.append(line)
+        raise AssertionError(f"strata server exited: {''.join(lines)}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.mark.timeout(120)
+def test_server_listens_on_loopback_by_default(tmp_path: Path) -> None:
+    listening, before = start_and_read_log(tmp_path, [], {})
+    assert "http://127.0.0.1:" in listening
+    assert not [line for line in before if "published default credentials" in line]
+
+
+@pytest.mark.timeout(120)
+def test_server_on_every_address_with_default_keys_warns(tmp_path: Path) -> None:
+    listening, before = start_and_read_log(tmp_path, ["--host", "0.0.0.0"], {})
+    assert "http://0.0.0.0:" in listening
+    warnings = [line for line in before if "published default credentials" in line]
+    assert len(warnings) == 1 and "accessKey1" in warnings[0] and '"warning"' in warnings[0]
+
+
+@pytest.mark.timeout(120)
+def test_server_on_every_address_with_own_keys_does_not_warn(tmp_path: Path) -> None:
+    own = {"SCALITY_ACCESS_KEY_ID": "myOwnKey", "SCALITY_SECRET_ACCESS_KEY": "myOwnSecret"}
+    listening, before = start_and_read_log(tmp_path, [], {"LISTEN_ADDR": "0.0.0.0", **own})
+    assert "http://0.0.0.0:" in listening
+    assert not [line for line in before if "published default credentials" in line]

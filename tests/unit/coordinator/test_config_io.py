@@ -138,13 +138,44 @@ async def test_import_spreads_files_over_the_keyspace(
     assert account["keys"] == [{"access": "accessKey3", "secret": "verySecretKey3"}]
 
 
-async def test_reimport_replaces_accounts_and_leaves_other_files_alone(
+async def test_reimport_merges_accounts_by_access_key(
+    client: EtcdClient, cluster: str, tmp_path: Path
+) -> None:
+    await import_files(client, cluster, *write_samples(tmp_path / "first"))
+    before = await get_authdata(client, cluster)
+    lisa = json.loads(json.dumps(AUTHDATA["accounts"][1]))
+    lisa["keys"] = [{"access": lisa["keys"][0]["access"], "secret": "a-new-secret"}]
+    newcomer = {
+        "name": "Maggie",
+        "email": "maggie@strata.local",
+        "arn": "arn:aws:iam::123456789099:root",
+        "canonicalID": "m" * 64,
+        "shortid": "123456789099",
+        "keys": [{"access": "maggieKey", "secret": "maggieSecret"}],
+    }
+    _, _, authdata_path = write_samples(tmp_path / "second", authdata={"accounts": [lisa, newcomer]})
+    summary = await import_files(client, cluster, None, None, authdata_path)
+    assert summary.accounts is not None
+    assert summary.accounts.added == ("maggieKey",)
+    assert summary.accounts.updated == (lisa["keys"][0]["access"],)
+    assert summary.accounts.removed == ()
+    stored = {
+        key["access"]: key["secret"]
+        for a in (await get_authdata(client, cluster))["accounts"]
+        for key in a["keys"]
+    }
+    kept = {key["access"]: key["secret"] for a in before["accounts"] for key in a["keys"]}
+    assert stored == {**kept, lisa["keys"][0]["access"]: "a-new-secret", "maggieKey": "maggieSecret"}
+    assert any("1 added (maggieKey)" in line for line in summary.lines())
+
+
+async def test_reimport_replacing_accounts_leaves_other_files_alone(
     client: EtcdClient, cluster: str, tmp_path: Path
 ) -> None:
     await import_files(client, cluster, *write_samples(tmp_path / "first"))
     only_lisa = {"accounts": [AUTHDATA["accounts"][1]]}
     _, _, authdata_path = write_samples(tmp_path / "second", authdata=only_lisa)
-    summary = await import_files(client, cluster, None, None, authdata_path)
+    summary = await import_files(client, cluster, None, None, authdata_path, replace_accounts=True)
     assert (summary.settings, summary.locations, summary.access_keys) == (None, None, 1)
     assert await get_authdata(client, cluster) == only_lisa
     assert await client.get(Keyspace(cluster).account("accessKey1")) is None
