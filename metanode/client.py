@@ -40,6 +40,7 @@ from protos.metadata_pb2 import (
     PutPartRequest,
     PutPartResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
     RunGcRequest,
     RunGcResponse,
     UploadInfo,
@@ -112,6 +113,9 @@ class MetadataClient:
 
     async def abort_intent(self, request: AbortIntentRequest) -> Empty:
         return await self._call(self._stub.AbortIntent, request)
+
+    async def renew_intent(self, request: RenewIntentRequest) -> Intent:
+        return await self._call(self._stub.RenewIntent, request)
 
     async def queue_garbage(self, request: QueueGarbageRequest) -> Empty:
         return await self._call(self._stub.QueueGarbage, request)

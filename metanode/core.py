@@ -48,6 +48,7 @@ from protos.metadata_pb2 import (
     PutObjectRequest,
     PutObjectResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
     RunGcRequest,
     RunGcResponse,
 )
@@ -572,6 +573,29 @@ class MetadataCore:
             raise _error(ErrorReason.INVALID_ARGUMENT, "intent_id is required")
         await self._close_intent(request.intent_id, lambda intent: True)
         return Empty()
+
+    async def renew_intent(self, request: RenewIntentRequest) -> Intent:
+        """Moves an open intent's deadline to now + ttl; NO_SUCH_INTENT once it was closed or collected.
+
+        Under the object's lock, like closing, so a renewal never resurrects an intent the
+        collector has just closed (its blobs may already be gone).
+        """
+        if not request.intent_id:
+            raise _error(ErrorReason.INVALID_ARGUMENT, "intent_id is required")
+        if request.ttl_ms < 0:
+            raise _error(ErrorReason.INVALID_ARGUMENT, "ttl_ms must not be negative")
+        intent = await self._get_record(keys.intent_key(request.intent_id), keys.decode_intent)
+        if intent is None:
+            raise _error(ErrorReason.NO_SUCH_INTENT, f"no such intent: {request.intent_id}")
+        async with self._object_scope(intent.bucket, intent.key):
+            intent = await self._get_record(keys.intent_key(request.intent_id), keys.decode_intent)
+            if intent is None:
+                raise _error(ErrorReason.NO_SUCH_INTENT, f"no such intent: {request.intent_id}")
+            deadline = self.now_ms() + (request.ttl_ms or self.intent_ttl_ms)
+            if deadline > intent.expires_ms:
+                intent.expires_ms = deadline
+                await self.writer.submit([(keys.intent_key(intent.id), keys.encode_record(intent))])
+            return intent
 
     async def _close_intent(self, intent_id: str, should_close: Callable[[Intent], bool]) -> bool:
         """Deletes the intent and queues its blobs, under its object's lock so no commit races it."""

@@ -43,6 +43,7 @@ from protos.metadata_pb2 import (
     PutPartRequest,
     PutPartResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
     RunGcRequest,
     RunGcResponse,
     UploadInfo,
@@ -119,6 +120,9 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def AbortIntent(self, request: AbortIntentRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
         return await _serve(context, "AbortIntent", self._core.abort_intent, request)
+
+    async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
+        return await _serve(context, "RenewIntent", self._core.renew_intent, request)
 
     async def QueueGarbage(self, request: QueueGarbageRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
         return await _serve(context, "QueueGarbage", self._core.queue_garbage, request)

@@ -356,6 +356,14 @@ class AbortIntentRequest(_message.Message):
     intent_id: str
     def __init__(self, intent_id: _Optional[str] = ...) -> None: ...
 
+class RenewIntentRequest(_message.Message):
+    __slots__ = ("intent_id", "ttl_ms")
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    ttl_ms: int
+    def __init__(self, intent_id: _Optional[str] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
+
 class QueueGarbageRequest(_message.Message):
     __slots__ = ("blobs",)
     BLOBS_FIELD_NUMBER: _ClassVar[int]

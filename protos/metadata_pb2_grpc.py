@@ -90,6 +90,11 @@ class MetadataServiceStub:
                 request_serializer=metadata__pb2.AbortIntentRequest.SerializeToString,
                 response_deserializer=common__pb2.Empty.FromString,
                 _registered_method=True)
+        self.RenewIntent = channel.unary_unary(
+                '/strata.MetadataService/RenewIntent',
+                request_serializer=metadata__pb2.RenewIntentRequest.SerializeToString,
+                response_deserializer=metadata__pb2.Intent.FromString,
+                _registered_method=True)
         self.QueueGarbage = channel.unary_unary(
                 '/strata.MetadataService/QueueGarbage',
                 request_serializer=metadata__pb2.QueueGarbageRequest.SerializeToString,
@@ -206,6 +211,12 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewIntent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def QueueGarbage(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -317,6 +328,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.AbortIntent,
                     request_deserializer=metadata__pb2.AbortIntentRequest.FromString,
                     response_serializer=common__pb2.Empty.SerializeToString,
+            ),
+            'RenewIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewIntent,
+                    request_deserializer=metadata__pb2.RenewIntentRequest.FromString,
+                    response_serializer=metadata__pb2.Intent.SerializeToString,
             ),
             'QueueGarbage': grpc.unary_unary_rpc_method_handler(
                     servicer.QueueGarbage,
@@ -661,6 +677,33 @@ class MetadataService:
             '/strata.MetadataService/AbortIntent',
             metadata__pb2.AbortIntentRequest.SerializeToString,
             common__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RenewIntent',
+            metadata__pb2.RenewIntentRequest.SerializeToString,
+            metadata__pb2.Intent.FromString,
             options,
             channel_credentials,
             insecure,

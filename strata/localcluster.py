@@ -151,6 +151,7 @@ class ClusterSpec:
     gateway_base_port: int | None = 8000
     gc_interval_s: float = 10.0
     intent_ttl_s: float = 3600.0
+    gc_grace_s: float = 300.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -302,6 +303,8 @@ class LocalClusterLauncher:
                         str(spec.gc_interval_s),
                         "--intent-ttl",
                         str(spec.intent_ttl_s),
+                        "--gc-grace",
+                        str(spec.gc_grace_s),
                     ],
                     port,
                     f"127.0.0.1:{port}",

@@ -431,7 +431,12 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()
-    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BLOB_NOT_FOUND, BACKEND_AUTH, NO_SUCH_INTENT, INTERNAL, unknown:
+    if reason == ErrorReason.NO_SUCH_INTENT:
+        # Only an upload whose write intent was collected before its commit gets here.
+        return ServiceUnavailable(
+            "The upload's data could not be kept until it was committed; please retry the upload."
+        )
+    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BLOB_NOT_FOUND, BACKEND_AUTH, INTERNAL, unknown:
     # the detail stays in our logs, never in the response.
     return InternalError()
 
