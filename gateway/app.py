@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allowed
 from gateway.api import HANDLERS
 from gateway.context import GatewayServices, RequestContext
+from gateway.health import health_report
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
@@ -31,7 +32,7 @@ def build_app(services: GatewayServices) -> web.Application:
 
 
 async def healthcheck(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response(await health_report(request.app[SERVICES]))
 
 
 async def handle_s3(request: web.Request) -> web.StreamResponse:

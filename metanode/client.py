@@ -41,8 +41,11 @@ from protos.metadata_pb2 import (
     PutPartResponse,
     QueueGarbageRequest,
     RenewIntentRequest,
+    RepairStatusResponse,
     RunGcRequest,
     RunGcResponse,
+    RunRepairRequest,
+    RunRepairResponse,
     UploadInfo,
     UploadRef,
 )
@@ -113,6 +116,12 @@ class MetadataClient:
 
     async def abort_intent(self, request: AbortIntentRequest) -> Empty:
         return await self._call(self._stub.AbortIntent, request)
+
+    async def run_repair(self, request: RunRepairRequest) -> RunRepairResponse:
+        return await self._call(self._stub.RunRepair, request)
+
+    async def repair_status(self, request: Empty) -> RepairStatusResponse:
+        return await self._call(self._stub.RepairStatus, request)
 
     async def renew_intent(self, request: RenewIntentRequest) -> Intent:
         return await self._call(self._stub.RenewIntent, request)

@@ -105,6 +105,16 @@ class MetadataServiceStub:
                 request_serializer=metadata__pb2.RunGcRequest.SerializeToString,
                 response_deserializer=metadata__pb2.RunGcResponse.FromString,
                 _registered_method=True)
+        self.RunRepair = channel.unary_unary(
+                '/strata.MetadataService/RunRepair',
+                request_serializer=metadata__pb2.RunRepairRequest.SerializeToString,
+                response_deserializer=metadata__pb2.RunRepairResponse.FromString,
+                _registered_method=True)
+        self.RepairStatus = channel.unary_unary(
+                '/strata.MetadataService/RepairStatus',
+                request_serializer=common__pb2.Empty.SerializeToString,
+                response_deserializer=metadata__pb2.RepairStatusResponse.FromString,
+                _registered_method=True)
         self.CreateUpload = channel.unary_unary(
                 '/strata.MetadataService/CreateUpload',
                 request_serializer=metadata__pb2.CreateUploadRequest.SerializeToString,
@@ -229,6 +239,18 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunRepair(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RepairStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateUpload(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -343,6 +365,16 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.RunGc,
                     request_deserializer=metadata__pb2.RunGcRequest.FromString,
                     response_serializer=metadata__pb2.RunGcResponse.SerializeToString,
+            ),
+            'RunRepair': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunRepair,
+                    request_deserializer=metadata__pb2.RunRepairRequest.FromString,
+                    response_serializer=metadata__pb2.RunRepairResponse.SerializeToString,
+            ),
+            'RepairStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepairStatus,
+                    request_deserializer=common__pb2.Empty.FromString,
+                    response_serializer=metadata__pb2.RepairStatusResponse.SerializeToString,
             ),
             'CreateUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateUpload,
@@ -758,6 +790,60 @@ class MetadataService:
             '/strata.MetadataService/RunGc',
             metadata__pb2.RunGcRequest.SerializeToString,
             metadata__pb2.RunGcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunRepair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RunRepair',
+            metadata__pb2.RunRepairRequest.SerializeToString,
+            metadata__pb2.RunRepairResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepairStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RepairStatus',
+            common__pb2.Empty.SerializeToString,
+            metadata__pb2.RepairStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

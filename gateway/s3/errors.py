@@ -431,6 +431,8 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()
+    if reason == ErrorReason.DATA_UNREACHABLE:
+        return ServiceUnavailable("The data of this object is on datanodes that cannot be reached.")
     if reason == ErrorReason.NO_SUCH_INTENT:
         # Only an upload whose write intent was collected before its commit gets here.
         return ServiceUnavailable(
