@@ -8,6 +8,7 @@ Everything lives under ``/strata/<cluster-name>/``::
     config/settings              the remaining config.json settings
     accounts/<access-key>        one authdata.json account (JSON)
     nodes/<kind>/<id>            a live node's registration, bound to its lease
+    members/<kind>/<id>          every node that ever registered (no lease: a dead node stays listed)
     shards/<id>/members          the shard's replicas
     shards/<id>/isr              the in-sync replica set
     shards/<id>/leader           the shard leader's election key
@@ -79,6 +80,12 @@ class Keyspace:
 
     def node(self, kind: str, node_id: str) -> str:
         return self.nodes_prefix(kind) + _check_segment("node id", node_id)
+
+    def members_prefix(self, kind: str) -> str:
+        return f"{self.root}members/{_check_segment('node kind', kind)}/"
+
+    def member(self, kind: str, node_id: str) -> str:
+        return self.members_prefix(kind) + _check_segment("node id", node_id)
 
     # shards
     @property

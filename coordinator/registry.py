@@ -1,5 +1,9 @@
 """Node registry: live nodes announce themselves under ``nodes/<kind>/<id>``, bound to a lease.
 
+Registering also records the node under ``members/<kind>/<id>`` without a lease, so
+the cluster remembers the nodes it should have: a member that is not live is down
+(its location is degraded), not gone.
+
 A registered node's key exists while its process keeps the lease alive; a
 graceful ``close()`` revokes the lease so the node disappears at once, and a
 crashed process disappears when its lease expires (``ttl_s``). If the lease is
@@ -124,7 +128,9 @@ async def register_node(
 
     A node id already registered is taken over (a restarted process reuses its id).
     """
-    key = keyspace(cluster).node(kind, node_id)
+    space = keyspace(cluster)
+    key = space.node(kind, node_id)
+    await client.put(space.member(kind, node_id), _encode_info(kind, node_id, info))
     registration = Registration(client, key, kind, node_id, info, ttl_s)
     await registration._register()
     registration._start_keepalive()
@@ -150,11 +156,16 @@ class NodeWatcher:
         self._mirror: PrefixMirror[dict[str, Any]] = PrefixMirror(
             client, keyspace(cluster).nodes_prefix(kind), _decode_node
         )
+        self._members: PrefixMirror[dict[str, Any]] = PrefixMirror(
+            client, keyspace(cluster).members_prefix(kind), _decode_node
+        )
 
     async def start(self) -> None:
         await self._mirror.start()
+        await self._members.start()
 
     async def close(self) -> None:
+        await self._members.close()
         await self._mirror.close()
 
     async def __aenter__(self) -> NodeWatcher:
@@ -184,6 +195,28 @@ class NodeWatcher:
     def nodes_for_location(self, location: str) -> list[NodeInfo]:
         """Live nodes serving ``location``, ordered by node id."""
         return [_node_info(info) for info in self.nodes() if info.get("location") == location]
+
+    def members_for_location(self, location: str) -> list[str]:
+        """Ids of every node that ever registered for ``location``, live or not, sorted."""
+        return sorted(
+            str(info.get("node_id", ""))
+            for info in self._members.items().values()
+            if info.get("location") == location
+        )
+
+    def unreachable(self) -> dict[str, list[str]]:
+        """Per location, the member ids that are not live now."""
+        live = set(self.node_ids())
+        down: dict[str, list[str]] = {}
+        for info in self._members.items().values():
+            node_id = str(info.get("node_id", ""))
+            if node_id not in live:
+                down.setdefault(str(info.get("location", "")), []).append(node_id)
+        return {location: sorted(ids) for location, ids in down.items()}
+
+    def locations(self) -> list[str]:
+        """Every location some member serves."""
+        return sorted({str(info.get("location", "")) for info in self._members.items().values()})
 
     def add_listener(self, listener: Any) -> None:
         """``listener()`` runs after every membership change."""

@@ -253,6 +253,10 @@ class NodeDirectory(Protocol):
         """A live datanode by id, or None."""
         ...
 
+    def members_for_location(self, location: str) -> list[str]:
+        """Ids of every datanode that belongs to ``location``, live or not."""
+        ...
+
 
 class StaticNodeDirectory:
     """A fixed set of nodes, all considered live (tests, fixed deployments)."""
@@ -265,6 +269,9 @@ class StaticNodeDirectory:
 
     def node(self, node_id: str) -> NodeInfo | None:
         return self._nodes.get(node_id)
+
+    def members_for_location(self, location: str) -> list[str]:
+        return sorted(node.node_id for node in self.nodes_for_location(location))
 
 
 def rendezvous_order(blob_id: str, nodes: Sequence[NodeInfo]) -> list[NodeInfo]:
@@ -321,7 +328,19 @@ class ReplicatedDataClient:
             )
         blob_id = secrets.token_hex(16)
         chosen = rendezvous_order(blob_id, nodes)[: self._replication_factor]
-        return BlobRef(location=location, blob_id=blob_id, size=0, replicas=[node.node_id for node in chosen])
+        return BlobRef(
+            location=location,
+            blob_id=blob_id,
+            size=0,
+            replicas=[node.node_id for node in chosen],
+            replicas_wanted=self.replicas_wanted(location),
+        )
+
+    def replicas_wanted(self, location: str) -> int:
+        """The location's replication factor: R, or every member datanode if it has fewer."""
+        members = set(self._directory.members_for_location(location))
+        members.update(node.node_id for node in self._directory.nodes_for_location(location))
+        return min(self._replication_factor, len(members))
 
     async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
         if not blob.replicas:
@@ -361,7 +380,11 @@ class ReplicatedDataClient:
                 ErrorReason.INTERNAL, f"replicas disagree on the size of {blob.blob_id}: {sizes}"
             )
         return BlobRef(
-            location=blob.location, blob_id=blob.blob_id, size=sizes.pop(), replicas=list(blob.replicas)
+            location=blob.location,
+            blob_id=blob.blob_id,
+            size=sizes.pop(),
+            replicas=list(blob.replicas),
+            replicas_wanted=blob.replicas_wanted,
         )
 
     async def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
@@ -388,7 +411,52 @@ class ReplicatedDataClient:
                     "replica read failed, trying the next one",
                     extra=log_fields(blob_id=blob.blob_id, node_id=node_id, reason=error.reason_name),
                 )
+        if last_error is not None and last_error.reason == ErrorReason.BACKEND_UNAVAILABLE:
+            # Every replica failed, the last one because its node could not be reached.
+            raise StrataError(
+                ErrorReason.DATA_UNREACHABLE,
+                f"no datanode holding blob {blob.blob_id} can be reached ({', '.join(self._replica_ids(blob))})",
+            )
         raise last_error or StrataError(ErrorReason.BLOB_NOT_FOUND, f"blob {blob.blob_id} has no replica")
+
+    async def replicate(self, blob: BlobRef) -> list[str]:
+        """Copies ``blob`` from a live replica to live nodes of its location that lack it, until it has
+        ``replicas_wanted`` copies (or no node is left); returns the ids of the nodes that now hold it."""
+        missing = blob.replicas_wanted - len(blob.replicas)
+        if missing <= 0:
+            return []
+        sources = [node for node in map(self._directory.node, blob.replicas) if node is not None]
+        if not sources:
+            raise StrataError(
+                ErrorReason.DATA_UNREACHABLE, f"no live replica of blob {blob.blob_id} to copy from"
+            )
+        holders = set(blob.replicas)
+        spare = [
+            node for node in self._directory.nodes_for_location(blob.location) if node.node_id not in holders
+        ]
+        added: list[str] = []
+        for target in rendezvous_order(blob.blob_id, spare):
+            if len(added) >= missing:
+                break
+            source = self.client_for(sources[0].address)
+            try:
+                async with aclosing(source.get(blob.blob_id)) as pieces:
+                    written = await self.client_for(target.address).put(blob.blob_id, blob.location, pieces)
+            except StrataError as error:
+                logger.warning(
+                    "could not copy a blob to a new replica",
+                    extra=log_fields(blob_id=blob.blob_id, node_id=target.node_id, reason=error.reason_name),
+                )
+                continue
+            if written.size != blob.size:
+                await self._discard_now(
+                    BlobRef(location=blob.location, blob_id=blob.blob_id, replicas=[target.node_id])
+                )
+                raise StrataError(
+                    ErrorReason.INTERNAL, f"copy of {blob.blob_id} has {written.size} bytes, not {blob.size}"
+                )
+            added.append(target.node_id)
+        return added
 
     async def delete(self, blob: BlobRef) -> None:
         results = await asyncio.gather(

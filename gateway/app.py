@@ -11,6 +11,7 @@ from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allo
 from gateway.api import HANDLERS
 from gateway.api.unsupported import check_expected_owner, check_request
 from gateway.context import GatewayServices, RequestContext
+from gateway.health import health_report
 from gateway.runner import SERVER_HEADER, S3AppRunner, error_response
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
@@ -52,7 +53,7 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 
 async def healthcheck(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response(await health_report(request.app[SERVICES]))
 
 
 async def handle_s3(request: web.Request) -> web.StreamResponse:

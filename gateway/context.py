@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.ports import DataPort, MetadataPort
+from gateway.ports import DatanodeMembership, DataPort, MetadataPort
 from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
 
@@ -32,6 +32,8 @@ class GatewayServices:
     inline_threshold: int = INLINE_THRESHOLD
     intent_ttl_ms: int = DEFAULT_INTENT_TTL_MS
     max_put_size: int = 5 * 1024**3
+    # Cluster mode: every datanode that belongs to the cluster, live or not (gateway.health).
+    datanodes: DatanodeMembership | None = None
 
 
 @dataclass

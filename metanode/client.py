@@ -40,8 +40,12 @@ from protos.metadata_pb2 import (
     PutPartRequest,
     PutPartResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
+    RepairStatusResponse,
     RunGcRequest,
     RunGcResponse,
+    RunRepairRequest,
+    RunRepairResponse,
     UploadInfo,
     UploadRef,
 )
@@ -112,6 +116,15 @@ class MetadataClient:
 
     async def abort_intent(self, request: AbortIntentRequest) -> Empty:
         return await self._call(self._stub.AbortIntent, request)
+
+    async def run_repair(self, request: RunRepairRequest) -> RunRepairResponse:
+        return await self._call(self._stub.RunRepair, request)
+
+    async def repair_status(self, request: Empty) -> RepairStatusResponse:
+        return await self._call(self._stub.RepairStatus, request)
+
+    async def renew_intent(self, request: RenewIntentRequest) -> Intent:
+        return await self._call(self._stub.RenewIntent, request)
 
     async def queue_garbage(self, request: QueueGarbageRequest) -> Empty:
         return await self._call(self._stub.QueueGarbage, request)

@@ -21,6 +21,7 @@ from metanode.kv import KV
 from metanode.listing import Delimiter, DelimiterMaster, DelimiterVersions, ListingMachine, run_listing
 from metanode.locks import KeyedLocks, SharedExclusiveLock
 from metanode.multipart import CommitExtras, Multipart
+from metanode.repair import BlobReplicator, Repairer, RepairQueue, short_blobs
 from metanode.versioning import ObjectMutation, plan_delete, plan_put, resolve_null_version
 from metanode.writer import BatchWriter
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
@@ -48,8 +49,13 @@ from protos.metadata_pb2 import (
     PutObjectRequest,
     PutObjectResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
+    RepairEntry,
+    RepairStatusResponse,
     RunGcRequest,
     RunGcResponse,
+    RunRepairRequest,
+    RunRepairResponse,
 )
 
 DEFAULT_INTENT_TTL_MS = 3_600_000
@@ -108,6 +114,7 @@ class MetadataCore:
         self._buckets: dict[str, BucketInfo] = {}
         self._deleter = deleter
         self._collector: GarbageCollector | None = None
+        self._repairer: Repairer | None = None
         # One GC pass at a time, whoever starts it (background loop or run_gc).
         self.gc_lock = asyncio.Lock()
         self._multipart = Multipart(self)
@@ -132,6 +139,11 @@ class MetadataCore:
     def set_deleter(self, deleter: BlobDeleter | None) -> None:
         self._deleter = deleter
         self._collector = None
+
+    def set_replicator(self, replicator: BlobReplicator | None, interval_s: float = 30.0) -> Repairer | None:
+        """Enables repair passes (cluster mode); returns the repairer, to be started for periodic passes."""
+        self._repairer = Repairer(self, replicator, interval_s) if replicator is not None else None
+        return self._repairer
 
     def now_ms(self) -> int:
         return self._clock_ms()
@@ -176,6 +188,22 @@ class MetadataCore:
             async with self._object_locks.hold((bucket.uid, key)):
                 yield bucket
 
+    def _repair_put(
+        self, bucket: BucketInfo, key: str, blobs: Iterable[BlobRef], upload_id: str = ""
+    ) -> tuple[bytes, bytes] | None:
+        """The repair-queue entry for a commit whose blobs include some short of their replicas."""
+        short = short_blobs(blobs)
+        if not short:
+            return None
+        entry = RepairEntry(
+            bucket=bucket.name,
+            key=key,
+            upload_id=upload_id,
+            queued_ms=self.now_ms(),
+            locations=sorted({blob.location for blob in short}),
+        )
+        return keys.repair_key(bucket.uid, key, upload_id), keys.encode_record(entry)
+
     def _gc_put(self, blobs: Iterable[BlobRef]) -> tuple[bytes, bytes] | None:
         """The queue entry for ``blobs`` (allocated now, so call it right before submitting)."""
         blob_list = list(blobs)
@@ -190,8 +218,10 @@ class MetadataCore:
         mutation: ObjectMutation,
         extra_deletes: Sequence[bytes] = (),
         extra_garbage: Sequence[BlobRef] = (),
+        extra_puts: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         puts = [(raw_key, keys.encode_record(record)) for raw_key, record in mutation.puts]
+        puts.extend(extra_puts)
         gc_put = self._gc_put([*mutation.released_blobs, *extra_garbage])
         if gc_put is not None:
             puts.append(gc_put)
@@ -454,7 +484,14 @@ class MetadataCore:
                 replaced_null=replaced_null,
             )
             extra_deletes = [keys.intent_key(request.intent_id)] if request.intent_id else []
-            await self._submit_mutation(mutation, [*extra_deletes, *extras.deletes], extras.garbage)
+            # A blob short of its replicas is queued for repair in the commit that references it.
+            repair_put = self._repair_put(bucket, record.key, record.blobs)
+            await self._submit_mutation(
+                mutation,
+                [*extra_deletes, *extras.deletes],
+                extras.garbage,
+                [repair_put] if repair_put is not None else [],
+            )
         reported = keys.NULL_VERSION_ID if record.is_null else mutation.reported_version_id
         return PutObjectResponse(
             version_id=keys.encode_version_id(reported), last_modified_ms=record.last_modified_ms
@@ -633,6 +670,29 @@ class MetadataCore:
         await self._close_intent(request.intent_id, lambda intent: True)
         return Empty()
 
+    async def renew_intent(self, request: RenewIntentRequest) -> Intent:
+        """Moves an open intent's deadline to now + ttl; NO_SUCH_INTENT once it was closed or collected.
+
+        Under the object's lock, like closing, so a renewal never resurrects an intent the
+        collector has just closed (its blobs may already be gone).
+        """
+        if not request.intent_id:
+            raise _error(ErrorReason.INVALID_ARGUMENT, "intent_id is required")
+        if request.ttl_ms < 0:
+            raise _error(ErrorReason.INVALID_ARGUMENT, "ttl_ms must not be negative")
+        intent = await self._get_record(keys.intent_key(request.intent_id), keys.decode_intent)
+        if intent is None:
+            raise _error(ErrorReason.NO_SUCH_INTENT, f"no such intent: {request.intent_id}")
+        async with self._object_scope(intent.bucket, intent.key):
+            intent = await self._get_record(keys.intent_key(request.intent_id), keys.decode_intent)
+            if intent is None:
+                raise _error(ErrorReason.NO_SUCH_INTENT, f"no such intent: {request.intent_id}")
+            deadline = self.now_ms() + (request.ttl_ms or self.intent_ttl_ms)
+            if deadline > intent.expires_ms:
+                intent.expires_ms = deadline
+                await self.writer.submit([(keys.intent_key(intent.id), keys.encode_record(intent))])
+            return intent
+
     async def _close_intent(self, intent_id: str, should_close: Callable[[Intent], bool]) -> bool:
         """Deletes the intent and queues its blobs, under its object's lock so no commit races it."""
         intent = await self._get_record(keys.intent_key(intent_id), keys.decode_intent)
@@ -733,3 +793,22 @@ class MetadataCore:
             intents_expired=stats.intents_expired,
             entries_remaining=stats.entries_remaining,
         )
+
+    # ---- repair ----
+
+    async def run_repair(self, request: RunRepairRequest) -> RunRepairResponse:
+        """One repair pass now. Without a replicator (embedded mode) nothing is ever short."""
+        if self._repairer is None:
+            return RunRepairResponse(entries_remaining=len(await RepairQueue(self).entries()))
+        stats = await self._repairer.run_once()
+        return RunRepairResponse(
+            blobs_repaired=stats.blobs_repaired, entries_remaining=stats.entries_remaining
+        )
+
+    async def repair_status(self, request: Empty) -> RepairStatusResponse:
+        entries = await RepairQueue(self).entries()
+        response = RepairStatusResponse(entries=len(entries))
+        for _, entry in entries:
+            for location in entry.locations:
+                response.entries_by_location[location] += 1
+        return response

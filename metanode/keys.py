@@ -10,6 +10,7 @@ Key layout (all keys are bytes; object keys and names are UTF-8):
 - ``O<bucket-uid><key>\\0<version-id>`` -> one version
 - ``U<bucket-uid><key>\\0<upload-id>`` -> UploadInfo; ``P<upload-id><part:05d>`` -> PartInfo
 - ``G<seq:020d>`` -> GcEntry; ``I<intent-id>`` -> Intent; ``L<index:020d>`` -> log entry
+- ``R<bucket-uid><key>\\0<upload-id>`` -> RepairEntry (blobs short of their replicas)
 - ``S<name>`` -> node bookkeeping (last log index, version id floor)
 """
 
@@ -26,7 +27,7 @@ from google.protobuf.message import DecodeError, Message
 
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import BucketInfo, GcEntry, Intent, ObjectMD, PartInfo, UploadInfo
+from protos.metadata_pb2 import BucketInfo, GcEntry, Intent, ObjectMD, PartInfo, RepairEntry, UploadInfo
 
 FORMAT_VERSION = 1
 
@@ -37,6 +38,7 @@ PART_PREFIX = b"P"
 GC_PREFIX = b"G"
 INTENT_PREFIX = b"I"
 LOG_PREFIX = b"L"
+REPAIR_PREFIX = b"R"
 SYSTEM_PREFIX = b"S"
 
 VERSION_SEPARATOR = "\0"
@@ -103,6 +105,10 @@ def decode_intent(raw: bytes) -> Intent:
 
 def decode_gc_entry(raw: bytes) -> GcEntry:
     return _decode(GcEntry, raw)
+
+
+def decode_repair_entry(raw: bytes) -> RepairEntry:
+    return _decode(RepairEntry, raw)
 
 
 def decode_upload(raw: bytes) -> UploadInfo:
@@ -263,6 +269,16 @@ def gc_key(seq: int) -> bytes:
 
 def gc_seq_from_key(raw_key: bytes) -> int:
     return int(raw_key[len(GC_PREFIX) :])
+
+
+def repair_key(bucket_uid: str, key: str, upload_id: str = "") -> bytes:
+    """The repair-queue entry of one object's versions, or of one upload's parts."""
+    return (
+        REPAIR_PREFIX
+        + master_key(bucket_uid, key)[len(OBJECT_PREFIX) :]
+        + VERSION_SEPARATOR_BYTES
+        + upload_id.encode()
+    )
 
 
 def intent_key(intent_id: str) -> bytes:

@@ -293,6 +293,9 @@ class Multipart:
                 gc_put = self._core._gc_put([replaced.blob])
                 if gc_put is not None:
                     puts.append(gc_put)
+            repair_put = self._core._repair_put(bucket, ref.key, [part.blob], ref.upload_id)
+            if repair_put is not None:
+                puts.append(repair_put)
             await self._core.writer.submit(puts, deletes)
         return PutPartResponse(replaced=replaced)
 

@@ -43,8 +43,12 @@ from protos.metadata_pb2 import (
     PutPartRequest,
     PutPartResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
+    RepairStatusResponse,
     RunGcRequest,
     RunGcResponse,
+    RunRepairRequest,
+    RunRepairResponse,
     UploadInfo,
     UploadRef,
 )
@@ -119,6 +123,17 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def AbortIntent(self, request: AbortIntentRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
         return await _serve(context, "AbortIntent", self._core.abort_intent, request)
+
+    async def RunRepair(
+        self, request: RunRepairRequest, context: grpc.aio.ServicerContext
+    ) -> RunRepairResponse:  # noqa: N802
+        return await _serve(context, "RunRepair", self._core.run_repair, request)
+
+    async def RepairStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> RepairStatusResponse:  # noqa: N802
+        return await _serve(context, "RepairStatus", self._core.repair_status, request)
+
+    async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
+        return await _serve(context, "RenewIntent", self._core.renew_intent, request)
 
     async def QueueGarbage(self, request: QueueGarbageRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
         return await _serve(context, "QueueGarbage", self._core.queue_garbage, request)

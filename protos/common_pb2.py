@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x63ommon.proto\x12\x06strata\"L\n\x07\x42lobRef\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x10\n\x08replicas\x18\x04 \x03(\t\",\n\x08\x43hecksum\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x07\n\x05\x45mpty*\xae\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n\x0eNO_SUCH_BUCKET\x10\x01\x12\x0f\n\x0bNO_SUCH_KEY\x10\x02\x12\x13\n\x0fNO_SUCH_VERSION\x10\x03\x12\x12\n\x0eNO_SUCH_UPLOAD\x10\x04\x12\x11\n\rBUCKET_EXISTS\x10\x05\x12\x14\n\x10\x42UCKET_NOT_EMPTY\x10\x06\x12\x17\n\x13PRECONDITION_FAILED\x10\x07\x12\x0e\n\nNOT_LEADER\x10\x08\x12\x0f\n\x0bSTALE_EPOCH\x10\t\x12\x15\n\x11\x43HECKSUM_MISMATCH\x10\n\x12\x12\n\x0e\x42LOB_NOT_FOUND\x10\x0b\x12\x17\n\x13\x42\x41\x43KEND_UNAVAILABLE\x10\x0c\x12\x10\n\x0c\x42\x41\x43KEND_AUTH\x10\r\x12\t\n\x05QUOTA\x10\x0e\x12\x14\n\x10INVALID_ARGUMENT\x10\x0f\x12\x12\n\x0eNO_SUCH_INTENT\x10\x10\x12\x0c\n\x08\x43ONFLICT\x10\x11\x12\x0c\n\x08INTERNAL\x10\x12\x12\x10\n\x0c\x42LOB_CORRUPT\x10\x13\x12\x17\n\x13\x42UCKET_OWNED_BY_YOU\x10\x14\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x63ommon.proto\x12\x06strata\"e\n\x07\x42lobRef\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x0f\n\x07\x62lob_id\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x10\n\x08replicas\x18\x04 \x03(\t\x12\x17\n\x0freplicas_wanted\x18\x05 \x01(\x05\",\n\x08\x43hecksum\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x07\n\x05\x45mpty*\xc4\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x12\n\x0eNO_SUCH_BUCKET\x10\x01\x12\x0f\n\x0bNO_SUCH_KEY\x10\x02\x12\x13\n\x0fNO_SUCH_VERSION\x10\x03\x12\x12\n\x0eNO_SUCH_UPLOAD\x10\x04\x12\x11\n\rBUCKET_EXISTS\x10\x05\x12\x14\n\x10\x42UCKET_NOT_EMPTY\x10\x06\x12\x17\n\x13PRECONDITION_FAILED\x10\x07\x12\x0e\n\nNOT_LEADER\x10\x08\x12\x0f\n\x0bSTALE_EPOCH\x10\t\x12\x15\n\x11\x43HECKSUM_MISMATCH\x10\n\x12\x12\n\x0e\x42LOB_NOT_FOUND\x10\x0b\x12\x17\n\x13\x42\x41\x43KEND_UNAVAILABLE\x10\x0c\x12\x10\n\x0c\x42\x41\x43KEND_AUTH\x10\r\x12\t\n\x05QUOTA\x10\x0e\x12\x14\n\x10INVALID_ARGUMENT\x10\x0f\x12\x12\n\x0eNO_SUCH_INTENT\x10\x10\x12\x0c\n\x08\x43ONFLICT\x10\x11\x12\x0c\n\x08INTERNAL\x10\x12\x12\x10\n\x0c\x42LOB_CORRUPT\x10\x13\x12\x17\n\x13\x42UCKET_OWNED_BY_YOU\x10\x14\x12\x14\n\x10\x44\x41TA_UNREACHABLE\x10\x15\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORREASON']._serialized_start=158
-  _globals['_ERRORREASON']._serialized_end=588
+  _globals['_ERRORREASON']._serialized_start=183
+  _globals['_ERRORREASON']._serialized_end=635
   _globals['_BLOBREF']._serialized_start=24
-  _globals['_BLOBREF']._serialized_end=100
-  _globals['_CHECKSUM']._serialized_start=102
-  _globals['_CHECKSUM']._serialized_end=146
-  _globals['_EMPTY']._serialized_start=148
-  _globals['_EMPTY']._serialized_end=155
+  _globals['_BLOBREF']._serialized_end=125
+  _globals['_CHECKSUM']._serialized_start=127
+  _globals['_CHECKSUM']._serialized_end=171
+  _globals['_EMPTY']._serialized_start=173
+  _globals['_EMPTY']._serialized_end=180
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTERNAL: _ClassVar[ErrorReason]
     BLOB_CORRUPT: _ClassVar[ErrorReason]
     BUCKET_OWNED_BY_YOU: _ClassVar[ErrorReason]
+    DATA_UNREACHABLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 NO_SUCH_BUCKET: ErrorReason
 NO_SUCH_KEY: ErrorReason
@@ -51,18 +52,21 @@ CONFLICT: ErrorReason
 INTERNAL: ErrorReason
 BLOB_CORRUPT: ErrorReason
 BUCKET_OWNED_BY_YOU: ErrorReason
+DATA_UNREACHABLE: ErrorReason
 
 class BlobRef(_message.Message):
-    __slots__ = ("location", "blob_id", "size", "replicas")
+    __slots__ = ("location", "blob_id", "size", "replicas", "replicas_wanted")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_WANTED_FIELD_NUMBER: _ClassVar[int]
     location: str
     blob_id: str
     size: int
     replicas: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ...) -> None: ...
+    replicas_wanted: int
+    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., replicas_wanted: _Optional[int] = ...) -> None: ...
 
 class Checksum(_message.Message):
     __slots__ = ("algorithm", "value")

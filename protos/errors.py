@@ -31,6 +31,7 @@ _STATUS_BY_REASON: dict[int, grpc.StatusCode] = {
     ErrorReason.CHECKSUM_MISMATCH: grpc.StatusCode.DATA_LOSS,
     ErrorReason.BLOB_CORRUPT: grpc.StatusCode.DATA_LOSS,
     ErrorReason.BACKEND_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorReason.DATA_UNREACHABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorReason.BACKEND_AUTH: grpc.StatusCode.PERMISSION_DENIED,
     ErrorReason.QUOTA: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorReason.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,

@@ -196,6 +196,20 @@ class GcEntry(_message.Message):
     queued_ms: int
     def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., queued_ms: _Optional[int] = ...) -> None: ...
 
+class RepairEntry(_message.Message):
+    __slots__ = ("bucket", "key", "upload_id", "queued_ms", "locations")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MS_FIELD_NUMBER: _ClassVar[int]
+    LOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    upload_id: str
+    queued_ms: int
+    locations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., queued_ms: _Optional[int] = ..., locations: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class UploadInfo(_message.Message):
     __slots__ = ("upload_id", "bucket", "key", "object", "initiated_ms", "checksum_algorithm", "checksum_type")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +396,14 @@ class AbortIntentRequest(_message.Message):
     intent_id: str
     def __init__(self, intent_id: _Optional[str] = ...) -> None: ...
 
+class RenewIntentRequest(_message.Message):
+    __slots__ = ("intent_id", "ttl_ms")
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    ttl_ms: int
+    def __init__(self, intent_id: _Optional[str] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
+
 class QueueGarbageRequest(_message.Message):
     __slots__ = ("blobs",)
     BLOBS_FIELD_NUMBER: _ClassVar[int]
@@ -403,6 +425,33 @@ class RunGcResponse(_message.Message):
     intents_expired: int
     entries_remaining: int
     def __init__(self, blobs_deleted: _Optional[int] = ..., intents_expired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...
+
+class RunRepairRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RunRepairResponse(_message.Message):
+    __slots__ = ("blobs_repaired", "entries_remaining")
+    BLOBS_REPAIRED_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    blobs_repaired: int
+    entries_remaining: int
+    def __init__(self, blobs_repaired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...
+
+class RepairStatusResponse(_message.Message):
+    __slots__ = ("entries", "entries_by_location")
+    class EntriesByLocationEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_BY_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    entries_by_location: _containers.ScalarMap[str, int]
+    def __init__(self, entries: _Optional[int] = ..., entries_by_location: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload",)

@@ -90,6 +90,11 @@ class MetadataServiceStub:
                 request_serializer=metadata__pb2.AbortIntentRequest.SerializeToString,
                 response_deserializer=common__pb2.Empty.FromString,
                 _registered_method=True)
+        self.RenewIntent = channel.unary_unary(
+                '/strata.MetadataService/RenewIntent',
+                request_serializer=metadata__pb2.RenewIntentRequest.SerializeToString,
+                response_deserializer=metadata__pb2.Intent.FromString,
+                _registered_method=True)
         self.QueueGarbage = channel.unary_unary(
                 '/strata.MetadataService/QueueGarbage',
                 request_serializer=metadata__pb2.QueueGarbageRequest.SerializeToString,
@@ -99,6 +104,16 @@ class MetadataServiceStub:
                 '/strata.MetadataService/RunGc',
                 request_serializer=metadata__pb2.RunGcRequest.SerializeToString,
                 response_deserializer=metadata__pb2.RunGcResponse.FromString,
+                _registered_method=True)
+        self.RunRepair = channel.unary_unary(
+                '/strata.MetadataService/RunRepair',
+                request_serializer=metadata__pb2.RunRepairRequest.SerializeToString,
+                response_deserializer=metadata__pb2.RunRepairResponse.FromString,
+                _registered_method=True)
+        self.RepairStatus = channel.unary_unary(
+                '/strata.MetadataService/RepairStatus',
+                request_serializer=common__pb2.Empty.SerializeToString,
+                response_deserializer=metadata__pb2.RepairStatusResponse.FromString,
                 _registered_method=True)
         self.CreateUpload = channel.unary_unary(
                 '/strata.MetadataService/CreateUpload',
@@ -206,6 +221,12 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewIntent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def QueueGarbage(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -213,6 +234,18 @@ class MetadataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RunGc(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunRepair(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RepairStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -318,6 +351,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     request_deserializer=metadata__pb2.AbortIntentRequest.FromString,
                     response_serializer=common__pb2.Empty.SerializeToString,
             ),
+            'RenewIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewIntent,
+                    request_deserializer=metadata__pb2.RenewIntentRequest.FromString,
+                    response_serializer=metadata__pb2.Intent.SerializeToString,
+            ),
             'QueueGarbage': grpc.unary_unary_rpc_method_handler(
                     servicer.QueueGarbage,
                     request_deserializer=metadata__pb2.QueueGarbageRequest.FromString,
@@ -327,6 +365,16 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.RunGc,
                     request_deserializer=metadata__pb2.RunGcRequest.FromString,
                     response_serializer=metadata__pb2.RunGcResponse.SerializeToString,
+            ),
+            'RunRepair': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunRepair,
+                    request_deserializer=metadata__pb2.RunRepairRequest.FromString,
+                    response_serializer=metadata__pb2.RunRepairResponse.SerializeToString,
+            ),
+            'RepairStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepairStatus,
+                    request_deserializer=common__pb2.Empty.FromString,
+                    response_serializer=metadata__pb2.RepairStatusResponse.SerializeToString,
             ),
             'CreateUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateUpload,
@@ -672,6 +720,33 @@ class MetadataService:
             _registered_method=True)
 
     @staticmethod
+    def RenewIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RenewIntent',
+            metadata__pb2.RenewIntentRequest.SerializeToString,
+            metadata__pb2.Intent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def QueueGarbage(request,
             target,
             options=(),
@@ -715,6 +790,60 @@ class MetadataService:
             '/strata.MetadataService/RunGc',
             metadata__pb2.RunGcRequest.SerializeToString,
             metadata__pb2.RunGcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunRepair(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RunRepair',
+            metadata__pb2.RunRepairRequest.SerializeToString,
+            metadata__pb2.RunRepairResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepairStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/RepairStatus',
+            common__pb2.Empty.SerializeToString,
+            metadata__pb2.RepairStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.set_defaults(run=_server)
 
-    from strata import bench, cluster_cli, roles
+    from strata import admin, bench, cluster_cli, roles
 
     roles.add_role_commands(commands)
     cluster_cli.add_commands(commands)
     bench.add_commands(commands)
+    admin.add_commands(commands)
     return parser
 
 

@@ -152,6 +152,8 @@ class ClusterSpec:
     gateway_base_port: int | None = 8000  # gateway N listens on base + N - 1; None or 0: free ports
     gc_interval_s: float = 10.0
     intent_ttl_s: float = 3600.0
+    gc_grace_s: float = 300.0
+    repair_interval_s: float = 30.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -197,21 +199,36 @@ class LocalClusterLauncher:
         _wait_tcp(port, 30.0, proc, name, log_path)
         return proc
 
-    def restart(self, name: str, kill_signal: int = signal.SIGKILL) -> ProcessRecord:
-        """Stops one process (SIGKILL by default: a crash) and starts it again with the same arguments."""
+    def _record(self, name: str) -> tuple[ClusterState, ProcessRecord]:
         state = self.state()
         record = next((p for p in state.processes if p.name == name), None) if state else None
         if state is None or record is None:
             raise ClusterError(f"no process named {name} in {self.workdir}")
+        return state, record
+
+    def stop_process(self, name: str, kill_signal: int = signal.SIGTERM) -> None:
+        """Stops one process (SIGTERM: a graceful stop; SIGKILL: a crash) and waits until it is gone."""
+        _, record = self._record(name)
         if is_alive(record.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(record.pid, kill_signal)
             self._reap(record.pid, 15.0)
+
+    def start_process(self, name: str) -> ProcessRecord:
+        """Starts a stopped process again with the same arguments, address and data."""
+        state, record = self._record(name)
+        if is_alive(record.pid):
+            raise ClusterError(f"{name} is already running (pid {record.pid})")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **state.extra_env}
         self._spawn(state, record.role, name, record.argv, record.port, record.address, env)
         if record.role == "gateway":
             _wait_http(f"{record.address}/_/healthcheck", 30.0)
         return next(p for p in state.processes if p.name == name)
+
+    def restart(self, name: str, kill_signal: int = signal.SIGKILL) -> ProcessRecord:
+        """Stops one process (SIGKILL by default: a crash) and starts it again with the same arguments."""
+        self.stop_process(name, kill_signal)
+        return self.start_process(name)
 
     def up(self, spec: ClusterSpec) -> ClusterState:
         existing = self.state()
@@ -303,6 +320,10 @@ class LocalClusterLauncher:
                         str(spec.gc_interval_s),
                         "--intent-ttl",
                         str(spec.intent_ttl_s),
+                        "--gc-grace",
+                        str(spec.gc_grace_s),
+                        "--repair-interval",
+                        str(spec.repair_interval_s),
                     ],
                     port,
                     f"127.0.0.1:{port}",

@@ -84,6 +84,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     deleter = ReplicatedDataClient(datanodes)
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
+    repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
+    assert repairer is not None
     server = await _start_grpc(start_server(core, args.listen), args.listen)
     registration = await register_node(
         etcd,
@@ -93,6 +95,7 @@ async def _metanode(args: argparse.Namespace) -> None:
         {"node_id": args.node_id, "address": advertised(args.listen, args.advertise), "shard": "s1"},
     )
     gc.start()
+    repairer.start()
     log.info("metanode %s serving %s", args.node_id, args.listen)
     try:
         await wait_for_stop_signal()
@@ -101,6 +104,7 @@ async def _metanode(args: argparse.Namespace) -> None:
         await registration.close()
         await server.stop(GRACE_SECONDS)
         await gc.stop()
+        await repairer.stop()
         await datanodes.close()
         await deleter.close()
         await etcd.close()
@@ -239,6 +243,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         rest_endpoints=lambda: config.rest_endpoints() or default_rest_endpoints(),
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
+        datanodes=datanodes,
     )
     runner = app_runner(services, shutdown_timeout=GRACE_SECONDS)
     await runner.setup()
@@ -314,6 +319,12 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         type=float,
         default=300.0,
         help="seconds unreferenced blobs are kept for reads in flight",
+    )
+    metanode.add_argument(
+        "--repair-interval",
+        type=float,
+        default=30.0,
+        help="seconds between passes that copy under-replicated blobs to datanodes that returned",
     )
     metanode.add_argument(
         "--intent-ttl",

@@ -30,7 +30,7 @@ from gateway.api.object_list import encoder
 from gateway.api.object_put import choose_location, declared_length, expected_md5, new_object_md
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.versioning import put_request
-from gateway.api.write import StoredData, discard, store_data
+from gateway.api.write import StoredData, closing_intent, discard, store_data
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
@@ -180,7 +180,10 @@ async def _commit_part(
     part = PartInfo(part_number=part_number, etag=stored.etag, size=stored.size, blob=stored.blobs[0])
     if checksum is not None:
         part.checksums.append(checksum)
-    await ctx.services.metadata.put_part(PutPartRequest(upload=ref, part=part, intent_id=stored.intent_id))
+    with closing_intent(stored):
+        await ctx.services.metadata.put_part(
+            PutPartRequest(upload=ref, part=part, intent_id=stored.intent_id)
+        )
     return part
 
 

@@ -4,20 +4,28 @@
 them, and returns a ``StoredData``; the caller then commits metadata with
 ``stored.intent_id`` (which closes the intent) or calls ``discard`` on failure.
 Small bodies of known length are kept inline (no intent, no blob).
+
+While the bytes stream, ``IntentRenewal`` pushes the intent's deadline forward every
+third of its TTL, so the collector never takes data that is still being written, however
+slow the client; a writer that dies stops renewing and its intent expires. If the intent
+is found gone (collected), the stream is stopped and the upload fails with a 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.api.versioning import put_request
 from gateway.context import RequestContext
-from protos.common_pb2 import BlobRef
+from gateway.ports import MetadataPort
+from protos.common_pb2 import BlobRef, ErrorReason
+from protos.errors import StrataError
 from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
@@ -25,6 +33,7 @@ from protos.metadata_pb2 import (
     ObjectMD,
     PutObjectResponse,
     QueueGarbageRequest,
+    RenewIntentRequest,
 )
 
 log = logging.getLogger("gateway.write")
@@ -68,6 +77,9 @@ class StoredData:
     blobs: list[BlobRef] = field(default_factory=list)
     inline: bytes = b""
     intent_id: str = ""
+    # The intent was closed by someone else (expired and collected): its blobs are queued
+    # already, but bytes written after the collector ran must be queued again.
+    intent_lost: bool = False
 
     @property
     def etag(self) -> str:
@@ -98,8 +110,19 @@ async def store_data(
         CreateIntentRequest(bucket=bucket, key=key, blobs=[blob], ttl_ms=services.intent_ttl_ms)
     )
     stored = StoredData(size=0, md5=b"", blobs=[blob], intent_id=intent.id)
+    writing = asyncio.ensure_future(services.data.put(blob, digest.__aiter__()))
+    renewal = IntentRenewal(services.metadata, intent.id, services.intent_ttl_ms)
     try:
-        stored.blobs = [await services.data.put(blob, digest.__aiter__())]
+        async with renewal.while_running(writing):
+            try:
+                written = await writing
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if renewal.lost is None or (current is not None and current.cancelling()):
+                    raise
+                stored.intent_lost = True
+                raise renewal.lost from None
+        stored.blobs = [written]
     except BaseException:
         await discard(ctx, stored)
         raise
@@ -108,9 +131,83 @@ async def store_data(
     return stored
 
 
+# Renewal failures that say nothing about the intent itself: try again at the next tick.
+_TRANSIENT_REASONS = frozenset({ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER})
+
+
+class IntentRenewal:
+    """Keeps one intent alive while its data streams: renews every ``ttl_ms / 3``.
+
+    If the metanode says the intent is gone (or refuses it for good), ``lost`` holds why
+    and the writing task is cancelled, so no more bytes go to blobs nothing protects.
+    """
+
+    def __init__(self, metadata: MetadataPort, intent_id: str, ttl_ms: int) -> None:
+        self._metadata = metadata
+        self._intent_id = intent_id
+        self._ttl_ms = ttl_ms
+        self.interval_s = max(ttl_ms, 3) / 3000
+        self.lost: StrataError | None = None
+        self.renewals = 0
+
+    @contextlib.asynccontextmanager
+    async def while_running(self, writing: asyncio.Future[BlobRef]) -> AsyncIterator[None]:
+        keeper = asyncio.ensure_future(self._keep_alive(writing))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if not writing.done():
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+
+    async def _keep_alive(self, writing: asyncio.Future[BlobRef]) -> None:
+        while not writing.done():
+            await asyncio.sleep(self.interval_s)
+            if writing.done():
+                return
+            try:
+                await self._metadata.renew_intent(
+                    RenewIntentRequest(intent_id=self._intent_id, ttl_ms=self._ttl_ms)
+                )
+                self.renewals += 1
+            except StrataError as error:
+                if error.reason in _TRANSIENT_REASONS:
+                    log.warning(
+                        "could not renew intent %s (%s); retrying", self._intent_id, error.reason_name
+                    )
+                    continue
+                log.warning("intent %s lost while its data streamed: %s", self._intent_id, error.reason_name)
+                self.lost = error
+                writing.cancel()
+                return
+
+
+@contextlib.contextmanager
+def closing_intent(stored: StoredData) -> Iterator[None]:
+    """Wraps the commit that closes ``stored``'s intent, noting when the intent turned out to be gone."""
+    try:
+        yield
+    except StrataError as error:
+        if error.reason == ErrorReason.NO_SUCH_INTENT:
+            stored.intent_lost = True
+        raise
+
+
 async def discard(ctx: RequestContext, stored: StoredData) -> None:
     """Best effort: drop uncommitted blobs now rather than when their intent expires."""
     if not stored.blobs:
+        return
+    if stored.intent_lost:
+        # The collector closed the intent (and may have deleted the blobs) while bytes still
+        # flowed: queue them again so nothing written afterwards is left behind.
+        try:
+            await ctx.services.metadata.queue_garbage(QueueGarbageRequest(blobs=stored.blobs))
+        except Exception:
+            log.warning("could not queue blobs of lost intent %s for deletion", stored.intent_id)
         return
     try:
         await ctx.services.metadata.abort_intent(AbortIntentRequest(intent_id=stored.intent_id))
@@ -139,6 +236,9 @@ async def commit_object(
     md.etag = stored.etag
     md.inline_data = stored.inline
     md.blobs.extend(stored.blobs)
-    return await ctx.services.metadata.put_object(
-        put_request(bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match)
-    )
+    with closing_intent(stored):
+        return await ctx.services.metadata.put_object(
+            put_request(
+                bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match
+            )
+        )

@@ -446,7 +446,14 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         # The metadata exists, so NoSuchKey would contradict HEAD and listings; no reachable copy of
         # the data does, which repair may fix: retryable, like any unavailable backend.
         return ServiceUnavailable("The object's data is not available right now. Please try again later.")
-    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BACKEND_AUTH, NO_SUCH_INTENT, INTERNAL, unknown:
+    if reason == ErrorReason.DATA_UNREACHABLE:
+        return ServiceUnavailable("The data of this object is on datanodes that cannot be reached.")
+    if reason == ErrorReason.NO_SUCH_INTENT:
+        # Only an upload whose write intent was collected before its commit gets here.
+        return ServiceUnavailable(
+            "The upload's data could not be kept until it was committed; please retry the upload."
+        )
+    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BACKEND_AUTH, INTERNAL, unknown:
     # the detail stays in our logs, never in the response.
     return InternalError()
 

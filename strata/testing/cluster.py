@@ -63,6 +63,16 @@ class LocalCluster:
         self.state = self.launcher.state()
         return record
 
+    def stop_process(self, name: str, signum: int = signal.SIGTERM) -> None:
+        """Stops one process (SIGTERM: graceful; SIGKILL: a crash) until :meth:`start_process`."""
+        self.launcher.stop_process(name, signum)
+
+    def start_process(self, name: str) -> ProcessRecord:
+        """Starts a stopped process again on the same address and data."""
+        record = self.launcher.start_process(name)
+        self.state = self.launcher.state()
+        return record
+
     def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
         for record in self.processes():
             if record.name == name:

@@ -26,6 +26,7 @@ class EmbeddedThread:
         root: Path | None = None,
         gc_interval_s: float = 3600.0,
         intent_ttl_s: float = 3600.0,
+        gc_grace_s: float = 300.0,
     ) -> None:
         if backend == "file" and root is None:
             raise ValueError("the file backend needs a root directory")
@@ -38,6 +39,7 @@ class EmbeddedThread:
             locations=embedded_default_locations(backend),
             gc_interval_s=gc_interval_s,
             intent_ttl_s=intent_ttl_s,
+            gc_grace_s=gc_grace_s,
         )
         self.port = 0
         self.server: EmbeddedServer | None = None

@@ -230,3 +230,57 @@ async def test_replica_failing_at_the_end_makes_the_others_delete_their_copy(
     finally:
         await client.close()
         await full_server.stop(grace=None)
+
+
+async def test_plan_wants_every_member_of_the_location_even_when_some_are_down(
+    pair: list[RunningDataNode],
+) -> None:
+    class OneDown(StaticNodeDirectory):
+        def nodes_for_location(self, location: str) -> list[NodeInfo]:
+            return [node for node in super().nodes_for_location(location) if node.node_id == "dn-a"]
+
+        def members_for_location(self, location: str) -> list[str]:
+            return ["dn-a", "dn-b"]
+
+    client = ReplicatedDataClient(OneDown(node.info for node in pair), replication_factor=3)
+    try:
+        blob, _ = await put_random(client, 10_000)
+        assert list(blob.replicas) == ["dn-a"] and blob.replicas_wanted == 2
+    finally:
+        await client.close()
+
+
+async def test_replicate_copies_a_short_blob_to_the_node_that_lacks_it(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    data = os.urandom(2 * CHUNK_SIZE + 17)
+    planned = replicated.plan(LOCATION)
+    del planned.replicas[1:]  # as if only the first node had been live at write time
+    blob = await replicated.put(planned, stream(pieces_of(data, 300_000)))
+    assert blob.replicas_wanted == 2 and len(blob.replicas) == 1
+    missing = next(node for node in pair if node.node_id not in blob.replicas)
+    assert await missing.backend.head(blob.blob_id) is None
+    assert await replicated.replicate(blob) == [missing.node_id]
+    assert await read_all(missing.backend.get(blob.blob_id)) == data
+    blob.replicas.append(missing.node_id)
+    assert await replicated.replicate(blob) == []  # nothing short any more
+
+
+async def test_replicate_without_a_live_source_is_data_unreachable(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob = BlobRef(location=LOCATION, blob_id=new_blob_id(), size=1, replicas=["dn-gone"], replicas_wanted=2)
+    with pytest.raises(StrataError) as raised:
+        await replicated.replicate(blob)
+    assert raised.value.reason == ErrorReason.DATA_UNREACHABLE
+
+
+async def test_get_with_every_replica_unreachable_is_data_unreachable(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, _ = await put_random(replicated, 10_000)
+    for node in pair:
+        await node.stop()
+    with pytest.raises(StrataError) as raised:
+        await read_all(replicated.get(blob))
+    assert raised.value.reason == ErrorReason.DATA_UNREACHABLE

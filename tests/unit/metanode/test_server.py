@@ -26,6 +26,7 @@ from protos.metadata_pb2 import (
     ObjectMD,
     PutObjectRequest,
     QueueGarbageRequest,
+    RenewIntentRequest,
     RunGcRequest,
 )
 
@@ -53,6 +54,8 @@ async def test_round_trip_of_every_call(served: tuple[MetadataCore, MetadataClie
     intent = await client.create_intent(
         CreateIntentRequest(bucket="bkt", key="k", blobs=[BlobRef(location="eu", blob_id="b1")])
     )
+    renewed = await client.renew_intent(RenewIntentRequest(intent_id=intent.id, ttl_ms=600_000))
+    assert renewed.id == intent.id and renewed.expires_ms >= intent.expires_ms
     put = await client.put_object(
         PutObjectRequest(
             bucket="bkt",
@@ -69,6 +72,9 @@ async def test_round_trip_of_every_call(served: tuple[MetadataCore, MetadataClie
     )
     assert [entry.key for entry in listing.entries] == ["k"]
     await client.abort_intent(AbortIntentRequest(intent_id=intent.id))
+    with pytest.raises(StrataError) as gone:
+        await client.renew_intent(RenewIntentRequest(intent_id=intent.id))
+    assert gone.value.reason == ErrorReason.NO_SUCH_INTENT
     await client.queue_garbage(QueueGarbageRequest(blobs=[BlobRef(location="eu", blob_id="g")]))
     gc = await client.run_gc(RunGcRequest())
     assert gc.entries_remaining == 1
