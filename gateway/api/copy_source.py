@@ -19,7 +19,7 @@ from gateway.s3 import errors
 from gateway.s3.validation import validate_key
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import BucketInfo, GetObjectRequest, ObjectMD
+from protos.metadata_pb2 import VERSIONING_UNSET, BucketInfo, GetObjectRequest, ObjectMD
 
 COPY_SOURCE_PREFIX = "x-amz-copy-source-"
 
@@ -111,6 +111,14 @@ async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[Buc
             )
         raise errors.NoSuchKey(Key=source.key)
     return bucket, md
+
+
+def copy_source_version_id(bucket: BucketInfo, md: ObjectMD) -> str | None:
+    """x-amz-copy-source-version-id: the copied version, "null" for the null version of a bucket that
+    has had versioning, none from a bucket that never had it."""
+    if md.version_id:
+        return md.version_id
+    return None if bucket.versioning == VERSIONING_UNSET else "null"
 
 
 def check_copy_conditions(headers: Mapping[str, str], md: ObjectMD) -> None:

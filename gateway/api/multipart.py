@@ -21,6 +21,7 @@ from gateway.api.copy_source import (
     COPY_SOURCE_HEADER,
     COPY_SOURCE_RANGE_HEADER,
     check_copy_conditions,
+    copy_source_version_id,
     load_copy_source,
     parse_copy_source,
     parse_copy_source_range,
@@ -236,7 +237,7 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
     source = parse_copy_source(ctx.headers.get(COPY_SOURCE_HEADER))
     await owned_bucket(ctx)
     upload = await ctx.services.metadata.get_upload(ref)
-    _, source_md = await load_copy_source(ctx, source)
+    source_bucket, source_md = await load_copy_source(ctx, source)
     check_copy_conditions(ctx.headers, source_md)
     byte_range = parse_copy_source_range(ctx.headers.get(COPY_SOURCE_RANGE_HEADER), source_md.size)
     start, length = (byte_range.start, byte_range.length) if byte_range else (0, source_md.size)
@@ -269,8 +270,9 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
         *_checksum_elements(part.checksums),
     )
     response = xml_response(body)
-    if source_md.version_id:
-        response.headers["x-amz-copy-source-version-id"] = source_md.version_id
+    source_version_id = copy_source_version_id(source_bucket, source_md)
+    if source_version_id is not None:
+        response.headers["x-amz-copy-source-version-id"] = source_version_id
     return response
 
 

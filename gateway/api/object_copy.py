@@ -16,6 +16,7 @@ from gateway.api.copy_source import (
     COPY_SOURCE_HEADER,
     CopySource,
     check_copy_conditions,
+    copy_source_version_id,
     load_copy_source,
     parse_copy_source,
 )
@@ -107,7 +108,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
             "changing the object's metadata, storage class, website redirect location or encryption "
             "attributes."
         )
-    _, source_md = await load_copy_source(ctx, source)
+    source_bucket, source_md = await load_copy_source(ctx, source)
     check_copy_conditions(ctx.headers, source_md)
     if source_md.size > ctx.services.max_put_size:
         raise errors.InvalidRequest(
@@ -154,6 +155,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
     )
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
-    if source_md.version_id:
-        response.headers["x-amz-copy-source-version-id"] = source_md.version_id
+    source_version_id = copy_source_version_id(source_bucket, source_md)
+    if source_version_id is not None:
+        response.headers["x-amz-copy-source-version-id"] = source_version_id
     return response

@@ -289,6 +289,27 @@ def test_a_bucket_that_never_had_versioning_answers_no_version_headers(s3, vbuck
     assert sorted(deleted["Deleted"], key=lambda item: item["Key"]) == [{"Key": "never"}, {"Key": "src"}]
 
 
+def test_copying_a_null_version_names_it_as_the_copy_source_version(s3, vbucket) -> None:
+    put(s3, vbucket, "old", b"from before versioning")
+    set_versioning(s3, vbucket, "Enabled")
+    newer = put(s3, vbucket, "new", b"versioned")["VersionId"]
+    for source in ({"Key": "old"}, {"Key": "old", "VersionId": "null"}, {"Key": "new", "VersionId": newer}):
+        copied = s3.copy_object(Bucket=vbucket, Key="copy", CopySource={"Bucket": vbucket, **source})
+        headers = version_headers(copied)
+        assert headers["x-amz-copy-source-version-id"] == source.get("VersionId", "null")
+        assert headers["x-amz-version-id"] == copied["VersionId"] != "null"
+    upload_id = s3.create_multipart_upload(Bucket=vbucket, Key="mpu")["UploadId"]
+    part = s3.upload_part_copy(
+        Bucket=vbucket,
+        Key="mpu",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": vbucket, "Key": "old"},
+    )
+    assert part["CopySourceVersionId"] == "null"
+    s3.abort_multipart_upload(Bucket=vbucket, Key="mpu", UploadId=upload_id)
+
+
 def test_a_suspended_bucket_answers_null_delete_markers(s3, vbucket) -> None:
     set_versioning(s3, vbucket, "Suspended")
     put(s3, vbucket, "a", b"1")

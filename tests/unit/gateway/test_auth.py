@@ -1,5 +1,7 @@
+import base64
 import calendar
 import hashlib
+import hmac
 import time
 from urllib.parse import quote, urlsplit
 
@@ -9,7 +11,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from multidict import CIMultiDict
 
-from gateway.s3 import errors, sigv4
+from gateway.s3 import errors, sigv2, sigv4
 from gateway.s3.accounts import AccountStore
 from gateway.s3.auth import Authenticator
 
@@ -512,3 +514,13 @@ def test_sigv2_tampered_amz_header_fails():
     auth = Authenticator(AccountStore.from_file("gateway/s3/default_authdata.json"))
     with pytest.raises(errors.SignatureDoesNotMatch):
         auth.authenticate("PUT", split.path, split.query, headers)
+
+
+def test_signatures_cover_header_bytes_that_are_not_utf8_as_received() -> None:
+    # aiohttp hands the latin-1 byte 0xE9 over as the surrogate U+DCE9.
+    received = "x-amz-meta-x:caf" + b"\xe9".decode("utf-8", "surrogateescape") + "\n"
+    wire = b"x-amz-meta-x:caf\xe9\n"
+    to_sign = sigv4.string_to_sign("20261201T000000Z", "20261201/us-east-1/s3/aws4_request", received)
+    assert to_sign.endswith(hashlib.sha256(wire).hexdigest())
+    expected = base64.b64encode(hmac.new(b"secret", wire, hashlib.sha1).digest()).decode()
+    assert sigv2.sign("secret", received) == expected

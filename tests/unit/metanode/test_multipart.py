@@ -513,3 +513,39 @@ async def test_every_multipart_call_round_trips_over_grpc(tmp_path) -> None:  # 
         await client.close()
         await server.stop(grace=None)
         await served_core.close()
+
+
+async def test_part_start_order_and_bucket_deletion_with_uploads_work_over_grpc(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from metanode.client import MetadataClient
+    from metanode.server import bound_port, open_core, start_server
+
+    served_core = await open_core(str(tmp_path / "meta"))
+    server = await start_server(served_core, "127.0.0.1:0")
+    client = MetadataClient(f"127.0.0.1:{bound_port(server)}", timeout_s=10)
+    try:
+        await client.create_bucket(CreateBucketRequest(bucket=BucketInfo(name="bucket", owner_id="alice")))
+        upload = await client.create_upload(CreateUploadRequest(upload=UploadInfo(bucket="bucket", key="k")))
+        parts, intents = {}, {}
+        for name in ("earlier", "later"):
+            parts[name] = PartInfo(
+                part_number=1, etag=md5_of(name), size=3, blob=BlobRef(location="l", blob_id=name, size=3)
+            )
+            intents[name] = await client.create_intent(
+                CreateIntentRequest(bucket="bucket", key="k", blobs=[parts[name].blob])
+            )
+        assert 0 < intents["earlier"].start_order < intents["later"].start_order
+        later = await client.put_part(
+            PutPartRequest(upload=ref(upload), part=parts["later"], intent_id=intents["later"].id)
+        )
+        earlier = await client.put_part(
+            PutPartRequest(upload=ref(upload), part=parts["earlier"], intent_id=intents["earlier"].id)
+        )
+        assert (later.superseded, earlier.superseded) == (False, True)
+        listed = await client.list_parts(ListPartsRequest(upload=ref(upload)))
+        assert [part.blob.blob_id for part in listed.parts] == ["later"]
+        await client.delete_bucket(core_bucket_name())
+        assert sorted(await gc_blob_ids(served_core)) == ["earlier", "later"]
+    finally:
+        await client.close()
+        await server.stop(grace=None)
+        await served_core.close()
