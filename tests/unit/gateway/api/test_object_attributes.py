@@ -9,6 +9,7 @@ from protos.metadata_pb2 import ObjectMD, ObjectPart
 
 def _multipart(numbers: list[int]) -> ObjectMD:
     md = ObjectMD(key="k", size=10 * len(numbers), parts_count=len(numbers))
+    md.checksums.append(Checksum(algorithm="CRC32", value=f"whole-{len(numbers)}"))
     md.part_sizes.extend(10 for _ in numbers)
     for number in numbers:
         md.parts.append(
@@ -39,8 +40,17 @@ def test_pages_follow_the_part_number_marker() -> None:
     assert past is not None and list(past.parts) == [] and not past.truncated
 
 
+def test_parts_of_an_object_without_a_checksum_are_counted_not_listed() -> None:
+    md = _multipart([1, 2, 3])
+    del md.checksums[:]
+    page = object_parts(md, 0, 2)
+    assert page is not None
+    assert page.total == 3 and list(page.parts) == [] and not page.truncated
+
+
 def test_records_without_parts_fall_back_to_sizes_numbered_in_order() -> None:
     md = ObjectMD(key="k", size=25, parts_count=3)
+    md.checksums.append(Checksum(algorithm="CRC32", value="whole-3"))
     md.part_sizes.extend([10, 10, 5])
     page = object_parts(md, 1, 1000)
     assert page is not None
