@@ -70,9 +70,11 @@ class PartsPage:
 
 def object_parts(md: ObjectMD, marker: int, max_parts: int) -> PartsPage | None:
     """The page of a multipart object's parts after part number ``marker``; None for an object not
-    uploaded in parts."""
+    uploaded in parts. Like S3, the parts themselves are listed only for an object with a checksum."""
     if not md.parts_count:
         return None
+    if not md.checksums:
+        return PartsPage(total=md.parts_count, marker=marker, max_parts=max_parts, parts=(), truncated=False)
     # Objects completed before parts were recorded keep only their sizes, numbered in order.
     parts = list(md.parts) or [
         ObjectPart(part_number=number, size=size) for number, size in enumerate(md.part_sizes, start=1)

@@ -139,19 +139,33 @@ def test_multipart_with_crc32_lists_part_checksums_and_pages(s3, bucket: str, pi
     assert "NextPartNumberMarker" not in rest
 
 
-def test_multipart_without_checksums_lists_sizes_under_their_numbers(
+def test_multipart_without_checksums_counts_parts_without_listing_them(
     s3, bucket: str, pieces: list[bytes]
 ) -> None:
     completed = _upload(s3, bucket, "plain-mpu", pieces, None, [2, 5, 9])
     attributes = s3.get_object_attributes(Bucket=bucket, Key="plain-mpu", ObjectAttributes=ALL_ATTRIBUTES)
     assert attributes["ETag"] == completed["ETag"].strip('"')
+    assert attributes["ObjectSize"] == sum(len(piece) for piece in pieces)
     assert "Checksum" not in attributes
+    # S3 lists the parts only of an object that has a checksum.
     parts = attributes["ObjectParts"]
     assert parts["TotalPartsCount"] == 3
-    assert [(p["PartNumber"], p["Size"]) for p in parts["Parts"]] == [(2, 5 * MIB), (5, 5 * MIB), (9, 1234)]
-    assert not any(name.startswith("Checksum") for p in parts["Parts"] for name in p)
+    assert "Parts" not in parts and parts["IsTruncated"] is False
+
+
+def test_multipart_parts_keep_the_numbers_they_were_uploaded_under(
+    s3, bucket: str, pieces: list[bytes]
+) -> None:
+    _upload(s3, bucket, "gappy", pieces, "SHA256", [2, 5, 9])
+    parts = s3.get_object_attributes(Bucket=bucket, Key="gappy", ObjectAttributes=["ObjectParts"])[
+        "ObjectParts"
+    ]
+    assert [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in parts["Parts"]] == [
+        (number, len(piece), b64(hashlib.sha256(piece).digest()))
+        for number, piece in zip([2, 5, 9], pieces, strict=True)
+    ]
     after_five = s3.get_object_attributes(
-        Bucket=bucket, Key="plain-mpu", ObjectAttributes=["ObjectParts"], PartNumberMarker=5
+        Bucket=bucket, Key="gappy", ObjectAttributes=["ObjectParts"], PartNumberMarker=5
     )["ObjectParts"]
     assert [p["PartNumber"] for p in after_five["Parts"]] == [9]
 
