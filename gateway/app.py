@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allowed
 from gateway.api import HANDLERS
-from gateway.api.unsupported import check_expected_owner, check_request
+from gateway.api.unsupported import check_request
 from gateway.context import GatewayServices, RequestContext
 from gateway.health import health_report
 from gateway.runner import SERVER_HEADER, S3AppRunner, error_response
@@ -143,8 +143,6 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
     validate_header_text(request.headers)
     # Before any body is read: a feature asked for and not done here is refused, never ignored.
     check_request(endpoint.operation, request.headers)
-    if endpoint.bucket is not None:
-        check_expected_owner(request.headers, auth.principal.account)
     return endpoint, auth
 
 

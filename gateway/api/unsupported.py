@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gateway.s3 import errors
-from gateway.s3.accounts import Account
 
 Headers = Mapping[str, str]  # lower-case names
 
@@ -426,12 +425,3 @@ def check_form_fields(fields: Mapping[str, str]) -> None:
     """The same rules for a PostObject form (field names are lower-case)."""
     as_headers = {_FORM_FIELD_HEADERS.get(name, name): value for name, value in fields.items()}
     check_request("PostObject", as_headers)
-
-
-def check_expected_owner(headers: Mapping[str, str], account: Account | None) -> None:
-    """x-amz-expected-bucket-owner (and its copy-source twin): every bucket reached here is the caller's,
-    so any other account id fails the check, as S3 answers a bucket owned by someone else."""
-    for name in ("x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"):
-        expected = headers.get(name)
-        if expected is not None and (account is None or expected.strip() != account.short_id):
-            raise errors.AccessDenied()

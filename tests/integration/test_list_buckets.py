@@ -8,19 +8,21 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, s3_client
+from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, other_location, s3_client
 from tests.integration.test_buckets import error_of
 
 
 @pytest.fixture
-def named(s3) -> Iterator[tuple[str, list[str]]]:
-    """Five buckets sharing a fresh prefix (two in the ``mem`` location), and another account's bucket
+def named(s3, server) -> Iterator[tuple[str, list[str]]]:
+    """Five buckets sharing a fresh prefix (two in another location), and another account's bucket
     under the same prefix."""
     prefix = f"lb-{uuid.uuid4().hex[:8]}-"
     names = [f"{prefix}{index}" for index in range(5)]
     for index, name in enumerate(names):
         if index in (1, 3):
-            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "mem"})
+            s3.create_bucket(
+                Bucket=name, CreateBucketConfiguration={"LocationConstraint": other_location(server)}
+            )
         else:
             s3.create_bucket(Bucket=name)
     yield prefix, names
@@ -90,11 +92,13 @@ def test_prefix_filters_and_unpaginated_listing_returns_everything(s3, named: tu
     assert s3.list_buckets(Prefix=f"{prefix}x")["Buckets"] == []
 
 
-def test_bucket_region_is_reported_and_filters(s3, named: tuple[str, list[str]]) -> None:
+def test_bucket_region_is_reported_and_filters(s3, server, named: tuple[str, list[str]]) -> None:
     prefix, names = named
     regions = {bucket["Name"]: bucket["BucketRegion"] for bucket in s3.list_buckets(Prefix=prefix)["Buckets"]}
-    assert regions == {name: "mem" if index in (1, 3) else "us-east-1" for index, name in enumerate(names)}
-    in_mem = s3.list_buckets(Prefix=prefix, BucketRegion="mem")
+    assert regions == {
+        name: other_location(server) if index in (1, 3) else "us-east-1" for index, name in enumerate(names)
+    }
+    in_mem = s3.list_buckets(Prefix=prefix, BucketRegion=other_location(server))
     assert [bucket["Name"] for bucket in in_mem["Buckets"]] == [names[1], names[3]]
     first = s3.list_buckets(Prefix=prefix, BucketRegion="us-east-1", MaxBuckets=2)
     assert [bucket["Name"] for bucket in first["Buckets"]] == [names[0], names[2]]

@@ -26,6 +26,7 @@ def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
     )
 
 
+@pytest.mark.allow_server_errors(503)
 def test_get_of_an_object_whose_data_is_gone_is_service_unavailable(server, s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="lost", Body=os.urandom(300_000))
     _drop_data(server, bucket, "lost")
@@ -38,6 +39,7 @@ def test_get_of_an_object_whose_data_is_gone_is_service_unavailable(server, s3, 
         assert request_id
 
 
+@pytest.mark.allow_server_errors(503)
 def test_copy_from_an_object_whose_data_is_gone_creates_nothing(server, s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="lost-source", Body=os.urandom(300_000))
     _drop_data(server, bucket, "lost-source")

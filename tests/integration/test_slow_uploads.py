@@ -88,6 +88,7 @@ def test_upload_part_streaming_longer_than_the_intent_ttl_round_trips(s3, bucket
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.allow_server_errors(503)
 def test_collected_intent_fails_the_upload_with_503_and_leaves_no_blob(
     slow_server: EmbeddedThread,
     s3,
