@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         repaired, remaining = asyncio.run(_repair(args.etcd, args.cluster, args.metanode))
     except StrataError as error:
-        print(f"strata admin repair: {error.message}", file=sys.stderr)
+        print(f"strata admin repair: the repair pass could not run: {error.message}", file=sys.stderr)
         return 2
     print(f"{repaired} blobs repaired; {remaining} objects still under-replicated")
     return EXIT_STILL_SHORT if remaining else 0

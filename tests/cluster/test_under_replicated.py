@@ -101,31 +101,29 @@ def lose_datanode_1_and_read_everything(cluster: LocalCluster, bucket: str) -> N
     assert s3.get_object(Bucket=bucket, Key="multipart")["Body"].read() == BIG
 
 
+def admin_repair(cluster: LocalCluster) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "strata.cli", "admin", "repair", "--etcd", cluster.etcd, "--cluster", "local"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.timeout(180)
 def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: Path) -> None:
     spec = ClusterSpec(gateway_base_port=None, gateways=1, gc_interval_s=3600.0, repair_interval_s=3600.0)
     with LocalCluster(tmp_path / "c", spec) as cluster:
         write_while_datanode_2_is_down(cluster, "degraded")
+        # With no node to copy to, the command says so and fails.
+        refused = admin_repair(cluster)
+        assert refused.returncode == 3, refused.stderr
+        assert refused.stdout.startswith("0 blobs repaired")
         cluster.start_process("datanode-2")
         report = wait_for_health(cluster, lambda r: location(r)["unreachable"] == [])
         # Back, but nothing has copied the blobs yet.
         assert report["status"] == "degraded" and location(report)["under_replicated"] >= 2
-        repaired = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "strata.cli",
-                "admin",
-                "repair",
-                "--etcd",
-                cluster.etcd,
-                "--cluster",
-                "local",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        repaired = admin_repair(cluster)
         assert repaired.returncode == 0, repaired.stderr
         assert "0 objects still under-replicated" in repaired.stdout
         report = health(cluster)
