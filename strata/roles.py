@@ -33,6 +33,8 @@ from strata.settings import (
 if TYPE_CHECKING:
     import grpc
 
+    from coordinator.etcd import EtcdClient
+
 log = logging.getLogger("strata.roles")
 
 
@@ -65,7 +67,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 async def _metanode(args: argparse.Namespace) -> None:
-    from coordinator.etcd import EtcdClient
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
     from metanode.gc import GarbageCollector
@@ -74,7 +75,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     check_can_listen(*parse_listen(args.listen, "--listen"))
     usable_directory(args.data_dir, "metadata directory (--data-dir)")
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
-    etcd = await EtcdClient.connect(args.etcd)
+    etcd = await _connect_etcd(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     await datanodes.start()
     deleter = ReplicatedDataClient(datanodes)
@@ -104,7 +105,6 @@ async def _metanode(args: argparse.Namespace) -> None:
 
 
 async def _datanode(args: argparse.Namespace) -> None:
-    from coordinator.etcd import EtcdClient
     from coordinator.registry import register_node
     from datanode.backend import create_backend
     from datanode.server import start_server
@@ -118,7 +118,7 @@ async def _datanode(args: argparse.Namespace) -> None:
         raise StartupError(f"--details is not valid JSON: {error}") from None
     backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
-    etcd = await EtcdClient.connect(args.etcd)
+    etcd = await _connect_etcd(args.etcd)
     registration = await register_node(
         etcd,
         args.cluster,
@@ -147,7 +147,6 @@ async def _gateway(args: argparse.Namespace) -> None:
 
     from coordinator.config_io import import_authdata
     from coordinator.config_watch import ConfigWatcher
-    from coordinator.etcd import EtcdClient
     from coordinator.locations import LocationWatcher, ensure_default_locations
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
@@ -170,7 +169,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     check_can_listen(args.host, port)
     certificates = load_certificates()
     env_accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
-    etcd = await EtcdClient.connect(args.etcd)
+    etcd = await _connect_etcd(args.etcd)
     await ensure_default_locations(etcd, args.cluster, "file")
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -242,6 +241,16 @@ async def _gateway(args: argparse.Namespace) -> None:
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
+
+
+async def _connect_etcd(endpoints: str) -> EtcdClient:
+    """The cluster's etcd; an unreachable one is a StartupError (a role cannot work without it)."""
+    from coordinator.etcd import EtcdClient
+
+    try:
+        return await EtcdClient.connect(endpoints)
+    except StrataError as error:
+        raise StartupError(f"{error.message} (--etcd / STRATA_ETCD)") from None
 
 
 async def _start_grpc(starting: Awaitable[grpc.aio.Server], listen: str) -> grpc.aio.Server:
