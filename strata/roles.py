@@ -72,8 +72,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.gc import GarbageCollector
     from metanode.server import open_core, start_server
 
-    check_can_listen(*parse_listen(args.listen, "--listen"))
-    usable_directory(args.data_dir, "metadata directory (--data-dir)")
+    await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
+    await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
     etcd = await _connect_etcd(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -109,9 +109,9 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.backend import create_backend
     from datanode.server import start_server
 
-    check_can_listen(*parse_listen(args.listen, "--listen"))
+    await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     if args.data_dir:
-        usable_directory(args.data_dir, "data directory (--data-dir)")
+        await asyncio.to_thread(usable_directory, args.data_dir, "data directory (--data-dir)")
     try:
         details = json.loads(args.details)
     except json.JSONDecodeError as error:
@@ -166,9 +166,9 @@ async def _gateway(args: argparse.Namespace) -> None:
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
     port = validate_port(args.port, "--port")
-    check_can_listen(args.host, port)
-    certificates = load_certificates()
-    env_accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
+    await asyncio.to_thread(check_can_listen, args.host, port)
+    certificates = await asyncio.to_thread(load_certificates)
+    env_accounts = await asyncio.to_thread(load_accounts, os.environ.get("S3AUTH_CONFIG"))
     etcd = await _connect_etcd(args.etcd)
     await ensure_default_locations(etcd, args.cluster, "file")
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
