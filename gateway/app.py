@@ -100,7 +100,7 @@ class _Response(web.StreamResponse):
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """Answers ``Expect: 100-continue`` only once the request is routed and authenticated."""
     if request.headers.get("Expect", "").lower() != "100-continue":
-        return web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
+        raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
     try:
         try:
             _authorize(request, request.app[SERVICES])

@@ -90,13 +90,13 @@ class EmbeddedServer:
 
 async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     check_data_outlives_metadata(settings.backend, settings.locations)
-    accounts = load_accounts(settings.authdata_path)
+    accounts = await asyncio.to_thread(load_accounts, settings.authdata_path)
     types = {location["type"] for location in settings.locations.values()}
     backends: dict[str, Backend] = {}
     for location_type in sorted(types & {"file", "mem"}):
         data_dir = settings.data_path if location_type == "file" else None
         if data_dir:
-            usable_directory(data_dir, "data directory (S3DATAPATH)")
+            await asyncio.to_thread(usable_directory, data_dir, "data directory (S3DATAPATH)")
         backends[location_type] = create_backend(location_type, {}, data_dir=data_dir)
     if settings.backend == "mem":
         core = MetadataCore(
@@ -105,7 +105,9 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
             intent_ttl_ms=int(settings.intent_ttl_s * 1000),
         )
     else:
-        usable_directory(settings.metadata_path, "metadata directory (S3METADATAPATH)")
+        await asyncio.to_thread(
+            usable_directory, settings.metadata_path, "metadata directory (S3METADATAPATH)"
+        )
         core = await open_core(
             settings.metadata_path,
             replication_group_id=settings.replication_group_id,

@@ -34,7 +34,6 @@ from strata.settings import (
 if TYPE_CHECKING:
     import grpc
 
-if TYPE_CHECKING:
     from coordinator.etcd import EtcdClient
 
 log = logging.getLogger("strata.roles")
@@ -69,16 +68,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 async def _metanode(args: argparse.Namespace) -> None:
-    from coordinator.etcd import EtcdClient
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
     from metanode.gc import GarbageCollector
     from metanode.server import open_core, start_server
 
-    check_can_listen(*parse_listen(args.listen, "--listen"))
-    usable_directory(args.data_dir, "metadata directory (--data-dir)")
+    await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
+    await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
     core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
-    etcd = await EtcdClient.connect(args.etcd)
+    etcd = await _connect_etcd(args.etcd)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     await datanodes.start()
     deleter = ReplicatedDataClient(datanodes)
@@ -112,18 +110,17 @@ async def _metanode(args: argparse.Namespace) -> None:
 
 
 async def _datanode(args: argparse.Namespace) -> None:
-    from coordinator.etcd import EtcdClient
     from coordinator.registry import register_node
     from datanode.backend import create_backend
     from datanode.server import start_server
 
-    check_can_listen(*parse_listen(args.listen, "--listen"))
+    await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     if args.data_dir:
-        usable_directory(args.data_dir, "data directory (--data-dir)")
+        await asyncio.to_thread(usable_directory, args.data_dir, "data directory (--data-dir)")
     details = _datanode_details(args)
     backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
-    etcd = await EtcdClient.connect(args.etcd)
+    etcd = await _connect_etcd(args.etcd)
     registration = await register_node(
         etcd,
         args.cluster,
@@ -179,7 +176,6 @@ async def _gateway(args: argparse.Namespace) -> None:
 
     from coordinator.config_io import import_authdata
     from coordinator.config_watch import ConfigWatcher
-    from coordinator.etcd import EtcdClient
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
@@ -198,10 +194,10 @@ async def _gateway(args: argparse.Namespace) -> None:
     from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
 
     port = validate_port(args.port, "--port")
-    check_can_listen(args.host, port)
-    certificates = load_certificates()
-    env_accounts = load_accounts(os.environ.get("S3AUTH_CONFIG"))
-    etcd = await EtcdClient.connect(args.etcd)
+    await asyncio.to_thread(check_can_listen, args.host, port)
+    certificates = await asyncio.to_thread(load_certificates)
+    env_accounts = await asyncio.to_thread(load_accounts, os.environ.get("S3AUTH_CONFIG"))
+    etcd = await _connect_etcd(args.etcd)
     try:
         await _stored_locations(etcd, args.cluster)
     except SettingsError:
@@ -276,6 +272,16 @@ async def _gateway(args: argparse.Namespace) -> None:
         for watcher in (metanodes, datanodes, locations):
             await watcher.close()
         await etcd.close()
+
+
+async def _connect_etcd(endpoints: str) -> EtcdClient:
+    """The cluster's etcd; an unreachable one is a StartupError (a role cannot work without it)."""
+    from coordinator.etcd import EtcdClient
+
+    try:
+        return await EtcdClient.connect(endpoints)
+    except StrataError as error:
+        raise StartupError(f"{error.message} (--etcd / STRATA_ETCD)") from None
 
 
 async def _start_grpc(starting: Awaitable[grpc.aio.Server], listen: str) -> grpc.aio.Server:

@@ -72,6 +72,7 @@ def taken_port() -> Iterator[int]:
         (["datanode", "--listen", "127.0.0.1:99999"], {}, ("--listen", "99999")),
         (["datanode", "--listen", "127.0.0.1:0"], {"LOG_LEVEL": "bogus"}, ("LOG_LEVEL",)),
         (["metanode", "--listen", "nonsense", "--data-dir", "meta"], {}, ("--listen", "nonsense")),
+        (["gateway", "--port", "0", "--etcd", "127.0.0.1:1"], {}, ("etcd at 127.0.0.1:1", "not reachable")),
     ],
 )
 def test_bad_setting_is_one_line_and_status_2(

@@ -80,6 +80,8 @@ def assert_all_readable(url: str, bucket: str, acknowledged: dict[str, str]) -> 
 
 
 @pytest.mark.timeout(240)
+# While the victim is down the gateways answer 503 ServiceUnavailable; clients retry.
+@pytest.mark.allow_server_errors(503)
 @pytest.mark.parametrize("victim", ["metanode-1", "datanode-1"])
 def test_kill_9_under_load_loses_no_acknowledged_write(cluster: LocalCluster, victim: str) -> None:
     url = cluster.gateway_urls[0]

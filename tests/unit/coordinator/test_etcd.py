@@ -136,6 +136,9 @@ async def test_watch_sees_puts_and_deletes_in_order(client: EtcdClient, cluster:
     assert events[0].revision < events[1].revision < events[2].revision
 
 
+# grpc.aio's poller may call back into an earlier test's closed event loop when etcd restarts
+# ("Event loop is closed", logged by asyncio in this process); no server is at fault.
+@pytest.mark.allow_server_errors(tracebacks=True)
 async def test_watch_resumes_across_an_etcd_restart_without_loss_or_repeat(cluster: str) -> None:
     prefix = f"/{cluster}/"
     async with EtcdProcess() as etcd:

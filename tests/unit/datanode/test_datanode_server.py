@@ -160,6 +160,7 @@ class _SpyBackend(MemoryBackend):
         return await super().head(blob_id)
 
 
+@pytest.mark.allow_server_errors(tracebacks=True)  # the backend fails on purpose; the servicer logs it
 async def test_request_id_travels_and_unexpected_errors_become_internal() -> None:
     backend = _SpyBackend()
     server = await start_server(backend, "127.0.0.1:0", "spy", "loc")

@@ -99,6 +99,7 @@ async def test_error_reasons_survive_the_wire(served: tuple[MetadataCore, Metada
     assert bad.value.reason == ErrorReason.INVALID_ARGUMENT
 
 
+@pytest.mark.allow_server_errors(tracebacks=True)  # the core fails on purpose; the servicer logs it
 async def test_unexpected_failure_is_internal_not_a_crash(
     served: tuple[MetadataCore, MetadataClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -92,6 +92,7 @@ async def test_later_entries_win_within_a_batch() -> None:
     await writer.close()
 
 
+@pytest.mark.allow_server_errors(tracebacks=True)  # the store fails on purpose; the writer logs it
 async def test_failed_batch_fails_its_entries_and_writer_recovers() -> None:
     store = GateKV()
     writer = BatchWriter(store)
