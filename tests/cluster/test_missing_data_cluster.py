@@ -21,6 +21,7 @@ def _blob_files(cluster: LocalCluster) -> set[Path]:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.allow_server_errors(503)
 def test_get_of_an_object_whose_blobs_are_gone_is_service_unavailable(cluster: LocalCluster) -> None:
     s3 = s3_client(cluster.gateway_urls[0])
     s3.create_bucket(Bucket="lost-data")

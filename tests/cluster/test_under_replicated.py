@@ -111,6 +111,7 @@ def admin_repair(cluster: LocalCluster) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.allow_server_errors(503)
 def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: Path) -> None:
     spec = ClusterSpec(gateway_base_port=None, gateways=1, gc_interval_s=3600.0, repair_interval_s=3600.0)
     with LocalCluster(tmp_path / "c", spec) as cluster:
@@ -145,6 +146,7 @@ def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: P
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.allow_server_errors(503)
 def test_periodic_repair_pass_restores_the_replication_factor(tmp_path: Path) -> None:
     spec = ClusterSpec(gateway_base_port=None, gateways=1, gc_interval_s=3600.0, repair_interval_s=0.5)
     with LocalCluster(tmp_path / "c", spec) as cluster:
