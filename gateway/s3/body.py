@@ -28,7 +28,7 @@ from gateway.s3.errors import (
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
 )
-from gateway.s3.sigv4 import ChunkSigner, header_values
+from gateway.s3.sigv4 import ChunkSigner, header_values, signatures_equal
 
 PIECE_SIZE = 1024 * 1024
 _MAX_CHUNK_HEADER = 4096  # a chunk header is a hex size plus one signature; anything longer is garbage
@@ -197,7 +197,7 @@ class _AwsChunkedDecoder:
     def _verify_chunk(self, chunk_sha256: str, signature: str | None) -> None:
         assert self._signer is not None
         expected = self._signer.chunk_signature(chunk_sha256)
-        if not hmac.compare_digest(expected, (signature or "").lower()):
+        if not signatures_equal(expected, (signature or "").lower()):
             raise SignatureDoesNotMatch()
         self._signer.accept(expected)
 
@@ -229,7 +229,7 @@ class _AwsChunkedDecoder:
             assert self._signer is not None
             canonical = "".join(f"{name}:{value}\n" for name, value in lines).encode("utf-8")
             expected = self._signer.trailer_signature(canonical)
-            if not signature or not hmac.compare_digest(expected, signature.lower()):
+            if not signature or not signatures_equal(expected, signature.lower()):
                 raise SignatureDoesNotMatch("The trailer signature does not match.")
         self._trailers.values.update(lines)
         missing = [name for name in self._trailers.declared if name not in self._trailers.values]
