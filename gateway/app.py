@@ -13,6 +13,7 @@ from gateway.context import GatewayServices, RequestContext
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
+from gateway.serving import GATEWAY_OPTIONS, BodyIdleWatchdog
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 
@@ -42,6 +43,7 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
     status = 500
     try:
         services = request.app[SERVICES]
+        watchdog = _body_watchdog(request)
         try:
             response = await _dispatch(request, request_id, services)
             operation = response.operation  # type: ignore[attr-defined]
@@ -54,6 +56,11 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
         except Exception:
             log.exception("unhandled error")
             response = _error_response(request, request_id, errors.InternalError())
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+        if watchdog is not None and watchdog.fired:
+            response.force_close()  # the rest of a stalled body must not be read as the next request
         status = response.status
         return response
     finally:
@@ -65,6 +72,13 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             extra=log_fields(op=operation, ms=round((time.monotonic() - started) * 1000, 1)),
         )
         request_id_var.reset(token)
+
+
+def _body_watchdog(request: web.Request) -> BodyIdleWatchdog | None:
+    options = request.app.get(GATEWAY_OPTIONS)
+    if options is None or not request.body_exists or options.body_idle_timeout_s <= 0:
+        return None
+    return BodyIdleWatchdog(request.content, options.body_idle_timeout_s)
 
 
 class _Response(web.StreamResponse):

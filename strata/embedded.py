@@ -15,13 +15,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from datanode.backend import Backend, create_backend
-from gateway.app import build_app
 from gateway.context import GatewayServices
 from gateway.s3.accounts import load_accounts
 from gateway.s3.auth import Authenticator
+from gateway.serving import start_gateway
 from metanode.core import MetadataCore
 from metanode.gc import GarbageCollector
 from metanode.kv import MemoryKV
@@ -119,12 +117,16 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
-    runner = web.AppRunner(build_app(server.services()), access_log=None, handle_signals=False)
-    await runner.setup()
-    ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)
     try:
-        await site.start()
+        ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
+        runner = await start_gateway(
+            server.services(), settings.gateway, settings.host, settings.port, ssl_context,
+            access_log=None, handle_signals=False,
+        )  # fmt: skip
+    except BaseException:
+        await server.close()
+        raise
+    try:
         port = runner.addresses[0][1]
         yield server, port
     finally:

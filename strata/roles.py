@@ -118,19 +118,22 @@ async def _datanode(args: argparse.Namespace) -> None:
 
 
 async def _gateway(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
     from coordinator.config_io import get_authdata, get_rest_endpoints
     from coordinator.etcd import EtcdClient
     from coordinator.locations import LocationWatcher, ensure_default_locations
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
-    from gateway.app import build_app
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
     from gateway.s3.accounts import AccountStore, load_accounts
     from gateway.s3.auth import Authenticator
-    from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
+    from gateway.serving import start_gateway
+    from strata.settings import (
+        default_rest_endpoints,
+        load_certificates,
+        load_gateway_options,
+        server_ssl_context,
+    )
 
     etcd = await EtcdClient.connect(args.etcd)
     await ensure_default_locations(etcd, args.cluster, "file")
@@ -155,14 +158,12 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
     )
-    runner = web.AppRunner(
-        build_app(services), access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS
-    )
-    await runner.setup()
     certificates = load_certificates()
     ssl_context = server_ssl_context(certificates) if certificates else None
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True, ssl_context=ssl_context)
-    await site.start()
+    runner = await start_gateway(
+        services, load_gateway_options(), args.host, args.port, ssl_context,
+        access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS,
+    )  # fmt: skip
     registration = await register_node(
         etcd,
         args.cluster,

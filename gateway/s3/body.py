@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import LineTooLong
 
 from gateway.s3.auth import PayloadSpec
 from gateway.s3.errors import (
+    EntityTooLarge,
     IncompleteBody,
     InvalidArgument,
     InvalidRequest,
@@ -75,14 +76,24 @@ async def iter_payload(
     payload: PayloadSpec,
     headers: Mapping[str, str],
     trailers: PayloadTrailers | None = None,
+    max_size: int | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yields the decoded object bytes; raises an S3Error as soon as the body proves bad."""
+    """Yields the decoded object bytes; raises an S3Error as soon as the body proves bad.
+
+    ``max_size`` bounds a body of unknown length (``Transfer-Encoding: chunked``): EntityTooLarge
+    as soon as it is exceeded, rather than after filling the disk.
+    """
+    pieces: AsyncIterator[bytes]
     if payload.is_streaming:
         decoder = _AwsChunkedDecoder(content, payload, headers, trailers or PayloadTrailers())
-        async for piece in _regroup(decoder.pieces()):
-            yield piece
-        return
-    async for piece in _plain(content, payload, decoded_content_length(headers, payload)):
+        pieces = _regroup(decoder.pieces())
+    else:
+        pieces = _plain(content, payload, decoded_content_length(headers, payload))
+    total = 0
+    async for piece in pieces:
+        total += len(piece)
+        if max_size is not None and total > max_size:
+            raise EntityTooLarge(MaxSizeAllowed=str(max_size))
         yield piece
 
 

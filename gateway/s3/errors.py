@@ -351,6 +351,15 @@ class PreconditionFailed(S3Error):
     default_message = "At least one of the preconditions you specified did not hold."
 
 
+class RequestTimeout(S3Error, TimeoutError):
+    """Also a TimeoutError: aiohttp's lingering read of a stalled body then stops quietly."""
+
+    status = 400
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )
+
+
 class RequestTimeTooSkewed(S3Error):
     status = 403
     default_message = "The difference between the request time and the current time is too large."

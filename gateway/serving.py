@@ -1,0 +1,203 @@
+"""Serving the S3 app on a socket, with the limits that protect a gateway from slow and endless clients.
+
+* a header timeout: a connection that has not sent a whole request head this long after it opened
+  (or after its previous response) is closed;
+* a body idle timeout: a request whose body stops arriving while the handler waits for it ends with
+  ``RequestTimeout`` (see :class:`BodyIdleWatchdog`);
+* a cap on concurrent connections: the ones over it are answered ``503 SlowDown`` and closed;
+* the largest single PUT, also for ``Transfer-Encoding: chunked`` bodies of unknown length.
+
+:func:`start_gateway` is the one call the composition roots (embedded server, cluster gateway) make.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from ssl import SSLContext
+from typing import Any
+
+from aiohttp import StreamReader, web
+
+from gateway.context import GatewayServices
+from gateway.s3 import errors
+from gateway.s3.regions import served_regions
+from strata.runtime.log import new_request_id
+
+MAX_PUT_SIZE = 5 * 1024**3
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    header_timeout_s: float = 60.0  # seconds a connection may take to send a request head
+    body_idle_timeout_s: float = 60.0  # seconds a request body may stall while the server waits for it
+    max_connections: int = 1024  # concurrent client connections per gateway; more get 503 SlowDown
+    max_put_size: int = MAX_PUT_SIZE  # largest single PUT (and chunked upload) in bytes
+    extra_regions: tuple[str, ...] = ()  # regions a SigV4 scope may name besides us-east-1 and locations'
+
+
+GATEWAY_OPTIONS = web.AppKey("gateway_options", GatewayOptions)
+
+
+async def start_gateway(
+    services: GatewayServices,
+    options: GatewayOptions,
+    host: str,
+    port: int,
+    ssl_context: SSLContext | None = None,
+    **runner_options: Any,
+) -> web.AppRunner:
+    """Builds the S3 app for ``services`` and serves it; the caller cleans the returned runner up."""
+    from gateway.app import build_app
+
+    locations = services.locations
+    extra = options.extra_regions
+    services = dataclasses.replace(
+        services,
+        max_put_size=options.max_put_size,
+        authenticator=services.authenticator.with_regions(lambda: served_regions(locations(), extra)),
+    )
+    app = build_app(services)
+    app[GATEWAY_OPTIONS] = options
+    # aiohttp closes a connection whose request head is not complete when its keep-alive timer fires;
+    # that timer runs from the connection's start and from each response's end.
+    runner = web.AppRunner(app, keepalive_timeout=options.header_timeout_s, **runner_options)
+    await runner.setup()
+    try:
+        site = LimitedTCPSite(
+            runner, host, port, max_connections=options.max_connections, ssl_context=ssl_context
+        )
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+class LimitedTCPSite(web.TCPSite):
+    """A TCPSite that refuses connections over ``max_connections`` with 503 SlowDown."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int, **kwargs: Any):
+        super().__init__(runner, host, port, reuse_address=True, **kwargs)
+        self._max_connections = max_connections
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        limit = self._max_connections
+        live: set[_Counted] = set()
+        pending: set[_Counted] = set()  # created, not yet connected (accepting, TLS handshake)
+
+        def protocol() -> asyncio.Protocol:
+            if len(live) + len(pending) >= limit:
+                return _Refused()
+            counted = _Counted(server(), live, pending)
+            pending.add(counted)
+            # A connection that never completes (a failed handshake) must not hold its slot forever.
+            loop.call_later(_PENDING_SLOT_S, pending.discard, counted)
+            return counted
+
+        self._server = await loop.create_server(
+            protocol, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+
+
+class _Counted(asyncio.Protocol):
+    """Delegates to aiohttp's request handler and keeps the live-connection count."""
+
+    __slots__ = ("_inner", "_live", "_pending")
+
+    def __init__(self, inner: asyncio.Protocol, live: set[_Counted], pending: set[_Counted]) -> None:
+        self._inner, self._live, self._pending = inner, live, pending
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._pending.discard(self)
+        self._live.add(self)
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._live.discard(self)
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+_PENDING_SLOT_S = 30.0
+_REFUSED_LINGER_S = 1.0
+
+
+def _slow_down_response() -> bytes:
+    request_id = new_request_id()
+    body = errors.render(errors.SlowDown(), request_id, "/")
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+        f"Server: Strata\r\nx-amz-request-id: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class _Refused(asyncio.Protocol):
+    """Answers 503 SlowDown, discards what the client sends for a moment (so it reads the answer), closes."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(_slow_down_response())
+        asyncio.get_running_loop().call_later(_REFUSED_LINGER_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+
+class BodyIdleWatchdog:
+    """Fails the body stream with RequestTimeout once the reader has waited ``idle_s`` for a byte.
+
+    Time the handler spends elsewhere (writing to a slow backend) does not count: only a reader
+    blocked on the network with nothing arriving is idle.
+    """
+
+    def __init__(self, content: StreamReader, idle_s: float) -> None:
+        self._content = content
+        self._idle_s = idle_s
+        self._loop = asyncio.get_running_loop()
+        self._seen = content.total_bytes
+        self._since = self._loop.time()
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._tick_s, self._check)
+        self.fired = False
+
+    @property
+    def _tick_s(self) -> float:
+        return max(self._idle_s / 4, 0.05)
+
+    def _check(self) -> None:
+        self._handle = None
+        content = self._content
+        if content.is_eof() or content.exception() is not None:
+            return
+        now = self._loop.time()
+        waiting = getattr(content, "_waiter", None) is not None
+        if content.total_bytes != self._seen or not waiting:
+            self._seen, self._since = content.total_bytes, now
+        elif now - self._since >= self._idle_s:
+            self.fired = True
+            content.set_exception(errors.RequestTimeout())
+            return
+        self._handle = self._loop.call_later(self._tick_s, self._check)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
