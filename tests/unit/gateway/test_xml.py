@@ -147,3 +147,20 @@ def test_parse_keeps_prefixed_namespace_tags_plain() -> None:
         b'<s3:Delete xmlns:s3="urn:x"><s3:Object><s3:Key>k</s3:Key></s3:Object></s3:Delete>', "Delete"
     )
     assert child_text(root.find("Object"), "Key") == "k"
+
+
+def test_gateway_parses_request_xml_only_through_the_xml_module() -> None:
+    """Every XML body (tagging, versioning, DeleteObjects, CompleteMultipartUpload, ...) goes through parse()."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "gateway"
+    parsers = re.compile(
+        r"\b(fromstring|XMLParser|ParserCreate|minidom|lxml|sax\.parse|ET\.parse|iterparse)\b"
+    )
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "xml.py" and parsers.search(path.read_text())
+    ]
+    assert offenders == []
