@@ -10,10 +10,10 @@ from aiohttp import web
 from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allowed
 from gateway.api import HANDLERS
 from gateway.context import GatewayServices, RequestContext
+from gateway.limits import GATEWAY_OPTIONS, BodyIdleWatchdog
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
-from gateway.serving import GATEWAY_OPTIONS, BodyIdleWatchdog
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 

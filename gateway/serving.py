@@ -3,7 +3,7 @@
 * a header timeout: a connection that has not sent a whole request head this long after it opened
   (or after its previous response) is closed;
 * a body idle timeout: a request whose body stops arriving while the handler waits for it ends with
-  ``RequestTimeout`` (see :class:`BodyIdleWatchdog`);
+  ``RequestTimeout`` (see :class:`gateway.limits.BodyIdleWatchdog`);
 * a cap on concurrent connections: the ones over it are answered ``503 SlowDown`` and closed;
 * the largest single PUT, also for ``Transfer-Encoding: chunked`` bodies of unknown length.
 
@@ -14,30 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
 from ssl import SSLContext
 from typing import Any
 
-from aiohttp import StreamReader, web
+from aiohttp import web
 
+from gateway.app import build_app
 from gateway.context import GatewayServices
+from gateway.limits import GATEWAY_OPTIONS, GatewayOptions
 from gateway.s3 import errors
 from gateway.s3.regions import served_regions
 from strata.runtime.log import new_request_id
-
-MAX_PUT_SIZE = 5 * 1024**3
-
-
-@dataclass(frozen=True)
-class GatewayOptions:
-    header_timeout_s: float = 60.0  # seconds a connection may take to send a request head
-    body_idle_timeout_s: float = 60.0  # seconds a request body may stall while the server waits for it
-    max_connections: int = 1024  # concurrent client connections per gateway; more get 503 SlowDown
-    max_put_size: int = MAX_PUT_SIZE  # largest single PUT (and chunked upload) in bytes
-    extra_regions: tuple[str, ...] = ()  # regions a SigV4 scope may name besides us-east-1 and locations'
-
-
-GATEWAY_OPTIONS = web.AppKey("gateway_options", GatewayOptions)
 
 
 async def start_gateway(
@@ -49,8 +36,6 @@ async def start_gateway(
     **runner_options: Any,
 ) -> web.AppRunner:
     """Builds the S3 app for ``services`` and serves it; the caller cleans the returned runner up."""
-    from gateway.app import build_app
-
     locations = services.locations
     extra = options.extra_regions
     services = dataclasses.replace(
@@ -160,44 +145,3 @@ class _Refused(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         pass
-
-
-class BodyIdleWatchdog:
-    """Fails the body stream with RequestTimeout once the reader has waited ``idle_s`` for a byte.
-
-    Time the handler spends elsewhere (writing to a slow backend) does not count: only a reader
-    blocked on the network with nothing arriving is idle.
-    """
-
-    def __init__(self, content: StreamReader, idle_s: float) -> None:
-        self._content = content
-        self._idle_s = idle_s
-        self._loop = asyncio.get_running_loop()
-        self._seen = content.total_bytes
-        self._since = self._loop.time()
-        self._handle: asyncio.TimerHandle | None = self._loop.call_later(self._tick_s, self._check)
-        self.fired = False
-
-    @property
-    def _tick_s(self) -> float:
-        return max(self._idle_s / 4, 0.05)
-
-    def _check(self) -> None:
-        self._handle = None
-        content = self._content
-        if content.is_eof() or content.exception() is not None:
-            return
-        now = self._loop.time()
-        waiting = getattr(content, "_waiter", None) is not None
-        if content.total_bytes != self._seen or not waiting:
-            self._seen, self._since = content.total_bytes, now
-        elif now - self._since >= self._idle_s:
-            self.fired = True
-            content.set_exception(errors.RequestTimeout())
-            return
-        self._handle = self._loop.call_later(self._tick_s, self._check)
-
-    def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None

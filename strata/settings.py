@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.locations import default_locations, validate_locations
-from gateway.serving import GatewayOptions
+from gateway.limits import GatewayOptions
 from protos.errors import StrataError
 
 

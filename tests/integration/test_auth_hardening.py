@@ -28,7 +28,7 @@ from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4Auth, S3SigV4Query
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from gateway.serving import GatewayOptions
+from gateway.limits import GatewayOptions
 from strata.testing.embedded import EmbeddedThread
 from tests.integration.conftest import ACCESS_KEY, SECRET_KEY, s3_client
 from tests.integration.test_streaming_auth import sign_request

@@ -336,7 +336,7 @@ def connected_reader() -> StreamReader:
 
 
 async def test_body_idle_watchdog_fails_a_stalled_read_with_request_timeout():
-    from gateway.serving import BodyIdleWatchdog
+    from gateway.limits import BodyIdleWatchdog
 
     stream = connected_reader()
     stream.feed_data(b"first bytes")
@@ -351,7 +351,7 @@ async def test_body_idle_watchdog_fails_a_stalled_read_with_request_timeout():
 
 
 async def test_body_idle_watchdog_leaves_a_flowing_body_alone():
-    from gateway.serving import BodyIdleWatchdog
+    from gateway.limits import BodyIdleWatchdog
 
     stream = connected_reader()
     watchdog = BodyIdleWatchdog(stream, idle_s=0.2)

@@ -57,7 +57,7 @@ def test_bad_backend_fails_fast() -> None:
 
 
 def test_gateway_options_default_and_from_environment() -> None:
-    from gateway.serving import GatewayOptions
+    from gateway.limits import GatewayOptions
 
     assert load_server_settings({}).gateway == GatewayOptions()
     options = load_server_settings(
