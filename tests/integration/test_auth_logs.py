@@ -2,7 +2,8 @@
 
 A real ``strata server`` process is driven with signed header, presigned, aws-chunked and POST-form
 requests (good and bad ones, including non-ASCII signatures), then its whole log is searched for
-every secret and every signature the clients sent.
+every secret and every signature the clients sent. The same process then takes a thousand
+half-sent requests: it drops them all, keeps serving, and its memory stays bounded.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ _SIGNATURES = re.compile(
 @dataclass
 class Process:
     port: int
+    pid: int = 0
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
 
     @property
     def url(self) -> str:
@@ -81,7 +89,12 @@ def logged_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     log_path = tmp_path / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_", "STRATA_"))}
-    env.update(LOG_LEVEL="trace", STRATA_REGIONS="eu-central-1", STRATA_BODY_IDLE_TIMEOUT="2")
+    env.update(
+        LOG_LEVEL="trace",
+        STRATA_REGIONS="eu-central-1",
+        STRATA_BODY_IDLE_TIMEOUT="2",
+        STRATA_HEADER_TIMEOUT="2",
+    )
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [
@@ -111,7 +124,7 @@ def logged_server(tmp_path: Path):  # type: ignore[no-untyped-def]
             except OSError:
                 assert time.monotonic() < deadline, "strata server did not answer within 20 s"
                 time.sleep(0.05)
-        yield Process(port), log_path
+        yield Process(port, proc.pid), log_path
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -221,3 +234,31 @@ def test_logs_hold_no_secret_authorization_or_signature(logged_server) -> None: 
     assert f"AWS {ACCESS_KEY}:".encode() not in log
     assert b"Traceback" not in log
     assert b"unhandled error" not in log
+
+
+def test_a_thousand_half_sent_requests_are_dropped_with_bounded_memory(logged_server) -> None:  # type: ignore[no-untyped-def]
+    server, _ = logged_server
+    s3 = s3_client(server.url)
+    s3.list_buckets()
+    before = server.rss_bytes()
+    sockets = []
+    try:
+        for index in range(1000):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            sock.sendall(
+                b"PUT /b/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\nX-Slow: " + b"x" * index
+            )
+            sockets.append(sock)
+        assert s3.list_buckets()["Buckets"] == []  # a normal client is served meanwhile
+        peak = server.rss_bytes()
+        for sock in sockets:
+            sock.settimeout(30)
+            try:
+                assert sock.recv(65536) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert peak - before < 64 * 1024**2, (before, peak)
+    assert s3.list_buckets()["Buckets"] == []
