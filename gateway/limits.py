@@ -18,7 +18,7 @@ class GatewayOptions:
     body_idle_timeout_s: float = 60.0  # seconds a request body may stall while the server waits for it
     max_connections: int = 1024  # concurrent client connections per gateway; more get 503 SlowDown
     max_put_size: int = MAX_PUT_SIZE  # largest single PUT (and chunked upload) in bytes
-    extra_regions: tuple[str, ...] = ()  # regions a SigV4 scope may name besides us-east-1 and locations'
+    extra_regions: tuple[str, ...] = ()  # regions a SigV4 scope may name besides us-east-1 and the locations'
 
 
 GATEWAY_OPTIONS = web.AppKey("gateway_options", GatewayOptions)

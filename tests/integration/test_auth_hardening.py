@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import hmac
 import http.client
+import io
 import json
 import socket
 import time
@@ -289,6 +290,19 @@ def test_served_regions_are_accepted(strict, s3, bucket, region) -> None:
     target = presigned(strict, "GET", "127.0.0.1", f"/{bucket}/k", region=region)
     answer = send(strict, "GET", target, {"Host": f"127.0.0.1:{strict.port}"})
     assert (answer.status, answer.body) == (200, b"x")
+
+
+def test_minio_sdk_without_a_region_signs_with_the_bucket_location_and_is_served(strict, s3) -> None:
+    minio = pytest.importorskip("minio", reason="scripts/test installs the minio SDK (dev extra)")
+    name = f"inmem-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "mem"})
+    client = minio.Minio(
+        f"127.0.0.1:{strict.port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False
+    )
+    client.put_object(name, "k", io.BytesIO(b"abc"), 3)  # signed for region "mem", GetBucketLocation's answer
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"abc"
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
 
 
 def post_form(

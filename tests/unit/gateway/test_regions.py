@@ -5,7 +5,7 @@ def test_served_regions_always_include_us_east_1() -> None:
     assert served_regions({}) == {"us-east-1"}
 
 
-def test_served_regions_take_details_region_region_shaped_names_and_extras() -> None:
+def test_served_regions_take_location_names_details_region_and_extras() -> None:
     locations = {
         "us-east-1": {"type": "file", "details": {}},
         "scality-us-west-1": {"type": "mem", "details": {}},
@@ -16,7 +16,10 @@ def test_served_regions_take_details_region_region_shaped_names_and_extras() -> 
     assert served_regions(locations, [" ap-south-7 ", ""]) == {
         "us-east-1",
         "scality-us-west-1",
+        "archive",
         "eu-west-3",
+        "file",
+        "mem",
         "ap-south-7",
     }
 
