@@ -51,7 +51,12 @@ async def start_gateway(
     await runner.setup()
     try:
         site = LimitedTCPSite(
-            runner, host, port, max_connections=options.max_connections, ssl_context=ssl_context
+            runner,
+            host,
+            port,
+            max_connections=options.max_connections,
+            handshake_timeout_s=options.header_timeout_s,
+            ssl_context=ssl_context,
         )
         await site.start()
     except BaseException:
@@ -63,9 +68,19 @@ async def start_gateway(
 class LimitedTCPSite(web.TCPSite):
     """A TCPSite that refuses connections over ``max_connections`` with 503 SlowDown."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int, **kwargs: Any):
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        max_connections: int,
+        handshake_timeout_s: float = 60.0,
+        **kwargs: Any,
+    ):
         super().__init__(runner, host, port, reuse_address=True, **kwargs)
         self._max_connections = max_connections
+        self._handshake_timeout_s = handshake_timeout_s
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
@@ -81,12 +96,18 @@ class LimitedTCPSite(web.TCPSite):
                 return _Refused()
             counted = _Counted(server(), live, pending)
             pending.add(counted)
-            # A connection that never completes (a failed handshake) must not hold its slot forever.
-            loop.call_later(_PENDING_SLOT_S, pending.discard, counted)
+            # A connection that never completes (a failed TLS handshake) must not hold its slot forever.
+            loop.call_later(self._handshake_timeout_s, pending.discard, counted)
             return counted
 
         self._server = await loop.create_server(
-            protocol, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True
+            protocol,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout_s if self._ssl_context else None,
+            backlog=self._backlog,
+            reuse_address=True,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
 
@@ -121,7 +142,6 @@ class _Counted(asyncio.Protocol):
         self._inner.resume_writing()
 
 
-_PENDING_SLOT_S = 30.0
 _REFUSED_LINGER_S = 1.0
 
 
