@@ -12,7 +12,8 @@ from gateway.api import HANDLERS
 from gateway.api.unsupported import check_request
 from gateway.context import GatewayServices, RequestContext
 from gateway.health import health_report
-from gateway.runner import SERVER_HEADER, S3AppRunner, error_response
+from gateway.limits import GATEWAY_OPTIONS, BodyIdleWatchdog
+from gateway.runner import SERVER_HEADER, error_response
 from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
@@ -24,18 +25,6 @@ log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
-
-
-def app_runner(services: GatewayServices, shutdown_timeout: float = 60.0) -> web.AppRunner:
-    """The runner every process serves S3 with. Request bodies are never decompressed: an object
-    uploaded with Content-Encoding: gzip is stored as the bytes sent (aiohttp would inflate it)."""
-    return S3AppRunner(
-        build_app(services),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=shutdown_timeout,
-        auto_decompress=False,
-    )
 
 
 def build_app(services: GatewayServices) -> web.Application:
@@ -64,6 +53,7 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
     status = 500
     try:
         services = request.app[SERVICES]
+        watchdog = _body_watchdog(request)
         try:
             response = await _dispatch(request, request_id, services)
             operation = response.operation  # type: ignore[attr-defined]
@@ -80,6 +70,11 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
         except Exception:
             log.exception("unhandled error")
             response = _error_response(request, request_id, errors.InternalError())
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+        if watchdog is not None and watchdog.fired:
+            response.force_close()  # the rest of a stalled body must not be read as the next request
         status = response.status
         return response
     finally:
@@ -91,6 +86,13 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             extra=log_fields(op=operation, status=status, ms=round((time.monotonic() - started) * 1000, 1)),
         )
         request_id_var.reset(token)
+
+
+def _body_watchdog(request: web.Request) -> BodyIdleWatchdog | None:
+    options = request.app.get(GATEWAY_OPTIONS)
+    if options is None or not request.body_exists or options.body_idle_timeout_s <= 0:
+        return None
+    return BodyIdleWatchdog(request.content, options.body_idle_timeout_s)
 
 
 class _Response(web.StreamResponse):

@@ -14,13 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from datanode.backend import Backend, create_backend
-from gateway.app import app_runner
 from gateway.context import GatewayServices
 from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
 from gateway.s3.auth import Authenticator
+from gateway.serving import start_gateway
 from metanode.core import MetadataCore
 from metanode.gc import GarbageCollector
 from metanode.kv import MemoryKV
@@ -124,15 +122,19 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
-    runner = app_runner(server.services())
-    await runner.setup()
-    ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True, ssl_context=ssl_context)
     try:
-        try:
-            await site.start()
-        except OSError as error:
-            raise listen_error(settings.host, settings.port, error) from None
+        ssl_context = server_ssl_context(settings.certificates) if settings.certificates else None
+        runner = await start_gateway(
+            server.services(), settings.gateway, settings.host, settings.port, ssl_context,
+            access_log=None, handle_signals=False,
+        )  # fmt: skip
+    except OSError as error:
+        await server.close()
+        raise listen_error(settings.host, settings.port, error) from None
+    except BaseException:
+        await server.close()
+        raise
+    try:
         port = runner.addresses[0][1]
         warn_if_exposed_with_default_keys(runner.addresses, server.accounts)
         yield server, port

@@ -172,14 +172,11 @@ async def _stored_locations(etcd: EtcdClient, cluster: str) -> None:
 
 
 async def _gateway(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
     from coordinator.config_io import import_authdata
     from coordinator.config_watch import ConfigWatcher
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
-    from gateway.app import app_runner
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
     from gateway.s3.accounts import (
@@ -191,11 +188,18 @@ async def _gateway(args: argparse.Namespace) -> None:
         warn_if_exposed_with_default_keys,
     )
     from gateway.s3.auth import Authenticator
-    from strata.settings import default_rest_endpoints, load_certificates, server_ssl_context
+    from gateway.serving import start_gateway
+    from strata.settings import (
+        default_rest_endpoints,
+        load_certificates,
+        load_gateway_options,
+        server_ssl_context,
+    )
 
     port = validate_port(args.port, "--port")
     await asyncio.to_thread(check_can_listen, args.host, port)
     certificates = await asyncio.to_thread(load_certificates)
+    gateway_options = load_gateway_options()
     env_accounts = await asyncio.to_thread(load_accounts, os.environ.get("S3AUTH_CONFIG"))
     etcd = await _connect_etcd(args.etcd)
     try:
@@ -241,14 +245,13 @@ async def _gateway(args: argparse.Namespace) -> None:
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
     )
-    runner = app_runner(services, shutdown_timeout=GRACE_SECONDS)
-    await runner.setup()
     ssl_context = server_ssl_context(certificates) if certificates else None
-    site = web.TCPSite(runner, args.host, port, reuse_address=True, ssl_context=ssl_context)
     try:
-        await site.start()
+        runner = await start_gateway(
+            services, gateway_options, args.host, port, ssl_context,
+            access_log=None, handle_signals=False, shutdown_timeout=GRACE_SECONDS,
+        )  # fmt: skip
     except OSError as error:
-        await runner.cleanup()
         raise listen_error(args.host, port, error) from None
     warn_if_exposed_with_default_keys(runner.addresses, authenticator.accounts())
     registration = await register_node(

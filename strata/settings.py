@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.locations import default_locations, validate_locations
+from gateway.limits import GatewayOptions
 from protos.errors import StrataError
 from strata.runtime.errors import StartupError, listen_error
 
@@ -72,6 +73,7 @@ class ServerSettings:
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
     gc_grace_s: float = 300.0  # STRATA_GC_GRACE: unreferenced blobs are kept this long for reads in flight
     certificates: CertificatePaths | None = None  # certFilePaths of config.json; with SSL=true: serve HTTPS
+    gateway: GatewayOptions = field(default_factory=GatewayOptions)  # timeouts, caps, regions (STRATA_* env)
 
 
 def parse_listen(address: str, what: str) -> tuple[str, int]:
@@ -214,6 +216,34 @@ def _check_cloudserver_backends(env: Mapping[str, str], backend: str) -> None:
         )
 
 
+def load_gateway_options(env: Mapping[str, str] = os.environ) -> GatewayOptions:
+    """The S3 port's limits and extra regions, from STRATA_HEADER_TIMEOUT, STRATA_BODY_IDLE_TIMEOUT,
+    STRATA_MAX_CONNECTIONS, STRATA_MAX_PUT_SIZE and STRATA_REGIONS (comma-separated)."""
+    defaults = GatewayOptions()
+
+    def number(name: str, default: float, kind: type[float] | type[int]) -> float:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{name} must be positive, not {raw!r}")
+        return value
+
+    return GatewayOptions(
+        header_timeout_s=number("STRATA_HEADER_TIMEOUT", defaults.header_timeout_s, float),
+        body_idle_timeout_s=number("STRATA_BODY_IDLE_TIMEOUT", defaults.body_idle_timeout_s, float),
+        max_connections=int(number("STRATA_MAX_CONNECTIONS", defaults.max_connections, int)),
+        max_put_size=int(number("STRATA_MAX_PUT_SIZE", defaults.max_put_size, int)),
+        extra_regions=tuple(
+            region.strip() for region in env.get("STRATA_REGIONS", "").split(",") if region.strip()
+        ),
+    )
+
+
 def load_server_settings(
     env: Mapping[str, str] = os.environ,
     backend: str | None = None,
@@ -269,4 +299,5 @@ def load_server_settings(
         intent_ttl_s=intent_ttl,
         gc_grace_s=gc_grace,
         certificates=_certificates(config, env),
+        gateway=load_gateway_options(env),
     )

@@ -197,7 +197,9 @@ async def upload_part(ctx: RequestContext) -> web.StreamResponse:
     upload = await ctx.services.metadata.get_upload(ref)
     calculator = _part_calculator(ctx, upload)
     trailers = PayloadTrailers()
-    body = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers, trailers)
+    body = iter_payload(
+        ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
+    )
     stored = await store_data(
         ctx,
         ref.bucket,

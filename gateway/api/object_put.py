@@ -159,7 +159,9 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
         md.tags.update(tags)
     await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
     trailers = PayloadTrailers()
-    body = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers, trailers)
+    body = iter_payload(
+        ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
+    )
     stored = await store_data(ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers)
     try:
         if length is not None and stored.size != length:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hmac
 import json
 import posixpath
 from collections.abc import AsyncIterator, Mapping
@@ -180,13 +179,18 @@ def verify_signature(ctx: RequestContext, fields: Mapping[str, str]) -> Principa
                 ArgumentName="x-amz-credential",
                 ArgumentValue=fields["x-amz-credential"],
             )
+        authenticator.check_scope(
+            credential,
+            errors.AuthorizationQueryParametersError,
+            "Error parsing the X-Amz-Credential parameter",
+        )
         if policy is None:
             raise errors.InvalidArgument(
                 "Bucket POST must contain a field named 'policy'.", ArgumentName="policy"
             )
         account, secret = authenticator.credentials(credential.access_key)
         key = sigv4.signing_key(secret, credential.date, credential.region, credential.service)
-        if not hmac.compare_digest(sigv4.sign(key, policy), fields["x-amz-signature"].lower()):
+        if not sigv4.signatures_equal(sigv4.sign(key, policy), fields["x-amz-signature"].lower()):
             raise errors.SignatureDoesNotMatch()
         return Principal(account, credential.access_key)
     if "signature" in fields or "awsaccesskeyid" in fields:
@@ -196,7 +200,7 @@ def verify_signature(ctx: RequestContext, fields: Mapping[str, str]) -> Principa
                     f"Bucket POST must contain a field named '{name}'.", ArgumentName=name
                 )
         account, secret = authenticator.credentials(fields["awsaccesskeyid"])
-        if not hmac.compare_digest(sigv2.sign(secret, fields["policy"]), fields["signature"]):
+        if not sigv4.signatures_equal(sigv2.sign(secret, fields["policy"]), fields["signature"]):
             raise errors.SignatureDoesNotMatch()
         return Principal(account, fields["awsaccesskeyid"])
     if policy is not None:

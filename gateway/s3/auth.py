@@ -8,10 +8,9 @@ principal may do the operation is decided by the caller.
 from __future__ import annotations
 
 import calendar
-import hmac
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,11 +31,13 @@ from gateway.s3.errors import (
     S3NotImplemented,
     SignatureDoesNotMatch,
 )
+from gateway.s3.regions import DEFAULT_REGION, SERVICE, expected_region
 from gateway.s3.sigv4 import ChunkSigning, Credential
 
 MAX_SKEW_SECONDS = 15 * 60
 MAX_PRESIGN_EXPIRES = 604800
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}\Z")
+_INTEGER = re.compile(r"^-?[0-9]{1,12}\Z")
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 PayloadMode = Literal[
@@ -91,9 +92,15 @@ class AuthResult:
 
 
 class Authenticator:
-    def __init__(self, accounts: AccountStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        clock: Callable[[], float] = time.time,
+        regions: Callable[[], Collection[str]] = lambda: (DEFAULT_REGION,),
+    ) -> None:
         self._accounts = accounts
         self._clock = clock
+        self._regions = regions
 
     def authenticate(
         self,
@@ -150,6 +157,7 @@ class Authenticator:
                 "The authorization header is malformed; the Credential is mal-formed; "
                 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
             )
+        self.check_scope(credential, AuthorizationHeaderMalformed, "The authorization header is malformed")
         timestamp, request_time = self._v4_request_time(headers)
         if credential.date != timestamp[:8]:
             raise AuthorizationHeaderMalformed(
@@ -157,8 +165,9 @@ class Authenticator:
                 f'X-Amz-Date: "{credential.date}".'
             )
         self._check_skew(request_time)
-        account, secret = self._lookup(credential.access_key)
         signed_headers = fields["SignedHeaders"].lower().split(";")
+        _require_signed_headers(headers, signed_headers)
+        account, secret = self._lookup(credential.access_key)
         content_sha256 = _first(headers, "x-amz-content-sha256")
         if content_sha256 is None:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
@@ -200,10 +209,13 @@ class Authenticator:
                 "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
                 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
             )
-        try:
-            expires = int(params["X-Amz-Expires"])
-        except ValueError:
-            raise AuthorizationQueryParametersError("X-Amz-Expires should be a number") from None
+        self.check_scope(
+            credential, AuthorizationQueryParametersError, "Error parsing the X-Amz-Credential parameter"
+        )
+        expires_raw = params["X-Amz-Expires"]
+        if not _INTEGER.match(expires_raw):
+            raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
+        expires = int(expires_raw)
         if expires < 1:
             raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
         if expires > MAX_PRESIGN_EXPIRES:
@@ -229,8 +241,9 @@ class Authenticator:
             )
         if request_time - now > MAX_SKEW_SECONDS:
             raise AccessDenied("Request is not valid yet")
-        account, secret = self._lookup(credential.access_key)
         signed_headers = params["X-Amz-SignedHeaders"].lower().split(";")
+        _require_signed_headers(headers, signed_headers)
+        account, secret = self._lookup(credential.access_key)
         content_sha256 = _first(headers, "x-amz-content-sha256") or sigv4.UNSIGNED_PAYLOAD
         key = sigv4.signing_key(secret, credential.date, credential.region, credential.service)
         query = sigv4.canonical_query(query_pairs, exclude="X-Amz-Signature")
@@ -262,7 +275,7 @@ class Authenticator:
         for uri in dict.fromkeys((sigv4.canonical_uri(raw_path), raw_path or "/")):
             canonical = sigv4.canonical_request(method, uri, query, headers, signed_headers, payload_hash)
             expected = sigv4.sign(key, sigv4.string_to_sign(timestamp, scope, canonical))
-            if hmac.compare_digest(expected, signature.lower()):
+            if sigv4.signatures_equal(expected, signature.lower()):
                 return
         raise SignatureDoesNotMatch()
 
@@ -307,7 +320,7 @@ class Authenticator:
         for resource in self._v2_resources(raw_path, query_pairs, virtual_host_bucket):
             for date_line in date_lines:
                 text = sigv2.string_to_sign(method, headers, date_line, resource)
-                if hmac.compare_digest(sigv2.sign(secret, text), signature):
+                if sigv4.signatures_equal(sigv2.sign(secret, text), signature):
                     return AuthResult(Principal(account, access_key), _unsigned_payload(headers), "v2")
         raise SignatureDoesNotMatch()
 
@@ -348,7 +361,7 @@ class Authenticator:
                 content_md5=params.get("Content-MD5", params.get("content-md5")),
                 content_type=params.get("Content-Type", params.get("content-type")),
             )
-            if hmac.compare_digest(sigv2.sign(secret, text), signature):
+            if sigv4.signatures_equal(sigv2.sign(secret, text), signature):
                 return AuthResult(
                     Principal(account, access_key), _unsigned_payload(headers), "v2", presigned=True
                 )
@@ -384,6 +397,26 @@ class Authenticator:
         """Serves ``accounts`` from the next request on (accounts changed in etcd, say)."""
         self._accounts = accounts
 
+    def serve_regions(self, regions: Callable[[], Collection[str]]) -> Authenticator:
+        """Accepts credential scopes of ``regions`` from the next request on; returns this authenticator
+        (changed in place, so accounts replaced later through ``replace_accounts`` still apply)."""
+        self._regions = regions
+        return self
+
+    def check_scope(self, credential: Credential, error: type[S3Error], prefix: str) -> None:
+        """Refuses a credential scoped to another service or to a region this endpoint does not serve."""
+        if credential.service != SERVICE:
+            raise error(
+                f"{prefix}; incorrect service '{credential.service}'. This endpoint belongs to '{SERVICE}'."
+            )
+        regions = frozenset(self._regions())
+        if credential.region not in regions:
+            expected = expected_region(regions)
+            raise error(
+                f"{prefix}; the region '{credential.region}' is wrong; expecting '{expected}'",
+                Region=expected,
+            )
+
     def _lookup(self, access_key: str) -> tuple[Account, str]:
         found = self._accounts.lookup(access_key)
         if found is None:
@@ -410,6 +443,24 @@ def _parse_v4_authorization(authorization: str) -> dict[str, str]:
                 f"The authorization header is malformed; missing {name}.", **{"Header": authorization}
             )
     return fields
+
+
+def _require_signed_headers(headers: Mapping[str, str], signed_headers: list[str]) -> None:
+    """AWS's rule: ``host`` and every ``x-amz-*`` header sent must be covered by the signature.
+
+    Otherwise a captured request could be replayed with another Host (another virtual-hosted bucket)
+    or with added x-amz-* headers (an ACL, a copy source) within its validity window.
+    """
+    signed = set(signed_headers)
+    names = dict.fromkeys(name.lower() for name in headers)
+    unsigned = [name for name in names if name.startswith("x-amz-") and name not in signed]
+    if "host" not in signed:
+        unsigned.insert(0, "host")
+    if unsigned:
+        raise AccessDenied(
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(unsigned),
+        )
 
 
 def _payload_for(content_sha256: str, signing: ChunkSigning) -> PayloadSpec:

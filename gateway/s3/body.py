@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import LineTooLong
 
 from gateway.s3.auth import PayloadSpec
 from gateway.s3.errors import (
+    EntityTooLarge,
     IncompleteBody,
     InvalidArgument,
     InvalidRequest,
@@ -28,7 +29,7 @@ from gateway.s3.errors import (
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
 )
-from gateway.s3.sigv4 import ChunkSigner, header_values
+from gateway.s3.sigv4 import ChunkSigner, header_values, signatures_equal
 
 PIECE_SIZE = 1024 * 1024
 _MAX_CHUNK_HEADER = 4096  # a chunk header is a hex size plus one signature; anything longer is garbage
@@ -75,14 +76,24 @@ async def iter_payload(
     payload: PayloadSpec,
     headers: Mapping[str, str],
     trailers: PayloadTrailers | None = None,
+    max_size: int | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yields the decoded object bytes; raises an S3Error as soon as the body proves bad."""
+    """Yields the decoded object bytes; raises an S3Error as soon as the body proves bad.
+
+    ``max_size`` bounds a body of unknown length (``Transfer-Encoding: chunked``): EntityTooLarge
+    as soon as it is exceeded, rather than after filling the disk.
+    """
+    pieces: AsyncIterator[bytes]
     if payload.is_streaming:
         decoder = _AwsChunkedDecoder(content, payload, headers, trailers or PayloadTrailers())
-        async for piece in _regroup(decoder.pieces()):
-            yield piece
-        return
-    async for piece in _plain(content, payload, decoded_content_length(headers, payload)):
+        pieces = _regroup(decoder.pieces())
+    else:
+        pieces = _plain(content, payload, decoded_content_length(headers, payload))
+    total = 0
+    async for piece in pieces:
+        total += len(piece)
+        if max_size is not None and total > max_size:
+            raise EntityTooLarge(MaxSizeAllowed=str(max_size))
         yield piece
 
 
@@ -197,7 +208,7 @@ class _AwsChunkedDecoder:
     def _verify_chunk(self, chunk_sha256: str, signature: str | None) -> None:
         assert self._signer is not None
         expected = self._signer.chunk_signature(chunk_sha256)
-        if not hmac.compare_digest(expected, (signature or "").lower()):
+        if not signatures_equal(expected, (signature or "").lower()):
             raise SignatureDoesNotMatch()
         self._signer.accept(expected)
 
@@ -229,7 +240,7 @@ class _AwsChunkedDecoder:
             assert self._signer is not None
             canonical = "".join(f"{name}:{value}\n" for name, value in lines).encode("utf-8")
             expected = self._signer.trailer_signature(canonical)
-            if not signature or not hmac.compare_digest(expected, signature.lower()):
+            if not signature or not signatures_equal(expected, signature.lower()):
                 raise SignatureDoesNotMatch("The trailer signature does not match.")
         self._trailers.values.update(lines)
         missing = [name for name in self._trailers.declared if name not in self._trailers.values]

@@ -362,6 +362,15 @@ class RequestHeaderSectionTooLarge(S3Error):
     default_message = "Your request header section exceeds the maximum allowed size."
 
 
+class RequestTimeout(S3Error, TimeoutError):
+    """Also a TimeoutError: aiohttp's lingering read of a stalled body then stops quietly."""
+
+    status = 400
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )
+
+
 class RequestTimeTooSkewed(S3Error):
     status = 403
     default_message = "The difference between the request time and the current time is too large."

@@ -132,6 +132,15 @@ def sign(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def signatures_equal(expected: str, provided: str) -> bool:
+    """Constant-time comparison; a provided value that is not ASCII simply does not match.
+
+    ``hmac.compare_digest`` refuses non-ASCII ``str``; comparing bytes keeps any value a plain mismatch
+    (the expected value is ASCII, so a replaced character can never make them equal).
+    """
+    return hmac.compare_digest(expected.encode("ascii"), provided.encode("utf-8", "replace"))
+
+
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
 

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from gateway.s3.errors import MalformedXML
@@ -91,24 +92,58 @@ def _text(value: str | int | bool | None) -> str | None:
 # --- parsing -------------------------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """The body declares a DTD, an entity or a non-UTF-8 encoding."""
+
+
 def parse(body: bytes, expected_root: str | None = None) -> ET.Element:
-    """Parses a request body; namespaces are stripped from tags so callers match plain names."""
+    """Parses a request body; namespaces are stripped from tags so callers match plain names.
+
+    Only UTF-8 is accepted (as S3 does), and the parser itself refuses any document type or entity
+    declaration, so no encoding trick can smuggle one past it and nothing is ever expanded.
+    """
     if len(body) > MAX_REQUEST_XML_BYTES:
         raise MalformedXML()
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise MalformedXML()
-    parser = ET.XMLParser()
     try:
-        parser.feed(body)
-        root = parser.close()
-    except ET.ParseError:
+        body.decode("utf-8")
+        root = _parse_utf8(body)
+    except (UnicodeDecodeError, expat.ExpatError, _Refused):
         raise MalformedXML() from None
-    for node in root.iter():
-        if isinstance(node.tag, str) and node.tag.startswith("{"):
-            node.tag = node.tag.split("}", 1)[1]
     if expected_root is not None and root.tag != expected_root:
         raise MalformedXML()
     return root
+
+
+def _parse_utf8(body: bytes) -> ET.Element:
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate("UTF-8", "}")  # "}": expanded names are "uri}local"; we keep "local"
+
+    def refuse(*_: object) -> int:
+        raise _Refused()
+
+    def xml_declaration(version: str | None, encoding: str | None, standalone: int) -> None:
+        if encoding is not None and encoding.lower() not in ("utf-8", "utf8"):
+            raise _Refused()
+
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        builder.start(tag.rsplit("}", 1)[-1], attributes)
+
+    def end(tag: str) -> None:
+        builder.end(tag.rsplit("}", 1)[-1])
+
+    parser.XmlDeclHandler = xml_declaration
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.NotationDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    parser.buffer_text = True
+    parser.Parse(body, True)
+    return builder.close()
 
 
 def child_text(node: ET.Element, tag: str, default: str | None = None) -> str | None:

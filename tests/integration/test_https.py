@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import urllib.error
@@ -128,3 +129,14 @@ def test_ssl_false_serves_plain_http_even_with_certificates(config_file: Path) -
     settings = load_server_settings({"S3_CONFIG_FILE": str(config_file), "SSL": "false"}, backend="mem")
     assert settings.certificates is None
     assert load_server_settings({"S3_CONFIG_FILE": str(config_file)}, backend="mem").certificates is not None
+
+
+def test_a_tls_handshake_that_never_comes_is_dropped_after_the_header_timeout(config_file: Path) -> None:
+    running = EmbeddedThread(backend="mem")
+    env = {"S3_CONFIG_FILE": str(config_file), "SSL": "true", "STRATA_HEADER_TIMEOUT": "1"}
+    running.settings = load_server_settings(env, backend="mem", host="127.0.0.1", port=0)
+    with running, socket.create_connection(("127.0.0.1", running.port), timeout=20) as silent:
+        try:
+            assert silent.recv(100) == b""  # closed by the server, well before asyncio's 60 s default
+        except ConnectionResetError:
+            pass

@@ -353,7 +353,9 @@ def test_missing_date_is_access_denied():
 
 
 def test_bad_content_sha256_value_is_invalid_argument():
-    headers = s3_example_headers("host", "00", x_amz_content_sha256="nonsense")
+    headers = s3_example_headers(
+        "host;x-amz-content-sha256;x-amz-date", "00", x_amz_content_sha256="nonsense"
+    )
     with pytest.raises((errors.InvalidArgument, errors.SignatureDoesNotMatch)):
         authenticator().authenticate("GET", "/", "", headers)
 
@@ -418,7 +420,9 @@ def check(request: AWSRequest, virtual_host_bucket: str | None = None):
         for name, value in prepared.headers.items()
     )
     headers.setdefault("Host", split.netloc)
-    auth = Authenticator(AccountStore.from_file("gateway/s3/default_authdata.json"))
+    auth = Authenticator(
+        AccountStore.from_file("gateway/s3/default_authdata.json"), regions=lambda: ("us-east-1", "eu-west-3")
+    )
     return auth.authenticate(
         prepared.method, split.path, split.query, headers, virtual_host_bucket=virtual_host_bucket
     )
@@ -524,3 +528,154 @@ def test_signatures_cover_header_bytes_that_are_not_utf8_as_received() -> None:
     assert to_sign.endswith(hashlib.sha256(wire).hexdigest())
     expected = base64.b64encode(hmac.new(b"secret", wire, hashlib.sha1).digest()).decode()
     assert sigv2.sign("secret", received) == expected
+
+
+# --- hardening: signed headers, credential scope, odd signatures ---
+
+
+def prepared_headers(request: AWSRequest) -> tuple[str, str, CIMultiDict]:
+    prepared = request.prepare()
+    split = urlsplit(prepared.url)
+    headers = CIMultiDict(
+        (name, value if isinstance(value, str) else value.decode())
+        for name, value in prepared.headers.items()
+    )
+    headers.setdefault("Host", split.netloc)
+    return split.path, split.query, headers
+
+
+class NoHostSigV4(S3SigV4Auth):
+    def headers_to_sign(self, request):
+        headers = super().headers_to_sign(request)
+        del headers["host"]
+        return headers
+
+
+def default_authenticator() -> Authenticator:
+    return Authenticator(AccountStore.from_file("gateway/s3/default_authdata.json"))
+
+
+def test_header_signature_must_cover_host():
+    request = botocore_request("DELETE", "k")
+    NoHostSigV4(CREDS, "s3", "us-east-1").add_auth(request)
+    path, query, headers = prepared_headers(request)
+    with pytest.raises(errors.AccessDenied) as raised:
+        default_authenticator().authenticate("DELETE", path, query, headers)
+    assert raised.value.details == {"HeadersNotSigned": "host"}
+
+
+def test_header_signature_must_cover_every_x_amz_header():
+    request = botocore_request("PUT", "k")
+    S3SigV4Auth(CREDS, "s3", "us-east-1").add_auth(request)
+    path, query, headers = prepared_headers(request)
+    headers["x-amz-acl"] = "public-read"
+    headers["X-Amz-Meta-Extra"] = "1"
+    with pytest.raises(errors.AccessDenied) as raised:
+        default_authenticator().authenticate("PUT", path, query, headers)
+    assert raised.value.details == {"HeadersNotSigned": "x-amz-acl, x-amz-meta-extra"}
+
+
+def test_presigned_url_must_cover_x_amz_headers_sent_with_it():
+    request = botocore_request("GET", "k")
+    S3SigV4QueryAuth(CREDS, "s3", "us-east-1", expires=300).add_auth(request)
+    split = urlsplit(request.prepare().url)
+    assert default_authenticator().authenticate(
+        "GET", split.path, split.query, CIMultiDict({"Host": split.netloc})
+    )
+    headers = CIMultiDict({"Host": split.netloc, "x-amz-server-side-encryption-customer-key": "x"})
+    with pytest.raises(errors.AccessDenied, match="not signed"):
+        default_authenticator().authenticate("GET", split.path, split.query, headers)
+
+
+@pytest.mark.parametrize(
+    ("region", "service", "message"),
+    [
+        ("eu-west-9", "s3", "the region 'eu-west-9' is wrong; expecting 'us-east-1'"),
+        ("us-east-1", "iam", "incorrect service 'iam'. This endpoint belongs to 's3'."),
+    ],
+)
+def test_header_credential_scope_must_be_s3_in_a_served_region(region, service, message):
+    request = botocore_request("GET", "k")
+    S3SigV4Auth(CREDS, service, region).add_auth(request)
+    path, query, headers = prepared_headers(request)
+    with pytest.raises(errors.AuthorizationHeaderMalformed) as raised:
+        default_authenticator().authenticate("GET", path, query, headers)
+    assert raised.value.message == "The authorization header is malformed; " + message
+
+
+@pytest.mark.parametrize(
+    ("region", "service", "message"),
+    [
+        ("eu-west-9", "s3", "the region 'eu-west-9' is wrong; expecting 'us-east-1'"),
+        ("us-east-1", "iam", "incorrect service 'iam'. This endpoint belongs to 's3'."),
+    ],
+)
+def test_presigned_credential_scope_must_be_s3_in_a_served_region(region, service, message):
+    request = botocore_request("GET", "k")
+    S3SigV4QueryAuth(CREDS, service, region, expires=300).add_auth(request)
+    split = urlsplit(request.prepare().url)
+    with pytest.raises(errors.AuthorizationQueryParametersError) as raised:
+        default_authenticator().authenticate(
+            "GET", split.path, split.query, CIMultiDict({"Host": split.netloc})
+        )
+    assert raised.value.message == "Error parsing the X-Amz-Credential parameter; " + message
+
+
+def test_served_regions_come_from_the_callable_each_time():
+    served = {"us-east-1"}
+    auth = default_authenticator().serve_regions(lambda: served)
+    request = botocore_request("GET", "k")
+    S3SigV4Auth(CREDS, "s3", "ap-east-3").add_auth(request)
+    path, query, headers = prepared_headers(request)
+    with pytest.raises(errors.AuthorizationHeaderMalformed):
+        auth.authenticate("GET", path, query, headers)
+    served.add("ap-east-3")
+    assert auth.authenticate("GET", path, query, headers).region == "ap-east-3"
+
+
+@pytest.mark.parametrize("signature", ["é" * 64, "\udcff" * 64, "０" * 64, "00" * 31 + "é"])
+def test_non_ascii_v4_signature_is_signature_does_not_match(signature):
+    request = botocore_request("GET", "k")
+    S3SigV4Auth(CREDS, "s3", "us-east-1").add_auth(request)
+    path, query, headers = prepared_headers(request)
+    authorization = headers["Authorization"]
+    headers["Authorization"] = authorization[: authorization.index("Signature=") + 10] + signature
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        default_authenticator().authenticate("GET", path, query, headers)
+
+
+def test_non_ascii_v2_signature_is_signature_does_not_match():
+    request = botocore_request("GET", "k")
+    HmacV1Auth(CREDS).add_auth(request)
+    path, query, headers = prepared_headers(request)
+    headers["Authorization"] = "AWS accessKey1:ünïcode="
+    with pytest.raises(errors.SignatureDoesNotMatch):
+        default_authenticator().authenticate("GET", path, query, headers)
+
+
+def test_signatures_equal_is_false_for_any_odd_value():
+    assert sigv4.signatures_equal("ab", "ab")
+    assert not sigv4.signatures_equal("ab", "aé")
+    assert not sigv4.signatures_equal("ab", "\udcff")
+    assert not sigv4.signatures_equal("a?", "a\u00e9")
+
+
+@pytest.mark.parametrize("expires", ["-1", "", "١٢٠", "+60", " 60", "60 ", "6e2", "1" * 13])
+def test_presigned_expires_must_be_plain_ascii_digits_in_range(expires):
+    request = botocore_request("GET", "k")
+    S3SigV4QueryAuth(CREDS, "s3", "us-east-1", expires=60).add_auth(request)
+    split = urlsplit(request.prepare().url)
+    query = split.query.replace("X-Amz-Expires=60", f"X-Amz-Expires={quote(expires)}")
+    with pytest.raises(errors.AuthorizationQueryParametersError):
+        default_authenticator().authenticate("GET", split.path, query, CIMultiDict({"Host": split.netloc}))
+
+
+def test_expired_presigned_url_is_denied_before_its_signature_or_key_is_checked():
+    request = botocore_request("GET", "k")
+    S3SigV4QueryAuth(Credentials("unknownKey", "wrong"), "s3", "us-east-1", expires=60).add_auth(request)
+    split = urlsplit(request.prepare().url)
+    auth = Authenticator(
+        AccountStore.from_file("gateway/s3/default_authdata.json"), clock=lambda: time.time() + 120
+    )
+    with pytest.raises(errors.AccessDenied, match="Request has expired"):
+        auth.authenticate("GET", split.path, split.query, CIMultiDict({"Host": split.netloc}))

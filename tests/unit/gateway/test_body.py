@@ -310,3 +310,63 @@ async def test_boto3_put_object_when_checksums_are_only_when_required(capture_se
     await asyncio.to_thread(client.put_object, Bucket="bkt", Key="k", Body=b"abc")
     assert seen["body"] == b"abc"
     assert seen["mode"] in ("sha256", "unsigned")
+
+
+async def test_body_of_unknown_length_stops_at_max_size():
+    body = b"x" * (3 * PIECE_SIZE)
+    stored = []
+    with pytest.raises(errors.EntityTooLarge):
+        async for piece in iter_payload(reader(body), PayloadSpec(), {}, max_size=2 * PIECE_SIZE + 1):
+            stored.append(piece)
+    assert sum(map(len, stored)) <= 2 * PIECE_SIZE + 1
+
+
+async def test_body_at_max_size_is_accepted():
+    body = b"x" * (PIECE_SIZE + 5)
+    pieces = [piece async for piece in iter_payload(reader(body), PayloadSpec(), {}, max_size=len(body))]
+    assert b"".join(pieces) == body
+
+
+def connected_reader() -> StreamReader:
+    """A reader whose protocol has a transport, as a live request body has."""
+    loop = asyncio.get_running_loop()
+    protocol = BaseProtocol(loop)
+    protocol.connection_made(asyncio.Transport())
+    return StreamReader(protocol, 2**16, loop=loop)
+
+
+async def test_body_idle_watchdog_fails_a_stalled_read_with_request_timeout():
+    from gateway.limits import BodyIdleWatchdog
+
+    stream = connected_reader()
+    stream.feed_data(b"first bytes")
+    watchdog = BodyIdleWatchdog(stream, idle_s=0.2)
+    try:
+        with pytest.raises(errors.RequestTimeout):
+            async for _ in iter_payload(stream, PayloadSpec(), {"content-length": "100"}):
+                pass
+    finally:
+        watchdog.stop()
+    assert watchdog.fired
+
+
+async def test_body_idle_watchdog_leaves_a_flowing_body_alone():
+    from gateway.limits import BodyIdleWatchdog
+
+    stream = connected_reader()
+    watchdog = BodyIdleWatchdog(stream, idle_s=0.2)
+
+    async def feed() -> None:
+        for _ in range(10):
+            stream.feed_data(b"y" * 10)
+            await asyncio.sleep(0.05)
+        stream.feed_eof()
+
+    feeder = asyncio.create_task(feed())
+    try:
+        pieces = [piece async for piece in iter_payload(stream, PayloadSpec(), {"content-length": "100"})]
+    finally:
+        watchdog.stop()
+        await feeder
+    assert b"".join(pieces) == b"y" * 100
+    assert not watchdog.fired

@@ -92,3 +92,75 @@ def test_iso8601_has_milliseconds_and_z():
 def test_http_date():
     assert http_date(datetime(2026, 1, 1, tzinfo=UTC)) == "Thu, 01 Jan 2026 00:00:00 GMT"
     assert http_date(1767225600.9) == "Thu, 01 Jan 2026 00:00:00 GMT"
+
+
+ENTITY_BODY = (
+    '<!DOCTYPE t [<!ENTITY x "expanded">]><Tagging><TagSet><Tag><Key>k</Key><Value>&x;</Value></Tag>'
+    "</TagSet></Tagging>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ENTITY_BODY.encode("utf-16"),
+        ENTITY_BODY.encode("utf-16-le"),
+        ENTITY_BODY.encode("utf-32"),
+        ENTITY_BODY.encode("utf-8"),
+        b'<!DOCTYPE t SYSTEM "file:///etc/passwd"><Tagging/>',
+        b'<!DOCTYPE t [<!ENTITY % p SYSTEM "http://127.0.0.1/x"> %p;]><Tagging/>',
+        b"<Tagging>&undefined;</Tagging>",
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><Tagging><TagSet/></Tagging>',
+        b'<?xml version="1.0" encoding="UTF-16"?><Tagging><TagSet/></Tagging>',
+        b"<Tagging><TagSet><Tag><Key>\xe9</Key></Tag></TagSet></Tagging>",  # latin-1 bytes, not UTF-8
+    ],
+    ids=[
+        "utf16",
+        "utf16le",
+        "utf32",
+        "utf8",
+        "external",
+        "parameter",
+        "undefined",
+        "latin1",
+        "utf16-declared",
+        "bad-utf8",
+    ],
+)
+def test_parse_refuses_dtds_entities_and_non_utf8(body: bytes) -> None:
+    with pytest.raises(errors.MalformedXML):
+        parse(body, "Tagging")
+
+
+def test_parse_accepts_utf8_with_declaration_bom_and_predefined_entities() -> None:
+    body = (
+        '\ufeff<?xml version="1.0" encoding="utf-8"?><Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        "<TagSet><Tag><Key>a &amp; b &#233;</Key><Value>日本</Value></Tag></TagSet></Tagging>"
+    ).encode("utf-8")
+    root = parse(body, "Tagging")
+    assert child_text(root.find("TagSet/Tag"), "Key") == "a & b é"
+    assert child_text(root.find("TagSet/Tag"), "Value") == "日本"
+
+
+def test_parse_keeps_prefixed_namespace_tags_plain() -> None:
+    root = parse(
+        b'<s3:Delete xmlns:s3="urn:x"><s3:Object><s3:Key>k</s3:Key></s3:Object></s3:Delete>', "Delete"
+    )
+    assert child_text(root.find("Object"), "Key") == "k"
+
+
+def test_gateway_parses_request_xml_only_through_the_xml_module() -> None:
+    """Every XML body (tagging, versioning, DeleteObjects, CompleteMultipartUpload, ...) goes through parse()."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "gateway"
+    parsers = re.compile(
+        r"\b(fromstring|XMLParser|ParserCreate|minidom|lxml|sax\.parse|ET\.parse|iterparse)\b"
+    )
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "xml.py" and parsers.search(path.read_text())
+    ]
+    assert offenders == []

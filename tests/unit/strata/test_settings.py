@@ -81,3 +81,39 @@ def test_remote_location_in_location_file_is_refused(tmp_path: Path) -> None:
     path = _location_file(tmp_path, {"aws-location": remote})
     with pytest.raises(SettingsError, match="'aws-location' has type 'aws_s3'"):
         load_server_settings(env={"S3_LOCATION_FILE": path})
+
+
+def test_gateway_options_default_and_from_environment() -> None:
+    from gateway.limits import GatewayOptions
+
+    assert load_server_settings({}).gateway == GatewayOptions()
+    options = load_server_settings(
+        {
+            "STRATA_HEADER_TIMEOUT": "5",
+            "STRATA_BODY_IDLE_TIMEOUT": "7.5",
+            "STRATA_MAX_CONNECTIONS": "32",
+            "STRATA_MAX_PUT_SIZE": "1048576",
+            "STRATA_REGIONS": " eu-central-1, ap-south-7 ,,",
+        }
+    ).gateway
+    assert options == GatewayOptions(
+        header_timeout_s=5.0,
+        body_idle_timeout_s=7.5,
+        max_connections=32,
+        max_put_size=1048576,
+        extra_regions=("eu-central-1", "ap-south-7"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STRATA_HEADER_TIMEOUT", "soon"),
+        ("STRATA_BODY_IDLE_TIMEOUT", "0"),
+        ("STRATA_MAX_CONNECTIONS", "1.5"),
+        ("STRATA_MAX_PUT_SIZE", "-1"),
+    ],
+)
+def test_bad_gateway_options_fail_fast(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_server_settings({name: value})
