@@ -9,7 +9,6 @@ leaves the entry for the next pass. Deleting is idempotent, so retries are safe.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from typing import Protocol
 
 from protos.common_pb2 import BlobRef
 from protos.metadata_pb2 import GcEntry
+from strata.runtime.periodic import PeriodicTask
 
 log = logging.getLogger("metanode.gc")
 
@@ -70,7 +70,7 @@ class GarbageCollector:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._batch_size = batch_size
         self._concurrency = asyncio.Semaphore(concurrency)
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask("gc", self._logged_pass, lambda: self.interval_s, log)
 
     async def run_once(self, expire_all_intents: bool = False, grace_s: float | None = None) -> GcStats:
         """One pass; ``grace_s`` overrides the collector's grace (0: everything queued goes now)."""
@@ -121,28 +121,17 @@ class GarbageCollector:
 
     def start(self) -> None:
         """Runs a pass every ``interval_s`` in the background until :meth:`stop`."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="metanode-gc")
+        self._periodic.start()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                stats = await self.run_once()
-                if stats.blobs_deleted or stats.intents_expired:
-                    log.info(
-                        "gc pass: %d blobs deleted, %d intents expired, %d entries left",
-                        stats.blobs_deleted,
-                        stats.intents_expired,
-                        stats.entries_remaining,
-                    )
-            except Exception:
-                log.exception("gc pass failed")
-            await asyncio.sleep(self.interval_s)
+    async def _logged_pass(self) -> None:
+        stats = await self.run_once()
+        if stats.blobs_deleted or stats.intents_expired:
+            log.info(
+                "gc pass: %d blobs deleted, %d intents expired, %d entries left",
+                stats.blobs_deleted,
+                stats.intents_expired,
+                stats.entries_remaining,
+            )
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._periodic.stop()

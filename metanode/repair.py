@@ -15,7 +15,6 @@ hold the object's lock in the metadata core; ``RunRepair`` starts one on demand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from metanode import keys
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import ObjectMD, PartInfo, RepairEntry
+from strata.runtime.periodic import PeriodicTask
 
 if TYPE_CHECKING:
     from metanode.core import MetadataCore
@@ -167,7 +167,7 @@ class Repairer:
         self._replicator = replicator
         self.interval_s = interval_s
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = PeriodicTask("repair", self._logged_pass, lambda: self.interval_s, log)
 
     async def run_once(self) -> RepairStats:
         async with self._lock:
@@ -191,27 +191,17 @@ class Repairer:
         return RepairStats(blobs_repaired=repaired, entries_remaining=remaining)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="metanode-repair")
+        """Runs a pass every ``interval_s`` in the background until :meth:`stop`."""
+        self._periodic.start()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                stats = await self.run_once()
-                if stats.blobs_repaired:
-                    log.info(
-                        "repair pass: %d blobs repaired, %d entries left",
-                        stats.blobs_repaired,
-                        stats.entries_remaining,
-                    )
-            except Exception:
-                log.exception("repair pass failed")
-            await asyncio.sleep(self.interval_s)
+    async def _logged_pass(self) -> None:
+        stats = await self.run_once()
+        if stats.blobs_repaired:
+            log.info(
+                "repair pass: %d blobs repaired, %d entries left",
+                stats.blobs_repaired,
+                stats.entries_remaining,
+            )
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._periodic.stop()
