@@ -42,7 +42,10 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 
 async def healthcheck(request: web.Request) -> web.Response:
-    return web.json_response(await health_report(request.app[SERVICES]))
+    report = await health_report(request.app[SERVICES])
+    # Without its metadata a gateway can serve nothing: a load balancer should send traffic elsewhere.
+    status = 200 if report["metadata"]["code"] == 200 else 503
+    return web.json_response(report, status=status)
 
 
 async def handle_s3(request: web.Request) -> web.StreamResponse:

@@ -7,11 +7,15 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from protos.errors import StrataError
 from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher, ProcessRecord, is_alive
 from strata.runtime.errors import StartupError
 from strata.testing.etcd import EtcdNotFoundError
+
+if TYPE_CHECKING:
+    from coordinator.etcd import EtcdClient
 
 CLUSTER_DIR = ".strata-cluster"
 DEFAULT_PORT_BASE = 8000
@@ -95,6 +99,8 @@ def _config(args: argparse.Namespace) -> int:
                 print(f"imported into etcd {endpoint} (cluster {args.cluster}):")
                 for line in summary.lines():
                     print(f"  {line}")
+                if summary.accounts is not None:
+                    await _warn_about_published_keys(client, args.cluster)
             else:
                 for path in await export_files(client, args.cluster, args.out):
                     print(f"wrote {path}")
@@ -107,6 +113,20 @@ def _config(args: argparse.Namespace) -> int:
         print(f"strata config {args.action}: {error.message}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _warn_about_published_keys(client: EtcdClient, cluster: str) -> None:
+    """A merge keeps the keys already stored: say so when those are the ones published in the docs."""
+    from coordinator.config_io import get_authdata
+    from gateway.s3.accounts import AccountStore, published_default_keys
+
+    published = published_default_keys(AccountStore.from_dict(await get_authdata(client, cluster)))
+    if published:
+        print(
+            f"warning: the published default access keys {', '.join(published)} are still valid; "
+            "import with --replace to drop them",
+            file=sys.stderr,
+        )
 
 
 def _dir_option(parser: argparse.ArgumentParser) -> None:

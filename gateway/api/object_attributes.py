@@ -50,7 +50,7 @@ def _non_negative_header(ctx: RequestContext, name: str, default: int) -> int:
     if raw is None:
         return default
     value = raw.strip()
-    if not value.isdigit() or int(value) > 2**31 - 1:
+    if not (value.isascii() and value.isdigit()) or int(value) > 2**31 - 1:
         raise errors.InvalidArgument(
             f"Argument {name} must be an integer between 0 and 2147483647",
             ArgumentName=name,

@@ -184,6 +184,9 @@ class IntentRenewal:
                 self.lost = error
                 writing.cancel()
                 return
+            except Exception:
+                # Not a verdict on the intent: the next tick tries again (the commit still checks it).
+                log.warning("could not renew intent %s; retrying", self._intent_id, exc_info=True)
 
 
 @contextlib.contextmanager

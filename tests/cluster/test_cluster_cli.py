@@ -135,6 +135,7 @@ def test_config_import_merges_accounts_that_running_gateways_serve_at_once(
     )
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "1 added (maggieKey)" in imported.stdout
+    assert "published default access keys accessKey1, accessKey2 are still valid" in imported.stderr
 
     deadline = time.monotonic() + 15
     while True:
@@ -164,6 +165,7 @@ def test_config_import_merges_accounts_that_running_gateways_serve_at_once(
         cwd=tmp_path,
     )
     assert replaced.returncode == 0 and "removed (accessKey1, accessKey2)" in replaced.stdout, replaced.stdout
+    assert "published default" not in replaced.stderr
     old = s3_client(f"http://127.0.0.1:{base}")
     deadline = time.monotonic() + 15
     while True:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.api.object_attributes import object_parts
+from types import SimpleNamespace
+
+import pytest
+
+from gateway.api.object_attributes import _non_negative_header, object_parts
+from gateway.s3 import errors
 from protos.common_pb2 import Checksum
 from protos.metadata_pb2 import ObjectMD, ObjectPart
 
@@ -58,3 +63,10 @@ def test_records_without_parts_fall_back_to_sizes_numbered_in_order() -> None:
         (2, 10, []),
         (3, 5, []),
     ]
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "many", "-1"])
+def test_paging_header_that_is_not_plain_digits_is_invalid_argument(value: str) -> None:
+    ctx = SimpleNamespace(headers={"x-amz-max-parts": value})
+    with pytest.raises(errors.InvalidArgument):
+        _non_negative_header(ctx, "x-amz-max-parts", 1000)  # type: ignore[arg-type]
