@@ -81,14 +81,19 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
         status = response.status
         return response
     finally:
-        log.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra=log_fields(op=operation, status=status, ms=round((time.monotonic() - started) * 1000, 1)),
-        )
+        _log_request(request, status, operation, started)
         request_id_var.reset(token)
+
+
+def _log_request(request: web.Request, status: int, operation: str, started: float) -> None:
+    """The one access-log line of a request (under its request id)."""
+    log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        status,
+        extra=log_fields(op=operation, status=status, ms=round((time.monotonic() - started) * 1000, 1)),
+    )
 
 
 def _body_watchdog(request: web.Request) -> BodyIdleWatchdog | None:
@@ -104,6 +109,7 @@ class _Response(web.StreamResponse):
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """Answers ``Expect: 100-continue`` only once the request is routed and authenticated."""
+    started = time.monotonic()
     if request.headers.get("Expect", "").lower() != "100-continue":
         raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
     try:
@@ -112,9 +118,16 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         except StrataError as error:
             raise errors.from_strata_error(error) from None
     except errors.S3Error as error:
-        response = _error_response(request, new_request_id(), error)
+        request_id = new_request_id()
+        response = _error_response(request, request_id, error)
         # The client holds the body back; closing keeps it from being read as the next request.
         response.force_close()
+        token = request_id_var.set(request_id)
+        try:
+            # Refused before its body was sent: the request ends here, so its log line is written here.
+            _log_request(request, response.status, "-", started)
+        finally:
+            request_id_var.reset(token)
         return response
     if request.version >= (1, 1):
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -412,10 +412,13 @@ class Authenticator:
         regions = frozenset(self._regions())
         if credential.region not in regions:
             expected = expected_region(regions)
-            raise error(
+            refusal = error(
                 f"{prefix}; the region '{credential.region}' is wrong; expecting '{expected}'",
                 Region=expected,
             )
+            # A HEAD answer has no body: SDKs find the region to retry with in this header.
+            refusal.headers["x-amz-bucket-region"] = expected
+            raise refusal
 
     def _lookup(self, access_key: str) -> tuple[Account, str]:
         found = self._accounts.lookup(access_key)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import http.client
+import logging
 import urllib.error
 import urllib.request
 from xml.etree import ElementTree
@@ -68,3 +70,20 @@ def test_unsupported_operations_are_not_a_crash(server, s3, bucket) -> None:
         s3.get_bucket_policy(Bucket=bucket)
     code, status = error_of(excinfo)
     assert status in (404, 501) and code != "InternalError"
+
+
+def test_upload_refused_before_its_body_is_sent_is_logged_once(server, bucket, caplog) -> None:
+    # botocore sends Expect: 100-continue on uploads: a refusal then ends the request before any body.
+    with caplog.at_level(logging.INFO, logger="gateway"):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            connection.putrequest("PUT", f"/{bucket}/refused")
+            connection.putheader("Content-Length", "5")
+            connection.putheader("Expect", "100-continue")
+            connection.endheaders()
+            response = connection.getresponse()
+            assert response.status == 403
+        finally:
+            connection.close()
+    lines = [record for record in caplog.records if record.getMessage() == f"PUT /{bucket}/refused 403"]
+    assert len(lines) == 1
