@@ -303,6 +303,11 @@ async def _all(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:
         raise
 
 
+def write_quorum(replicas_wanted: int) -> int:
+    """How many replicas must hold a blob before its write is acknowledged: a majority (R/2 + 1)."""
+    return replicas_wanted // 2 + 1
+
+
 class ReplicatedDataClient:
     """Writes each blob to R datanodes of its location, reads from the first replica that answers."""
 
@@ -328,12 +333,21 @@ class ReplicatedDataClient:
             )
         blob_id = secrets.token_hex(16)
         chosen = rendezvous_order(blob_id, nodes)[: self._replication_factor]
+        wanted = self.replicas_wanted(location)
+        quorum = write_quorum(wanted)
+        if len(chosen) < quorum:
+            # Acknowledging fewer copies than a majority would let one more failure lose the object.
+            raise StrataError(
+                ErrorReason.BACKEND_UNAVAILABLE,
+                f"only {len(chosen)} of the {wanted} datanodes a blob of location {location!r} is written "
+                f"to are reachable; a write needs {quorum}",
+            )
         return BlobRef(
             location=location,
             blob_id=blob_id,
             size=0,
             replicas=[node.node_id for node in chosen],
-            replicas_wanted=self.replicas_wanted(location),
+            replicas_wanted=wanted,
         )
 
     def replicas_wanted(self, location: str) -> int:

@@ -1,8 +1,10 @@
 """Writes while a datanode is down are repaired when it returns, and the healthcheck tells the truth.
 
-Two datanodes (replication factor 2): stop one, write, start it again, repair (the
-``strata admin repair`` command, or the metanode's periodic pass), then lose the other
-node: every object must still read back. With every replica down a GET is a 503.
+Three datanodes (replication factor 3, write quorum 2): stop one, write (two copies),
+start it again, repair (the ``strata admin repair`` command, or the metanode's periodic
+pass), then lose the two that took the write: every object must still read back from the
+repaired copy. With every replica down a GET is a 503; with only one datanode of two left,
+a write is refused rather than acknowledged with a single copy.
 """
 
 from __future__ import annotations
@@ -70,12 +72,17 @@ def replicas_of(cluster: LocalCluster, bucket: str, key: str) -> list[tuple[list
     return asyncio.run(read())
 
 
+SURVIVORS = ["datanode-1", "datanode-3"]
+EVERY_NODE = ["datanode-1", "datanode-2", "datanode-3"]
+SPEC = {"gateway_base_port": None, "gateways": 1, "datanodes": 3, "gc_interval_s": 3600.0}
+
+
 def write_while_datanode_2_is_down(cluster: LocalCluster, bucket: str) -> None:
     s3 = s3_client(cluster.gateway_urls[0])
     s3.create_bucket(Bucket=bucket)
     cluster.stop_process("datanode-2")
     report = wait_for_health(cluster, lambda r: location(r)["unreachable"] == ["datanode-2"])
-    assert report["status"] == "degraded" and location(report)["datanodes"] == 2
+    assert report["status"] == "degraded" and location(report)["datanodes"] == 3
     s3.put_object(Bucket=bucket, Key="plain", Body=BODY)
     # A multipart object: its parts are blobs too (queued as parts, then as the completed object).
     s3.upload_fileobj(
@@ -84,18 +91,17 @@ def write_while_datanode_2_is_down(cluster: LocalCluster, bucket: str) -> None:
         "multipart",
         Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024),
     )
-    assert replicas_of(cluster, bucket, "plain") == [(["datanode-1"], 2)]
-    assert all(replicas == ["datanode-1"] for replicas, _ in replicas_of(cluster, bucket, "multipart"))
+    assert replicas_of(cluster, bucket, "plain") == [(SURVIVORS, 3)]
+    assert all(replicas == SURVIVORS for replicas, _ in replicas_of(cluster, bucket, "multipart"))
     report = health(cluster)
     assert report["status"] == "degraded" and location(report)["under_replicated"] >= 2
 
 
-def lose_datanode_1_and_read_everything(cluster: LocalCluster, bucket: str) -> None:
-    assert replicas_of(cluster, bucket, "plain") == [(["datanode-1", "datanode-2"], 2)]
-    assert all(
-        replicas == ["datanode-1", "datanode-2"] for replicas, _ in replicas_of(cluster, bucket, "multipart")
-    )
-    cluster.stop_process("datanode-1", signal.SIGKILL)
+def lose_the_first_copies_and_read_everything(cluster: LocalCluster, bucket: str) -> None:
+    assert replicas_of(cluster, bucket, "plain") == [(EVERY_NODE, 3)]
+    assert all(replicas == EVERY_NODE for replicas, _ in replicas_of(cluster, bucket, "multipart"))
+    for name in SURVIVORS:
+        cluster.stop_process(name, signal.SIGKILL)
     s3 = s3_client(cluster.gateway_urls[0])
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == BODY
     assert s3.get_object(Bucket=bucket, Key="multipart")["Body"].read() == BIG
@@ -113,8 +119,7 @@ def admin_repair(cluster: LocalCluster) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(180)
 @pytest.mark.allow_server_errors(503)
 def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: Path) -> None:
-    spec = ClusterSpec(gateway_base_port=None, gateways=1, gc_interval_s=3600.0, repair_interval_s=3600.0)
-    with LocalCluster(tmp_path / "c", spec) as cluster:
+    with LocalCluster(tmp_path / "c", ClusterSpec(**SPEC, repair_interval_s=3600.0)) as cluster:
         write_while_datanode_2_is_down(cluster, "degraded")
         # With no node to copy to, the command says so and fails.
         refused = admin_repair(cluster)
@@ -129,11 +134,16 @@ def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: P
         assert "0 objects still under-replicated" in repaired.stdout
         report = health(cluster)
         assert report["status"] == "ok" and location(report)["under_replicated"] == 0, report
-        lose_datanode_1_and_read_everything(cluster, "degraded")
+        lose_the_first_copies_and_read_everything(cluster, "degraded")
+        s3 = s3_client(cluster.gateway_urls[0])
+        # One datanode of three: no majority can take a new write, so none is acknowledged.
+        wait_for_health(cluster, lambda r: sorted(location(r)["unreachable"]) == SURVIVORS)
+        with pytest.raises(ClientError) as refused_write:
+            s3.put_object(Bucket="degraded", Key="single-copy", Body=BODY)
+        assert refused_write.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
 
         # Every replica down: an honest 503, not a 500 or a "slow down".
         cluster.stop_process("datanode-2", signal.SIGKILL)
-        s3 = s3_client(cluster.gateway_urls[0])
         with pytest.raises(ClientError) as caught:
             s3.get_object(Bucket="degraded", Key="plain")
         error = caught.value.response
@@ -141,16 +151,15 @@ def test_admin_repair_copies_blobs_written_while_a_datanode_was_down(tmp_path: P
         assert error["Error"]["Code"] == "ServiceUnavailable"
         assert "datanodes that cannot be reached" in error["Error"]["Message"]
         assert error["ResponseMetadata"]["RequestId"]
-        report = wait_for_health(cluster, lambda r: len(location(r)["unreachable"]) == 2)
+        report = wait_for_health(cluster, lambda r: len(location(r)["unreachable"]) == 3)
         assert report["status"] == "degraded" and location(report)["code"] == 503
 
 
 @pytest.mark.timeout(180)
 @pytest.mark.allow_server_errors(503)
 def test_periodic_repair_pass_restores_the_replication_factor(tmp_path: Path) -> None:
-    spec = ClusterSpec(gateway_base_port=None, gateways=1, gc_interval_s=3600.0, repair_interval_s=0.5)
-    with LocalCluster(tmp_path / "c", spec) as cluster:
+    with LocalCluster(tmp_path / "c", ClusterSpec(**SPEC, repair_interval_s=0.5)) as cluster:
         write_while_datanode_2_is_down(cluster, "periodic")
         cluster.start_process("datanode-2")
         wait_for_health(cluster, lambda r: r["status"] == "ok")
-        lose_datanode_1_and_read_everything(cluster, "periodic")
+        lose_the_first_copies_and_read_everything(cluster, "periodic")

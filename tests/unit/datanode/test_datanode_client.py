@@ -235,6 +235,21 @@ async def test_replica_failing_at_the_end_makes_the_others_delete_their_copy(
 async def test_plan_wants_every_member_of_the_location_even_when_some_are_down(
     pair: list[RunningDataNode],
 ) -> None:
+    class ThirdDown(StaticNodeDirectory):
+        def members_for_location(self, location: str) -> list[str]:
+            return ["dn-a", "dn-b", "dn-c"]
+
+    client = ReplicatedDataClient(ThirdDown(node.info for node in pair), replication_factor=3)
+    try:
+        blob, _ = await put_random(client, 10_000)
+        assert sorted(blob.replicas) == ["dn-a", "dn-b"] and blob.replicas_wanted == 3
+    finally:
+        await client.close()
+
+
+async def test_plan_refuses_a_write_that_no_majority_of_replicas_could_take(
+    pair: list[RunningDataNode],
+) -> None:
     class OneDown(StaticNodeDirectory):
         def nodes_for_location(self, location: str) -> list[NodeInfo]:
             return [node for node in super().nodes_for_location(location) if node.node_id == "dn-a"]
@@ -244,8 +259,10 @@ async def test_plan_wants_every_member_of_the_location_even_when_some_are_down(
 
     client = ReplicatedDataClient(OneDown(node.info for node in pair), replication_factor=3)
     try:
-        blob, _ = await put_random(client, 10_000)
-        assert list(blob.replicas) == ["dn-a"] and blob.replicas_wanted == 2
+        with pytest.raises(StrataError) as refused:
+            client.plan(LOCATION)
+        assert refused.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+        assert "a write needs 2" in refused.value.message
     finally:
         await client.close()
 
