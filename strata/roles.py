@@ -75,8 +75,16 @@ async def _metanode(args: argparse.Namespace) -> None:
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
-    core = await open_core(args.data_dir, intent_ttl_ms=int(args.intent_ttl * 1000))
     etcd = await _connect_etcd(args.etcd)
+    try:
+        core = await open_core(
+            args.data_dir,
+            intent_ttl_ms=int(args.intent_ttl * 1000),
+            replication_group_id=await _replication_group_id(etcd, args.cluster),
+        )
+    except BaseException:
+        await etcd.close()
+        raise
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     await datanodes.start()
     deleter = ReplicatedDataClient(datanodes)
@@ -169,6 +177,20 @@ async def _stored_locations(etcd: EtcdClient, cluster: str) -> None:
         validate_locations(await ensure_default_locations(etcd, cluster, "file"))
     except StrataError as error:
         raise SettingsError(f"location config in etcd: {error.message}") from None
+
+
+async def _replication_group_id(etcd: EtcdClient, cluster: str) -> str:
+    """config.json's ``replicationGroupId`` as imported into etcd (read at start: it is part of every
+    version id this metanode makes), or the default."""
+    from coordinator.config_io import get_settings
+    from metanode.keys import DEFAULT_REPLICATION_GROUP_ID, validate_replication_group_id
+
+    group = str((await get_settings(etcd, cluster)).get("replicationGroupId", DEFAULT_REPLICATION_GROUP_ID))
+    try:
+        validate_replication_group_id(group)
+    except StrataError as error:
+        raise SettingsError(f"replicationGroupId in etcd: {error.message}") from None
+    return group
 
 
 async def _gateway(args: argparse.Namespace) -> None:
