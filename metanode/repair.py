@@ -11,8 +11,9 @@ was copied is referenced by nothing any more: its new copies go to the GC queue.
 Copies are protected like uploads: before anything is written to a target, the pass
 records an intent naming the blob on that target only (``replicas`` scopes the GC's
 delete, so the healthy replicas are never touched). Settling closes the intent in the
-same batch that records the replicas, queueing every copy it did not record. If the pass
-dies before that (crash, cancellation, an error), the intent expires into the GC queue.
+same batch that records the replicas, queueing every copy it did not record. A pass that
+fails or is cancelled before that closes the intent at once (its copies go to the GC
+queue); after a crash, the intent expires into the queue.
 A copy the GC may still delete (an open intent or a queued entry names it) is never made
 again until it is gone, so a later pass cannot record a replica that is being deleted.
 
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 from metanode import keys
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import Intent, ObjectMD, PartInfo, RepairEntry
+from protos.metadata_pb2 import AbortIntentRequest, Intent, ObjectMD, PartInfo, RepairEntry
 from strata.runtime.periodic import PeriodicTask
 
 if TYPE_CHECKING:
@@ -170,6 +171,14 @@ class RepairQueue:
             await core.writer.submit([(keys.intent_key(intent.id), keys.encode_record(intent))])
             return intent.id
 
+    async def abandon(self, intent_id: str) -> None:
+        """Closes a failed pass's intent: its copies go to the GC queue (if it fails too, they go
+        when the intent expires)."""
+        try:
+            await self._core.abort_intent(AbortIntentRequest(intent_id=intent_id))
+        except Exception as error:
+            log.warning("could not close repair intent %s; it will expire: %s", intent_id, error)
+
     def _records(self, bucket_uid: str, entry: RepairEntry) -> list[tuple[bytes, Record]]:
         """Every record that may reference the entry's blobs: the object's master and versions, and
         the upload's parts (a part's blob moves into the object when the upload completes)."""
@@ -295,6 +304,7 @@ class Repairer:
         self._replicator = replicator
         self.interval_s = interval_s
         self._lock = asyncio.Lock()
+        self._background: set[asyncio.Future[None]] = set()
         self._periodic = PeriodicTask("repair", self._logged_pass, lambda: self.interval_s, log)
 
     async def run_once(self) -> RepairStats:
@@ -309,6 +319,18 @@ class Repairer:
     async def _repair_entry(self, raw_key: bytes, entry: RepairEntry, claims: Claims) -> int:
         """Copies the entry's short blobs and settles it; returns how many blobs are whole again."""
         pass_intent = _PassIntent(self._queue, entry, self._replicator)
+        try:
+            return await self._copy_and_settle(raw_key, entry, claims, pass_intent)
+        except BaseException as error:
+            if pass_intent.intent_id is not None:
+                self._abandon(pass_intent.intent_id)
+                if not isinstance(error, asyncio.CancelledError):
+                    await self._abandoning()
+            raise
+
+    async def _copy_and_settle(
+        self, raw_key: bytes, entry: RepairEntry, claims: Claims, pass_intent: _PassIntent
+    ) -> int:
         repaired = 0
         copied: dict[str, BlobRef] = {}
         for blob in await self._queue.short_blobs(entry):
@@ -333,6 +355,16 @@ class Repairer:
         await self._queue.settle(raw_key, entry, copied, pass_intent.intent_id)
         return repaired
 
+    def _abandon(self, intent_id: str) -> None:
+        """Starts closing a failed pass's intent, so its copies go to the GC queue without waiting
+        for it to expire (a cancelled pass leaves that to the background)."""
+        task = asyncio.ensure_future(self._queue.abandon(intent_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _abandoning(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     def start(self) -> None:
         """Runs a pass every ``interval_s`` in the background until :meth:`stop`."""
         self._periodic.start()
@@ -348,6 +380,7 @@ class Repairer:
 
     async def stop(self) -> None:
         await self._periodic.stop()
+        await self._abandoning()
 
 
 class _PassIntent:

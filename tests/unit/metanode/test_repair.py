@@ -257,7 +257,16 @@ async def put_on_a(core: MetadataCore, datanodes: Datanodes, size: int = 3000) -
     return written
 
 
-@pytest.mark.parametrize("failure", ["error", "cancel"])
+async def queued_for_gc(core: MetadataCore, expected: list[tuple[str, list[str]]]) -> None:
+    """Waits (bounded) until the GC queue holds ``expected``; for work finished in the background."""
+    for _ in range(1000):
+        if await gc_blobs(core) == expected:
+            return
+        await asyncio.sleep(0.01)
+    assert await gc_blobs(core) == expected
+
+
+@pytest.mark.parametrize("failure", ["error", "cancel", "crash"])
 async def test_copy_left_unsettled_is_collected_from_the_target_only(
     core: MetadataCore, datanodes: Datanodes, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
@@ -266,22 +275,33 @@ async def test_copy_left_unsettled_is_collected_from_the_target_only(
 
     async def settle_fails(*args: object) -> bool:
         reached.set()
-        if failure == "error":
-            raise RuntimeError("the metadata store failed")
-        await asyncio.Event().wait()  # until cancelled
-        return True
+        if failure == "cancel":
+            await asyncio.Event().wait()  # until cancelled
+        raise RuntimeError("the metadata store failed")
+
+    async def abort_fails(*args: object) -> None:
+        raise RuntimeError("the metanode is going down")
 
     monkeypatch.setattr(RepairQueue, "settle", settle_fails)
+    if failure == "crash":
+        # Nothing runs after the failure: only the intent's expiry can free the copy.
+        monkeypatch.setattr(core, "abort_intent", abort_fails)
     repair = asyncio.ensure_future(core.run_repair(RunRepairRequest()))
     await reached.wait()
     if failure == "cancel":
         repair.cancel()  # as when the admin client gives up on RunRepair
-    with pytest.raises(RuntimeError if failure == "error" else asyncio.CancelledError):
+    with pytest.raises(asyncio.CancelledError if failure == "cancel" else RuntimeError):
         await repair
     assert await datanodes.b.head(written.blob_id) == written.size  # copied, then abandoned
     monkeypatch.undo()
 
-    await core.run_gc(RunGcRequest(expire_all_intents=True))
+    if failure == "crash":
+        assert await gc_blobs(core) == []
+        await core.run_gc(RunGcRequest(expire_all_intents=True))
+    else:
+        # The failed pass closed its intent: the copy on dn-b alone is queued, without waiting.
+        await queued_for_gc(core, [(written.blob_id, ["dn-b"])])
+        await core.run_gc(RunGcRequest())
     assert await datanodes.b.head(written.blob_id) is None
     assert await datanodes.a.head(written.blob_id) == written.size
     assert await replicas(core, "k") == [["dn-a"]]
