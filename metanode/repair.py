@@ -259,7 +259,6 @@ class RepairQueue:
             # The intent expired: its copies are queued for deletion, so none may be recorded.
             return False
         records = await self._core._off_loop(self._records, bucket_uid, entry)
-        referenced: set[str] = set()
         puts: list[tuple[bytes, bytes]] = []
         still_short = False
         for record_key, record in records:
@@ -267,7 +266,6 @@ class RepairQueue:
             for blob in _blobs_of(record):
                 new = copied.get(blob.blob_id)
                 if new is not None:
-                    referenced.add(blob.blob_id)
                     additions = [node for node in new.replicas if node not in blob.replicas]
                     if additions:
                         blob.replicas.extend(additions)
@@ -318,7 +316,7 @@ class Repairer:
 
     async def _repair_entry(self, raw_key: bytes, entry: RepairEntry, claims: Claims) -> int:
         """Copies the entry's short blobs and settles it; returns how many blobs are whole again."""
-        pass_intent = _PassIntent(self._queue, entry, self._replicator)
+        pass_intent = _PassIntent(self._queue, entry, self._replicator, claims)
         try:
             return await self._copy_and_settle(raw_key, entry, claims, pass_intent)
         except BaseException as error:
@@ -386,13 +384,19 @@ class Repairer:
 class _PassIntent:
     """The intent protecting one entry's copies in a pass: created with the first copy."""
 
-    def __init__(self, queue: RepairQueue, entry: RepairEntry, replicator: BlobReplicator) -> None:
+    def __init__(
+        self, queue: RepairQueue, entry: RepairEntry, replicator: BlobReplicator, claims: Claims
+    ) -> None:
         self._queue = queue
         self._entry = entry
         self._replicator = replicator
+        self._claims = claims
         self.intent_id: str | None = None
 
     async def protect(self, blob: BlobRef, node_id: str) -> None:
         # Outlive the copy by the normal intent lifetime, so it never expires while data moves.
         ttl_ms = self._queue.intent_ttl_ms + int(self._replicator.copy_deadline(blob.size) * 1000)
         self.intent_id = await self._queue.protect(self._entry, self.intent_id, blob, node_id, ttl_ms)
+        # Another entry of this pass may cover the same blob: a copy that fails here is queued
+        # for deletion when this entry settles, so it must not be made again for that one.
+        self._claims.add(BlobRef(location=blob.location, blob_id=blob.blob_id, replicas=[node_id]))

@@ -51,9 +51,10 @@ def blob(blob_id: str, replicas: list[str], wanted: int = 2) -> BlobRef:
 class Replicator:
     """Copies by decree: every short blob gains ``gives``; ``during`` runs while it "copies"."""
 
-    def __init__(self, core: MetadataCore, gives: list[str]) -> None:
+    def __init__(self, core: MetadataCore, gives: list[str], fails: bool = False) -> None:
         self.core = core
         self.gives = gives
+        self.fails = fails  # every copy is attempted and fails
         self.copied: list[str] = []
         self.during: Callable[[], Awaitable[object]] | None = None
 
@@ -71,7 +72,7 @@ class Replicator:
                 await before_copy(node)
         if self.during is not None:
             await self.during()
-        return given
+        return [] if self.fails else given
 
     def copy_deadline(self, size: int) -> float:
         return 30.0
@@ -201,6 +202,31 @@ async def test_copy_whose_intent_expired_meanwhile_is_not_recorded(core: Metadat
     # The expired intent queued the copy for deletion: recording it would leave a dangling replica.
     assert await replicas(core, "k") == [["n1"]]
     assert await gc_blobs(core) == [("b", ["n2"])]
+
+
+async def test_copy_failed_for_one_entry_is_not_made_again_for_another_in_the_pass(
+    core: MetadataCore,
+) -> None:
+    await make_bucket(core)
+    upload = await core.create_upload(
+        CreateUploadRequest(upload=UploadInfo(bucket="bucket", key="mpu", object=ObjectMD()))
+    )
+    upload_ref = UploadRef(bucket="bucket", key="mpu", upload_id=upload.upload_id)
+    part = PartInfo(part_number=1, etag="a1b2", size=1, blob=blob("part", ["n1"]))
+    await core.put_part(PutPartRequest(upload=upload_ref, part=part))
+    await core.complete_upload(
+        CompleteUploadRequest(
+            upload=upload_ref,
+            parts=[CompletedPart(part_number=1, etag='"a1b2"')],
+            put=PutObjectRequest(object=ObjectMD(key="mpu")),
+        )
+    )
+    assert (await core.repair_status(Empty())).entries == 2  # both cover the part's blob
+    core.set_replicator(Replicator(core, ["n2"], fails=True))
+    assert (await core.run_repair(RunRepairRequest())).entries_remaining == 2
+    # One failed copy to n2, queued once: a second copy there could be recorded, then deleted.
+    assert await gc_blobs(core) == [("part", ["n2"])]
+    assert await replicas(core, "mpu") == [["n1"]]
 
 
 async def test_copy_still_queued_for_deletion_is_not_made_again(core: MetadataCore) -> None:
