@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -40,6 +40,9 @@ CHUNK_SIZE = 1024 * 1024
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_CALL_TIMEOUT = 30.0
 CLEANUP_TIMEOUT = 10.0
+# A repair copy may take DEFAULT_COPY_TIMEOUT seconds plus one second per DEFAULT_COPY_RATE bytes.
+DEFAULT_COPY_TIMEOUT = 30.0
+DEFAULT_COPY_RATE = 10 * 1000 * 1000
 _STATUS_POLLS = 20
 _STATUS_POLL_INTERVAL = 0.01
 
@@ -311,9 +314,20 @@ def write_quorum(replicas_wanted: int) -> int:
 class ReplicatedDataClient:
     """Writes each blob to R datanodes of its location, reads from the first replica that answers."""
 
-    def __init__(self, directory: NodeDirectory, replication_factor: int = 3) -> None:
+    def __init__(
+        self,
+        directory: NodeDirectory,
+        replication_factor: int = 3,
+        *,
+        copy_timeout_s: float = DEFAULT_COPY_TIMEOUT,
+        copy_rate: float = DEFAULT_COPY_RATE,
+    ) -> None:
         if replication_factor < 1:
             raise ValueError("replication_factor must be at least 1")
+        if copy_timeout_s <= 0 or copy_rate <= 0:
+            raise ValueError("copy_timeout_s and copy_rate must be positive")
+        self._copy_timeout_s = copy_timeout_s
+        self._copy_rate = copy_rate
         self._directory = directory
         self._replication_factor = replication_factor
         self._clients: dict[str, DataNodeClient] = {}
@@ -433,9 +447,24 @@ class ReplicatedDataClient:
             )
         raise last_error or StrataError(ErrorReason.BLOB_NOT_FOUND, f"blob {blob.blob_id} has no replica")
 
-    async def replicate(self, blob: BlobRef) -> list[str]:
+    def copy_deadline(self, size: int) -> float:
+        """Seconds one repair copy of a ``size``-byte blob may take before it is abandoned."""
+        return self._copy_timeout_s + size / self._copy_rate
+
+    async def replicate(
+        self,
+        blob: BlobRef,
+        *,
+        exclude: Collection[str] = (),
+        before_copy: Callable[[str], Awaitable[None]] | None = None,
+    ) -> list[str]:
         """Copies ``blob`` from a live replica to live nodes of its location that lack it, until it has
-        ``replicas_wanted`` copies (or no node is left); returns the ids of the nodes that now hold it."""
+        ``replicas_wanted`` copies (or no node is left); returns the ids of the nodes that now hold it.
+
+        Nodes in ``exclude`` are never targets. ``before_copy(node_id)`` runs before anything is
+        written to a target (to protect the copy); an error it raises ends the call. Each copy has
+        :meth:`copy_deadline`; a failed or stalled copy is retried from the next source replica.
+        """
         missing = blob.replicas_wanted - len(blob.replicas)
         if missing <= 0:
             return []
@@ -444,7 +473,7 @@ class ReplicatedDataClient:
             raise StrataError(
                 ErrorReason.DATA_UNREACHABLE, f"no live replica of blob {blob.blob_id} to copy from"
             )
-        holders = set(blob.replicas)
+        holders = set(blob.replicas) | set(exclude)
         spare = [
             node for node in self._directory.nodes_for_location(blob.location) if node.node_id not in holders
         ]
@@ -452,25 +481,41 @@ class ReplicatedDataClient:
         for target in rendezvous_order(blob.blob_id, spare):
             if len(added) >= missing:
                 break
-            source = self.client_for(sources[0].address)
-            try:
-                async with aclosing(source.get(blob.blob_id)) as pieces:
-                    written = await self.client_for(target.address).put(blob.blob_id, blob.location, pieces)
-            except StrataError as error:
-                logger.warning(
-                    "could not copy a blob to a new replica",
-                    extra=log_fields(blob_id=blob.blob_id, node_id=target.node_id, reason=error.reason_name),
-                )
-                continue
-            if written.size != blob.size:
-                await self._discard_now(
-                    BlobRef(location=blob.location, blob_id=blob.blob_id, replicas=[target.node_id])
-                )
-                raise StrataError(
-                    ErrorReason.INTERNAL, f"copy of {blob.blob_id} has {written.size} bytes, not {blob.size}"
-                )
-            added.append(target.node_id)
+            if before_copy is not None:
+                await before_copy(target.node_id)
+            for source in sources:
+                if await self._copy(blob, source, target):
+                    added.append(target.node_id)
+                    break
         return added
+
+    async def _copy(self, blob: BlobRef, source: NodeInfo, target: NodeInfo) -> bool:
+        """One copy of ``blob`` from ``source`` to ``target`` within its deadline; False if it failed."""
+        try:
+            async with asyncio.timeout(self.copy_deadline(blob.size)):
+                async with aclosing(self.client_for(source.address).get(blob.blob_id)) as pieces:
+                    written = await self.client_for(target.address).put(blob.blob_id, blob.location, pieces)
+        except (StrataError, TimeoutError) as error:
+            reason = error.reason_name if isinstance(error, StrataError) else "TIMEOUT"
+            logger.warning(
+                "could not copy a blob to a new replica",
+                extra=log_fields(
+                    blob_id=blob.blob_id, node_id=target.node_id, source=source.node_id, reason=reason
+                ),
+            )
+            return False
+        if written.size != blob.size:
+            logger.warning(
+                "a copy of a blob has the wrong size, discarding it",
+                extra=log_fields(
+                    blob_id=blob.blob_id, node_id=target.node_id, source=source.node_id, size=written.size
+                ),
+            )
+            await self._discard_now(
+                BlobRef(location=blob.location, blob_id=blob.blob_id, replicas=[target.node_id])
+            )
+            return False
+        return True
 
     async def delete(self, blob: BlobRef) -> None:
         results = await asyncio.gather(

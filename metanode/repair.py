@@ -8,6 +8,15 @@ adds the new replicas to every record that still references the blob and drops t
 entry once nothing it covers is short. A blob that was overwritten or deleted while it
 was copied is referenced by nothing any more: its new copies go to the GC queue.
 
+Copies are protected like uploads: before anything is written to a target, the pass
+records an intent naming the blob on that target only (``replicas`` scopes the GC's
+delete, so the healthy replicas are never touched). Settling closes the intent in the
+same batch that records the replicas, queueing every copy it did not record. A pass that
+fails or is cancelled before that closes the intent at once (its copies go to the GC
+queue); after a crash, the intent expires into the queue.
+A copy the GC may still delete (an open intent or a queued entry names it) is never made
+again until it is gone, so a later pass cannot record a replica that is being deleted.
+
 The pass runs on the metanode (beside the garbage collector) because the update must
 hold the object's lock in the metadata core; ``RunRepair`` starts one on demand.
 """
@@ -16,14 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from metanode import keys
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import ObjectMD, PartInfo, RepairEntry
+from protos.metadata_pb2 import AbortIntentRequest, Intent, ObjectMD, PartInfo, RepairEntry
 from strata.runtime.periodic import PeriodicTask
 
 if TYPE_CHECKING:
@@ -33,8 +43,19 @@ log = logging.getLogger("metanode.repair")
 
 
 class BlobReplicator(Protocol):
-    async def replicate(self, blob: BlobRef) -> list[str]:
-        """Copies ``blob`` to live datanodes lacking it, up to its ``replicas_wanted``; returns their ids."""
+    async def replicate(
+        self,
+        blob: BlobRef,
+        *,
+        exclude: Collection[str] = (),
+        before_copy: Callable[[str], Awaitable[None]] | None = None,
+    ) -> list[str]:
+        """Copies ``blob`` to live datanodes lacking it (none in ``exclude``), up to its
+        ``replicas_wanted``, awaiting ``before_copy(node_id)`` before each; returns their ids."""
+        ...
+
+    def copy_deadline(self, size: int) -> float:
+        """Seconds one copy of a ``size``-byte blob may take."""
         ...
 
 
@@ -56,11 +77,37 @@ def _blobs_of(record: Record) -> list[BlobRef]:
     return list(record.blobs) if isinstance(record, ObjectMD) else [record.blob]
 
 
+@dataclass
+class Claims:
+    """Copies the GC may still delete: blob id -> the nodes named (``None``: every node)."""
+
+    nodes: dict[str, set[str] | None] = field(default_factory=dict)
+
+    def add(self, blob: BlobRef) -> None:
+        known = self.nodes.get(blob.blob_id, set())
+        if known is None or not blob.replicas:
+            self.nodes[blob.blob_id] = None
+        else:
+            known.update(blob.replicas)
+            self.nodes[blob.blob_id] = known
+
+    def of(self, blob_id: str) -> set[str] | None:
+        return self.nodes.get(blob_id, set())
+
+
+def _pairs(blobs: Iterable[BlobRef]) -> set[tuple[str, str]]:
+    return {(blob.blob_id, node) for blob in blobs for node in blob.replicas}
+
+
 class RepairQueue:
     """The metadata side of repair: reading and settling queue entries under the objects' locks."""
 
     def __init__(self, core: MetadataCore) -> None:
         self._core = core
+
+    @property
+    def intent_ttl_ms(self) -> int:
+        return self._core.intent_ttl_ms
 
     async def entries(self) -> list[tuple[bytes, RepairEntry]]:
         return await self._core._off_loop(self._scan_entries)
@@ -71,6 +118,66 @@ class RepairQueue:
             return [(raw_key, keys.decode_repair_entry(raw)) for raw_key, raw in iterator]
         finally:
             iterator.close()
+
+    async def claims(self) -> Claims:
+        """The copies named by open intents or queued for GC (intents first: one that expires
+        meanwhile moves to the queue, which is read after)."""
+        return await self._core._off_loop(self._scan_claims)
+
+    def _scan_claims(self) -> Claims:
+        claims = Claims()
+        kv = self._core.kv
+        for prefix, decode in (
+            (keys.INTENT_PREFIX, keys.decode_intent),
+            (keys.GC_PREFIX, keys.decode_gc_entry),
+        ):
+            iterator = kv.iterate(prefix, keys.prefix_end(prefix))
+            try:
+                for _, raw in iterator:
+                    for blob in decode(raw).blobs:
+                        claims.add(blob)
+            finally:
+                iterator.close()
+        return claims
+
+    async def protect(
+        self, entry: RepairEntry, intent_id: str | None, blob: BlobRef, node_id: str, ttl_ms: int
+    ) -> str:
+        """Adds the copy of ``blob`` on ``node_id`` to the pass's intent for ``entry`` (created on the
+        first copy) and moves its deadline to ``ttl_ms`` from now; returns the intent's id.
+
+        Raises NO_SUCH_INTENT if the intent expired meanwhile: its copies are being collected.
+        """
+        core = self._core
+        async with core._object_scope(entry.bucket, entry.key):
+            if intent_id is None:
+                intent = Intent(
+                    id=keys.new_intent_id(),
+                    bucket=entry.bucket,
+                    key=entry.key,
+                    start_order=core._next_start_order(),
+                )
+            else:
+                found = await core._get_record(keys.intent_key(intent_id), keys.decode_intent)
+                if found is None:
+                    raise StrataError(
+                        ErrorReason.NO_SUCH_INTENT, f"repair intent {intent_id} expired while copying"
+                    )
+                intent = found
+            intent.blobs.append(
+                BlobRef(location=blob.location, blob_id=blob.blob_id, size=blob.size, replicas=[node_id])
+            )
+            intent.expires_ms = max(intent.expires_ms, core.now_ms() + ttl_ms)
+            await core.writer.submit([(keys.intent_key(intent.id), keys.encode_record(intent))])
+            return intent.id
+
+    async def abandon(self, intent_id: str) -> None:
+        """Closes a failed pass's intent: its copies go to the GC queue (if it fails too, they go
+        when the intent expires)."""
+        try:
+            await self._core.abort_intent(AbortIntentRequest(intent_id=intent_id))
+        except Exception as error:
+            log.warning("could not close repair intent %s; it will expire: %s", intent_id, error)
 
     def _records(self, bucket_uid: str, entry: RepairEntry) -> list[tuple[bytes, Record]]:
         """Every record that may reference the entry's blobs: the object's master and versions, and
@@ -111,28 +218,47 @@ class RepairQueue:
                 unique.setdefault(blob.blob_id, blob)
         return list(unique.values())
 
-    async def settle(self, raw_key: bytes, entry: RepairEntry, copied: dict[str, BlobRef]) -> bool:
+    async def settle(
+        self, raw_key: bytes, entry: RepairEntry, copied: dict[str, BlobRef], intent_id: str | None = None
+    ) -> bool:
         """Records the new replicas in ``copied`` (blob id -> blob with its new replicas only) in
-        every record still referencing them; True once the entry is done (and removed)."""
+        every record still referencing them, and closes the pass's intent ``intent_id`` (which
+        names every copy attempted), queueing the copies not recorded; True once the entry is
+        done (and removed)."""
         try:
             async with self._core._object_scope(entry.bucket, entry.key) as bucket:
-                return await self._settle_locked(bucket.uid, raw_key, entry, copied)
+                return await self._settle_locked(bucket.uid, raw_key, entry, copied, intent_id)
         except StrataError as error:
             if error.reason not in (ErrorReason.NO_SUCH_BUCKET, ErrorReason.INVALID_ARGUMENT):
                 raise
         # The bucket is gone: nothing references the copies.
+        intent = await self._intent(intent_id)
         puts = []
-        gc_put = self._core._gc_put(copied.values())
+        gc_put = self._core._gc_put(intent.blobs if intent is not None else ())
         if gc_put is not None:
             puts.append(gc_put)
-        await self._core.writer.submit(puts, [raw_key])
+        deletes = [raw_key] if intent is None else [raw_key, keys.intent_key(intent.id)]
+        await self._core.writer.submit(puts, deletes)
         return True
 
+    async def _intent(self, intent_id: str | None) -> Intent | None:
+        if intent_id is None:
+            return None
+        return await self._core._get_record(keys.intent_key(intent_id), keys.decode_intent)
+
     async def _settle_locked(
-        self, bucket_uid: str, raw_key: bytes, entry: RepairEntry, copied: dict[str, BlobRef]
+        self,
+        bucket_uid: str,
+        raw_key: bytes,
+        entry: RepairEntry,
+        copied: dict[str, BlobRef],
+        intent_id: str | None,
     ) -> bool:
+        intent = await self._intent(intent_id)
+        if intent_id is not None and intent is None:
+            # The intent expired: its copies are queued for deletion, so none may be recorded.
+            return False
         records = await self._core._off_loop(self._records, bucket_uid, entry)
-        referenced: set[str] = set()
         puts: list[tuple[bytes, bytes]] = []
         still_short = False
         for record_key, record in records:
@@ -140,7 +266,6 @@ class RepairQueue:
             for blob in _blobs_of(record):
                 new = copied.get(blob.blob_id)
                 if new is not None:
-                    referenced.add(blob.blob_id)
                     additions = [node for node in new.replicas if node not in blob.replicas]
                     if additions:
                         blob.replicas.extend(additions)
@@ -149,11 +274,21 @@ class RepairQueue:
                     still_short = True
             if changed:
                 puts.append((record_key, keys.encode_record(record)))
-        # Copies of blobs overwritten or deleted meanwhile belong to nobody: collect them.
-        gc_put = self._core._gc_put(blob for blob_id, blob in copied.items() if blob_id not in referenced)
+        # Copies not recorded (failed, or of blobs overwritten or deleted meanwhile) belong to
+        # nobody: collect them, never a copy some record names.
+        recorded = _pairs(blob for _, record in records for blob in _blobs_of(record))
+        unrecorded = [
+            BlobRef(location=blob.location, blob_id=blob.blob_id, size=blob.size, replicas=[node])
+            for blob in (intent.blobs if intent is not None else ())
+            for node in blob.replicas
+            if (blob.blob_id, node) not in recorded
+        ]
+        gc_put = self._core._gc_put(unrecorded)
         if gc_put is not None:
             puts.append(gc_put)
         deletes = [] if still_short else [raw_key]
+        if intent_id is not None:
+            deletes.append(keys.intent_key(intent_id))
         if puts or deletes:
             await self._core.writer.submit(puts, deletes)
         return not still_short
@@ -167,28 +302,66 @@ class Repairer:
         self._replicator = replicator
         self.interval_s = interval_s
         self._lock = asyncio.Lock()
+        self._background: set[asyncio.Future[None]] = set()
         self._periodic = PeriodicTask("repair", self._logged_pass, lambda: self.interval_s, log)
 
     async def run_once(self) -> RepairStats:
         async with self._lock:
             repaired = 0
+            claims = await self._queue.claims()
             for raw_key, entry in await self._queue.entries():
-                copied: dict[str, BlobRef] = {}
-                for blob in await self._queue.short_blobs(entry):
-                    try:
-                        new_nodes = await self._replicator.replicate(blob)
-                    except StrataError as error:
-                        log.warning("cannot repair blob %s yet: %s", blob.blob_id, error.message)
-                        continue
-                    if new_nodes:
-                        copied[blob.blob_id] = BlobRef(
-                            location=blob.location, blob_id=blob.blob_id, size=blob.size, replicas=new_nodes
-                        )
-                        if len(blob.replicas) + len(new_nodes) >= blob.replicas_wanted:
-                            repaired += 1
-                await self._queue.settle(raw_key, entry, copied)
+                repaired += await self._repair_entry(raw_key, entry, claims)
             remaining = len(await self._queue.entries())
         return RepairStats(blobs_repaired=repaired, entries_remaining=remaining)
+
+    async def _repair_entry(self, raw_key: bytes, entry: RepairEntry, claims: Claims) -> int:
+        """Copies the entry's short blobs and settles it; returns how many blobs are whole again."""
+        pass_intent = _PassIntent(self._queue, entry, self._replicator, claims)
+        try:
+            return await self._copy_and_settle(raw_key, entry, claims, pass_intent)
+        except BaseException as error:
+            if pass_intent.intent_id is not None:
+                self._abandon(pass_intent.intent_id)
+                if not isinstance(error, asyncio.CancelledError):
+                    await self._abandoning()
+            raise
+
+    async def _copy_and_settle(
+        self, raw_key: bytes, entry: RepairEntry, claims: Claims, pass_intent: _PassIntent
+    ) -> int:
+        repaired = 0
+        copied: dict[str, BlobRef] = {}
+        for blob in await self._queue.short_blobs(entry):
+            claimed = claims.of(blob.blob_id)
+            if claimed is None:
+                continue  # being deleted everywhere
+            try:
+                new_nodes = await self._replicator.replicate(
+                    blob, exclude=claimed, before_copy=partial(pass_intent.protect, blob)
+                )
+            except StrataError as error:
+                log.warning("cannot repair blob %s yet: %s", blob.blob_id, error.message)
+                if error.reason == ErrorReason.NO_SUCH_INTENT:
+                    break
+                continue
+            if new_nodes:
+                copied[blob.blob_id] = BlobRef(
+                    location=blob.location, blob_id=blob.blob_id, size=blob.size, replicas=new_nodes
+                )
+                if len(blob.replicas) + len(new_nodes) >= blob.replicas_wanted:
+                    repaired += 1
+        await self._queue.settle(raw_key, entry, copied, pass_intent.intent_id)
+        return repaired
+
+    def _abandon(self, intent_id: str) -> None:
+        """Starts closing a failed pass's intent, so its copies go to the GC queue without waiting
+        for it to expire (a cancelled pass leaves that to the background)."""
+        task = asyncio.ensure_future(self._queue.abandon(intent_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _abandoning(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     def start(self) -> None:
         """Runs a pass every ``interval_s`` in the background until :meth:`stop`."""
@@ -205,3 +378,25 @@ class Repairer:
 
     async def stop(self) -> None:
         await self._periodic.stop()
+        await self._abandoning()
+
+
+class _PassIntent:
+    """The intent protecting one entry's copies in a pass: created with the first copy."""
+
+    def __init__(
+        self, queue: RepairQueue, entry: RepairEntry, replicator: BlobReplicator, claims: Claims
+    ) -> None:
+        self._queue = queue
+        self._entry = entry
+        self._replicator = replicator
+        self._claims = claims
+        self.intent_id: str | None = None
+
+    async def protect(self, blob: BlobRef, node_id: str) -> None:
+        # Outlive the copy by the normal intent lifetime, so it never expires while data moves.
+        ttl_ms = self._queue.intent_ttl_ms + int(self._replicator.copy_deadline(blob.size) * 1000)
+        self.intent_id = await self._queue.protect(self._entry, self.intent_id, blob, node_id, ttl_ms)
+        # Another entry of this pass may cover the same blob: a copy that fails here is queued
+        # for deletion when this entry settles, so it must not be made again for that one.
+        self._claims.add(BlobRef(location=blob.location, blob_id=blob.blob_id, replicas=[node_id]))

@@ -87,7 +87,9 @@ async def _metanode(args: argparse.Namespace) -> None:
         raise
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     await datanodes.start()
-    deleter = ReplicatedDataClient(datanodes)
+    deleter = ReplicatedDataClient(
+        datanodes, copy_timeout_s=args.repair_copy_timeout, copy_rate=args.repair_copy_rate * 1_000_000
+    )
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
     repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
@@ -339,6 +341,13 @@ def _runner(role: str, main):  # type: ignore[no-untyped-def]
     return run
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
 def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     metanode = commands.add_parser("metanode", help="run a metadata node (cluster role)")
     _common(metanode)
@@ -356,6 +365,18 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         type=float,
         default=30.0,
         help="seconds between passes that copy under-replicated blobs to datanodes that returned",
+    )
+    metanode.add_argument(
+        "--repair-copy-timeout",
+        type=_positive_float,
+        default=30.0,
+        help="seconds a repair copy may take, plus its size over --repair-copy-rate",
+    )
+    metanode.add_argument(
+        "--repair-copy-rate",
+        type=_positive_float,
+        default=10.0,
+        help="slowest copy rate (MB/s) a repair copy is allowed before it is abandoned",
     )
     metanode.add_argument(
         "--intent-ttl",

@@ -2,7 +2,8 @@
 
 Copies every blob short of its replication factor from a live replica to live datanodes
 that lack it and records the new replicas. Exit status 0 when nothing is left short,
-3 when some blobs still cannot be repaired (e.g. their location has too few live nodes).
+3 when some blobs still cannot be repaired (e.g. their location has too few live nodes, or
+a copy an earlier pass abandoned there still waits for the GC to delete it).
 """
 
 from __future__ import annotations

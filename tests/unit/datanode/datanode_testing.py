@@ -12,6 +12,7 @@ import grpc
 
 from datanode.client import NodeInfo
 from datanode.disk import DiskBackend
+from datanode.memory import MemoryBackend
 
 
 def new_blob_id() -> str:
@@ -70,3 +71,19 @@ class RunningDataNode:
 
     async def stop(self) -> None:
         await self.server.stop(grace=None)
+
+
+class PausableBackend(MemoryBackend):
+    """A datanode disk that stops answering puts while ``running`` is clear (a stalled node)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = asyncio.Event()
+        self.running.set()
+        self.stalled = asyncio.Event()
+
+    async def put(self, blob_id: str, chunks: AsyncIterator[bytes]) -> int:
+        if not self.running.is_set():
+            self.stalled.set()
+            await self.running.wait()
+        return await super().put(blob_id, chunks)

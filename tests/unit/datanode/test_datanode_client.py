@@ -24,6 +24,7 @@ from protos.common_pb2 import BlobRef, ErrorReason
 from protos.data_pb2 import GetChunk, PutChunk
 from protos.errors import StrataError
 from tests.unit.datanode.datanode_testing import (
+    PausableBackend,
     RunningDataNode,
     flip_byte,
     new_blob_id,
@@ -301,3 +302,87 @@ async def test_get_with_every_replica_unreachable_is_data_unreachable(
     with pytest.raises(StrataError) as raised:
         await read_all(replicated.get(blob))
     assert raised.value.reason == ErrorReason.DATA_UNREACHABLE
+
+
+async def test_replicate_copies_from_the_next_replica_when_the_first_lost_the_blob(
+    start_datanode: StartDataNode,
+) -> None:
+    nodes = [await start_datanode(f"dn-{name}", LOCATION) for name in "abc"]
+    client = ReplicatedDataClient(StaticNodeDirectory(node.info for node in nodes), replication_factor=3)
+    try:
+        data = os.urandom(CHUNK_SIZE + 5)
+        planned = client.plan(LOCATION)
+        del planned.replicas[2:]
+        blob = await client.put(planned, stream([data]))
+        first, second = (by_id(nodes, node_id) for node_id in blob.replicas)
+        await first.backend.delete(blob.blob_id)
+        spare = next(node for node in nodes if node.node_id not in blob.replicas)
+        assert await client.replicate(blob) == [spare.node_id]
+        assert await read_all(spare.backend.get(blob.blob_id)) == data
+        assert await read_all(second.backend.get(blob.blob_id)) == data
+    finally:
+        await client.close()
+
+
+class WrongSizeBackend(MemoryBackend):
+    """Stores the blob but reports one byte more than it received."""
+
+    async def put(self, blob_id: str, chunks: AsyncIterator[bytes]) -> int:
+        return await super().put(blob_id, chunks) + 1
+
+
+async def test_replicate_abandons_a_stalled_copy_at_its_deadline(start_datanode: StartDataNode) -> None:
+    source = await start_datanode("dn-source", LOCATION)
+    stuck = PausableBackend()
+    stuck.running.clear()
+    stuck_server = await start_server(stuck, "127.0.0.1:0", "dn-stuck", LOCATION)
+    directory = StaticNodeDirectory(
+        [source.info, NodeInfo("dn-stuck", f"127.0.0.1:{bound_port(stuck_server)}", LOCATION)]
+    )
+    client = ReplicatedDataClient(directory, copy_timeout_s=0.2)
+    try:
+        planned = client.plan(LOCATION)
+        planned.replicas[:] = [source.node_id]
+        blob = await client.put(planned, stream([os.urandom(1000)]))
+        # Without a deadline the copy waits for the stalled node forever.
+        assert await asyncio.wait_for(client.replicate(blob), 60) == []
+        assert stuck.stalled.is_set()
+        stuck.running.set()
+        assert await client.replicate(blob) == ["dn-stuck"]
+        assert await stuck.head(blob.blob_id) == 1000
+    finally:
+        stuck.running.set()
+        await client.close()
+        await stuck_server.stop(grace=None)
+
+
+def test_copy_deadline_grows_with_the_blob_size() -> None:
+    client = ReplicatedDataClient(StaticNodeDirectory([]), copy_timeout_s=30.0, copy_rate=10_000_000)
+    assert client.copy_deadline(0) == 30.0
+    assert client.copy_deadline(1_000_000_000) == 130.0
+    with pytest.raises(ValueError):
+        ReplicatedDataClient(StaticNodeDirectory([]), copy_timeout_s=0)
+
+
+async def test_replicate_discards_a_copy_of_the_wrong_size_and_keeps_the_good_ones(
+    start_datanode: StartDataNode,
+) -> None:
+    source = await start_datanode("dn-source", LOCATION)
+    good = await start_datanode("dn-good", LOCATION)
+    wrong = WrongSizeBackend()
+    wrong_server = await start_server(wrong, "127.0.0.1:0", "dn-wrong", LOCATION)
+    directory = StaticNodeDirectory(
+        [source.info, good.info, NodeInfo("dn-wrong", f"127.0.0.1:{bound_port(wrong_server)}", LOCATION)]
+    )
+    client = ReplicatedDataClient(directory, replication_factor=3)
+    try:
+        planned = client.plan(LOCATION)
+        planned.replicas[:] = [source.node_id]
+        blob = await client.put(planned, stream([os.urandom(5000)]))
+        assert await client.replicate(blob) == ["dn-good"]
+        assert await good.backend.head(blob.blob_id) == 5000
+        assert await wrong.head(blob.blob_id) is None
+        assert await source.backend.head(blob.blob_id) == 5000
+    finally:
+        await client.close()
+        await wrong_server.stop(grace=None)
