@@ -62,6 +62,8 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             operation = response.operation  # type: ignore[attr-defined]
         except errors.S3Error as error:
             response = _error_response(request, request_id, error)
+            if error.closes_connection:
+                response.force_close()
         except StrataError as error:
             response = _error_response(request, request_id, errors.from_strata_error(error))
         except web.HTTPException as error:

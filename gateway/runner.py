@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
 from gateway.s3 import errors
@@ -54,6 +54,19 @@ def _one_line(exc: BaseException | None, message: str | None) -> str:
 
 
 class _S3RequestHandler(RequestHandler):
+    def data_received(self, data: bytes) -> None:
+        queued = len(self._messages)
+        super().data_received(data)
+        request = self._current_request
+        if request is None or len(self._messages) == queued:
+            return
+        broken = any(isinstance(message, _ErrInfo) for message, _ in list(self._messages)[queued:])
+        if broken and not request.content.is_eof():
+            # aiohttp queues a framing error found mid-body behind the request reading that body,
+            # which would wait for bytes that never come: fail its read instead.
+            request.content.set_exception(errors.MalformedChunkedBody())
+            request.content.feed_eof()  # and nothing of it is left to drain after the answer
+
     def handle_error(
         self,
         request: BaseRequest,

@@ -20,6 +20,8 @@ class S3Error(Exception):
     code: ClassVar[str] = "InternalError"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "We encountered an internal error. Please try again."
+    # The request's bytes cannot be trusted past this error: answer, then close the connection.
+    closes_connection: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -62,6 +64,14 @@ class AuthorizationQueryParametersError(S3Error):
 class BadRequest(S3Error):
     status = 400
     default_message = "An error occurred when parsing the HTTP request."
+
+
+class MalformedChunkedBody(BadRequest):
+    """The chunked framing broke inside a body being read."""
+
+    code = "BadRequest"
+    closes_connection = True
+    default_message = "The chunked transfer encoding of the request body is malformed."
 
 
 class BadDigest(S3Error):
