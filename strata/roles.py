@@ -75,13 +75,19 @@ async def _metanode(args: argparse.Namespace) -> None:
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
-    etcd = await _connect_etcd(args.etcd)
+    intent_ttl_ms = int(args.intent_ttl * 1000)
+    # The directory first: a held LOCK is this machine's problem, whatever etcd says.
+    core = await open_core(args.data_dir, intent_ttl_ms=intent_ttl_ms)
     try:
-        core = await open_core(
-            args.data_dir,
-            intent_ttl_ms=int(args.intent_ttl * 1000),
-            replication_group_id=await _replication_group_id(etcd, args.cluster),
-        )
+        etcd = await _connect_etcd(args.etcd)
+    except BaseException:
+        await core.close()
+        raise
+    try:
+        group = await _replication_group_id(etcd, args.cluster)
+        if group != core.replication_group_id:
+            await core.close()
+            core = await open_core(args.data_dir, intent_ttl_ms=intent_ttl_ms, replication_group_id=group)
     except BaseException:
         await etcd.close()
         raise
