@@ -6,9 +6,11 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from metanode.client import MetadataClient
 from metanode.keys import decode_version_id
@@ -55,6 +57,7 @@ def stored_version_id(cluster: LocalCluster, bucket: str, key: str) -> str:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.allow_server_errors(503)  # while the restarted metanode comes back
 def test_metanode_makes_version_ids_in_the_imported_replication_group(tmp_path: Path) -> None:
     spec = ClusterSpec(gateway_base_port=None, gateways=1, datanodes=1)
     with LocalCluster(tmp_path / "c", spec) as cluster:
@@ -67,6 +70,14 @@ def test_metanode_makes_version_ids_in_the_imported_replication_group(tmp_path: 
         imported = import_config(cluster, tmp_path / "config.json", {"replicationGroupId": "RG042"})
         assert imported.returncode == 0, imported.stderr
         cluster.restart(cluster.processes("metanode")[0].name)
-        s3.put_object(Bucket="versions", Key="after", Body=b"2")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3.put_object(Bucket="versions", Key="after", Body=b"2")
+                break
+            except ClientError as error:
+                assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503, error.response
+                assert time.monotonic() < deadline, "the gateway never reached the restarted metanode"
+                time.sleep(0.2)
         assert stored_version_id(cluster, "versions", "after").endswith("RG042")
         assert s3.get_object(Bucket="versions", Key="before")["Body"].read() == b"1"
