@@ -18,10 +18,10 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from datanode.client import DataNodeClient
 from metanode.client import MetadataClient
 from protos.metadata_pb2 import LISTING_DELIMITER_VERSIONS, ListObjectsRequest, RunGcRequest
 from strata.testing.cluster import LocalCluster
+from tests.cluster.blobs import datanode_blob_ids
 from tests.integration.conftest import s3_client
 
 pytestmark = pytest.mark.cluster
@@ -116,13 +116,7 @@ async def _live_and_stored_blobs(cluster: LocalCluster) -> tuple[set[str], set[s
             referenced.update(blob.blob_id for blob in entry.object.blobs)
     finally:
         await metanode.close()
-    stored: set[str] = set()
-    for record in cluster.processes("datanode"):
-        client = DataNodeClient(record.address)
-        try:
-            stored.update([blob_id async for blob_id in client.list_blobs()])
-        finally:
-            await client.close()
+    stored = await datanode_blob_ids(cluster)
     return referenced, stored
 
 

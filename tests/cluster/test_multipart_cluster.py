@@ -16,6 +16,7 @@ from datanode.client import DataNodeClient
 from metanode.client import MetadataClient
 from protos.metadata_pb2 import LISTING_DELIMITER_VERSIONS, ListObjectsRequest, RunGcRequest
 from strata.testing.cluster import LocalCluster
+from tests.cluster.blobs import datanode_blob_ids
 from tests.integration.conftest import s3_client
 
 pytestmark = pytest.mark.cluster
@@ -93,14 +94,7 @@ async def _stored_blob_ids(cluster: LocalCluster) -> set[str]:
         await metanode.run_gc(RunGcRequest(expire_all_intents=True))
     finally:
         await metanode.close()
-    stored: set[str] = set()
-    for record in cluster.processes("datanode"):
-        client = DataNodeClient(record.address)
-        try:
-            stored.update([blob_id async for blob_id in client.list_blobs()])
-        finally:
-            await client.close()
-    return stored
+    return await datanode_blob_ids(cluster)
 
 
 @pytest.mark.timeout(300)

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from datanode.client import DataNodeClient
 from metanode.client import MetadataClient
 from protos.metadata_pb2 import LISTING_DELIMITER_VERSIONS, ListObjectsRequest, RunGcRequest
 from strata.localcluster import ClusterSpec
 from strata.testing.cluster import LocalCluster
+from tests.cluster.blobs import datanode_blob_ids
 from tests.integration.conftest import s3_client
 from tests.integration.trickle import trickle
 
@@ -73,13 +73,7 @@ async def _referenced_and_stored(cluster: LocalCluster, bucket: str) -> tuple[se
         referenced = {blob.blob_id for entry in listing.entries for blob in entry.object.blobs}
     finally:
         await metanode.close()
-    stored: set[str] = set()
-    for record in cluster.processes("datanode"):
-        client = DataNodeClient(record.address)
-        try:
-            stored.update([blob_id async for blob_id in client.list_blobs()])
-        finally:
-            await client.close()
+    stored = await datanode_blob_ids(cluster)
     return referenced, stored
 
 
