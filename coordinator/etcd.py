@@ -20,6 +20,7 @@ from enum import Enum
 import etcd3aio
 import grpc
 from etcd3aio import Etcd3Client, EtcdConnectionError, EtcdError, EtcdTransientError, prefix_range_end
+from etcd3aio._protobuf import Compare
 
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
@@ -116,6 +117,13 @@ def _etcd_errors(operation: str) -> Iterator[None]:
         raise StrataError(reason, f"etcd {operation}: {error.code().name} {error.details()}") from error
     except EtcdError as error:
         raise StrataError(ErrorReason.INTERNAL, f"etcd {operation}: {error}") from error
+
+
+def _compare_mod_revision(key: str, mod_revision: int) -> Compare:
+    """etcd3aio builds no mod-revision comparison; the protocol has one."""
+    return Compare(
+        result=Compare.EQUAL, target=Compare.MOD, key=key.encode("utf-8"), mod_revision=mod_revision
+    )
 
 
 def _key_value(kv: object) -> KeyValue:
@@ -275,6 +283,33 @@ class EtcdClient:
         with _etcd_errors("txn"):
             response = await kv.txn(
                 compare=[kv.txn_compare_value(key, _to_bytes(expected))],
+                success=[kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
+                timeout=self.request_timeout_s,
+            )
+        return bool(response.succeeded)
+
+    async def put_if_revisions(
+        self,
+        key: str,
+        new: Value,
+        expected_mod_revision: int,
+        guard_key: str,
+        guard_create_revision: int,
+        lease: int | None = None,
+    ) -> bool:
+        """Writes ``new`` only if ``key`` was last modified at ``expected_mod_revision`` (0: absent)
+        and ``guard_key`` is still the incarnation created at ``guard_create_revision``.
+
+        A leader changes what it owns this way: the guard is its election key and term, so a
+        deposed leader's write can never land.
+        """
+        kv = self._kv
+        with _etcd_errors("txn"):
+            response = await kv.txn(
+                compare=[
+                    _compare_mod_revision(key, expected_mod_revision),
+                    kv.txn_compare_create_revision(guard_key, guard_create_revision),
+                ],
                 success=[kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
                 timeout=self.request_timeout_s,
             )

@@ -23,7 +23,7 @@ from metanode.locks import KeyedLocks, SharedExclusiveLock
 from metanode.multipart import CommitExtras, Multipart
 from metanode.repair import BlobReplicator, Repairer, RepairQueue, short_blobs
 from metanode.versioning import ObjectMutation, plan_delete, plan_put, resolve_null_version
-from metanode.writer import BatchWriter
+from metanode.writer import BatchWriter, CommitHook
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
@@ -96,6 +96,7 @@ class MetadataCore:
         gc_interval_s: float = DEFAULT_GC_INTERVAL_S,
         sync: bool = True,
         clock_ms: Callable[[], int] | None = None,
+        replication: CommitHook | None = None,
     ) -> None:
         if intent_ttl_ms <= 0:
             raise ValueError("intent_ttl_ms must be positive")
@@ -106,7 +107,7 @@ class MetadataCore:
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         floor = keys.decode_text(kv.get(keys.VERSION_FLOOR_KEY))
         self._version_ids = keys.VersionIdGenerator(replication_group_id, floor, self._clock_ms)
-        self.writer = BatchWriter(kv, sync=sync)
+        self.writer = BatchWriter(kv, sync=sync, replication=replication)
         self._gc_seq = self._last_gc_seq()
         self._last_start_order = 0
         self._object_locks = KeyedLocks()
@@ -149,8 +150,12 @@ class MetadataCore:
         return self._clock_ms()
 
     async def close(self) -> None:
-        await self.writer.close()
+        await self.release()
         await asyncio.to_thread(self.kv.close)
+
+    async def release(self) -> None:
+        """Stops writing, leaving the store open (a shard leader stepping down keeps its replica)."""
+        await self.writer.close()
 
     # ---- plumbing ----
 

@@ -49,6 +49,10 @@ MAX_BUCKET_NAME_BYTES = 255
 MAX_OBJECT_KEY_BYTES = 1024
 
 LAST_LOG_INDEX_KEY = SYSTEM_PREFIX + b"last-log-index"
+# Replicated shards: the term of the last entry, and where the retained log starts
+# (the index and term of the entry just before the first ``L`` key kept).
+LAST_LOG_TERM_KEY = SYSTEM_PREFIX + b"last-log-term"
+LOG_BASE_KEY = SYSTEM_PREFIX + b"log-base"
 VERSION_FLOOR_KEY = SYSTEM_PREFIX + b"version-id-floor"
 
 # Version ids: (MAX_TS - now_ms) then (MAX_SEQ - seq), zero-padded, then the replication group.
@@ -287,6 +291,24 @@ def intent_key(intent_id: str) -> bytes:
 
 def log_key(index: int) -> bytes:
     return LOG_PREFIX + b"%020d" % index
+
+
+def log_index_from_key(raw_key: bytes) -> int:
+    return int(raw_key[len(LOG_PREFIX) :])
+
+
+def encode_position(index: int, term: int) -> bytes:
+    return bytes((FORMAT_VERSION,)) + b"%d:%d" % (index, term)
+
+
+def decode_position(raw: bytes | None) -> tuple[int, int]:
+    """(index, term); (0, 0) when absent."""
+    if raw is None:
+        return 0, 0
+    if not raw or raw[0] != FORMAT_VERSION:
+        raise StrataError(ErrorReason.INTERNAL, "unsupported log position format")
+    index, _, term = raw[1:].partition(b":")
+    return int(index), int(term)
 
 
 def prefix_end(prefix: bytes) -> bytes | None:

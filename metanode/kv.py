@@ -89,6 +89,11 @@ class RocksKV:
         self.path = path
         self._closed = False
 
+    @property
+    def db(self) -> Rdict:
+        """The open database (for checkpoints)."""
+        return self._db
+
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)
 

@@ -1,14 +1,16 @@
 """The gRPC face of the metadata core: every RPC delegates to ``MetadataCore``.
 
 A ``StrataError`` ends the call with its reason (``abort_with``); anything else is
-logged and answered as INTERNAL, so no request can take the server down.
+logged and answered as INTERNAL, so no request can take the server down. Requests run
+on the core a ``CoreSource`` gives: on a replicated shard, only the leader's, and its
+answer leaves only once ``confirm`` says everything it saw is committed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 
@@ -60,14 +62,52 @@ RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
 
 
+_LEADERSHIP_REASONS = (ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH, ErrorReason.BACKEND_UNAVAILABLE)
+
+
+class CoreSource(Protocol):
+    """Where requests run: one core for good (embedded, tests), or a shard replica's while it leads."""
+
+    def serving_core(self) -> MetadataCore:
+        """The core to run a request on; raises NOT_LEADER when there is none here."""
+        ...
+
+    async def confirm(self, core: MetadataCore) -> None:
+        """Returns once what ``core`` answered may leave (everything it read is committed)."""
+        ...
+
+
+class FixedCore:
+    """A core that always serves and whose answers are final as soon as they are computed."""
+
+    def __init__(self, core: MetadataCore) -> None:
+        self.core = core
+
+    def serving_core(self) -> MetadataCore:
+        return self.core
+
+    async def confirm(self, core: MetadataCore) -> None:
+        return None
+
+
 async def _serve(
     context: grpc.aio.ServicerContext,
+    source: CoreSource,
     method: str,
-    handler: Callable[[RequestT], Awaitable[ResponseT]],
+    handler: Callable[[MetadataCore], Callable[[RequestT], Awaitable[ResponseT]]],
     request: RequestT,
 ) -> ResponseT:
+    failure: StrataError
     try:
-        return await handler(request)
+        core = source.serving_core()
+        try:
+            result = await handler(core)(request)
+        except StrataError as error:
+            if error.reason not in _LEADERSHIP_REASONS:
+                await source.confirm(core)  # an answer such as NoSuchKey is a read too
+            raise error
+        await source.confirm(core)
+        return result
     except StrataError as error:
         failure = error
     except Exception:
@@ -78,94 +118,96 @@ async def _serve(
 
 
 class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
-    def __init__(self, core: MetadataCore) -> None:
-        self._core = core
+    def __init__(self, source: MetadataCore | CoreSource) -> None:
+        self._source: CoreSource = FixedCore(source) if isinstance(source, MetadataCore) else source
 
     async def CreateBucket(
         self, request: CreateBucketRequest, context: grpc.aio.ServicerContext
     ) -> BucketInfo:  # noqa: N802 - gRPC method name
-        return await _serve(context, "CreateBucket", self._core.create_bucket, request)
+        return await _serve(context, self._source, "CreateBucket", lambda core: core.create_bucket, request)
 
     async def GetBucket(self, request: BucketName, context: grpc.aio.ServicerContext) -> BucketInfo:  # noqa: N802
-        return await _serve(context, "GetBucket", self._core.get_bucket, request)
+        return await _serve(context, self._source, "GetBucket", lambda core: core.get_bucket, request)
 
     async def UpdateBucket(self, request: BucketInfo, context: grpc.aio.ServicerContext) -> BucketInfo:  # noqa: N802
-        return await _serve(context, "UpdateBucket", self._core.update_bucket, request)
+        return await _serve(context, self._source, "UpdateBucket", lambda core: core.update_bucket, request)
 
     async def DeleteBucket(self, request: BucketName, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        return await _serve(context, "DeleteBucket", self._core.delete_bucket, request)
+        return await _serve(context, self._source, "DeleteBucket", lambda core: core.delete_bucket, request)
 
     async def ListBuckets(  # noqa: N802
         self, request: ListBucketsRequest, context: grpc.aio.ServicerContext
     ) -> ListBucketsResponse:
-        return await _serve(context, "ListBuckets", self._core.list_buckets, request)
+        return await _serve(context, self._source, "ListBuckets", lambda core: core.list_buckets, request)
 
     async def GetObject(self, request: GetObjectRequest, context: grpc.aio.ServicerContext) -> ObjectMD:  # noqa: N802
-        return await _serve(context, "GetObject", self._core.get_object, request)
+        return await _serve(context, self._source, "GetObject", lambda core: core.get_object, request)
 
     async def PutObject(  # noqa: N802
         self, request: PutObjectRequest, context: grpc.aio.ServicerContext
     ) -> PutObjectResponse:
-        return await _serve(context, "PutObject", self._core.put_object, request)
+        return await _serve(context, self._source, "PutObject", lambda core: core.put_object, request)
 
     async def DeleteObject(  # noqa: N802
         self, request: DeleteObjectRequest, context: grpc.aio.ServicerContext
     ) -> DeleteObjectResponse:
-        return await _serve(context, "DeleteObject", self._core.delete_object, request)
+        return await _serve(context, self._source, "DeleteObject", lambda core: core.delete_object, request)
 
     async def ListObjects(  # noqa: N802
         self, request: ListObjectsRequest, context: grpc.aio.ServicerContext
     ) -> ListObjectsResponse:
-        return await _serve(context, "ListObjects", self._core.list_objects, request)
+        return await _serve(context, self._source, "ListObjects", lambda core: core.list_objects, request)
 
     async def CreateIntent(self, request: CreateIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
-        return await _serve(context, "CreateIntent", self._core.create_intent, request)
+        return await _serve(context, self._source, "CreateIntent", lambda core: core.create_intent, request)
 
     async def AbortIntent(self, request: AbortIntentRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        return await _serve(context, "AbortIntent", self._core.abort_intent, request)
+        return await _serve(context, self._source, "AbortIntent", lambda core: core.abort_intent, request)
 
     async def RunRepair(
         self, request: RunRepairRequest, context: grpc.aio.ServicerContext
     ) -> RunRepairResponse:  # noqa: N802
-        return await _serve(context, "RunRepair", self._core.run_repair, request)
+        return await _serve(context, self._source, "RunRepair", lambda core: core.run_repair, request)
 
     async def RepairStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> RepairStatusResponse:  # noqa: N802
-        return await _serve(context, "RepairStatus", self._core.repair_status, request)
+        return await _serve(context, self._source, "RepairStatus", lambda core: core.repair_status, request)
 
     async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
-        return await _serve(context, "RenewIntent", self._core.renew_intent, request)
+        return await _serve(context, self._source, "RenewIntent", lambda core: core.renew_intent, request)
 
     async def QueueGarbage(self, request: QueueGarbageRequest, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        return await _serve(context, "QueueGarbage", self._core.queue_garbage, request)
+        return await _serve(context, self._source, "QueueGarbage", lambda core: core.queue_garbage, request)
 
     async def RunGc(self, request: RunGcRequest, context: grpc.aio.ServicerContext) -> RunGcResponse:  # noqa: N802
-        return await _serve(context, "RunGc", self._core.run_gc, request)
+        return await _serve(context, self._source, "RunGc", lambda core: core.run_gc, request)
 
     async def CreateUpload(
         self, request: CreateUploadRequest, context: grpc.aio.ServicerContext
     ) -> UploadInfo:  # noqa: N802
-        return await _serve(context, "CreateUpload", self._core.create_upload, request)
+        return await _serve(context, self._source, "CreateUpload", lambda core: core.create_upload, request)
 
     async def GetUpload(self, request: UploadRef, context: grpc.aio.ServicerContext) -> UploadInfo:  # noqa: N802
-        return await _serve(context, "GetUpload", self._core.get_upload, request)
+        return await _serve(context, self._source, "GetUpload", lambda core: core.get_upload, request)
 
     async def PutPart(self, request: PutPartRequest, context: grpc.aio.ServicerContext) -> PutPartResponse:  # noqa: N802
-        return await _serve(context, "PutPart", self._core.put_part, request)
+        return await _serve(context, self._source, "PutPart", lambda core: core.put_part, request)
 
     async def ListParts(
         self, request: ListPartsRequest, context: grpc.aio.ServicerContext
     ) -> ListPartsResponse:  # noqa: N802
-        return await _serve(context, "ListParts", self._core.list_parts, request)
+        return await _serve(context, self._source, "ListParts", lambda core: core.list_parts, request)
 
     async def CompleteUpload(
         self, request: CompleteUploadRequest, context: grpc.aio.ServicerContext
     ) -> CompleteUploadResponse:  # noqa: N802
-        return await _serve(context, "CompleteUpload", self._core.complete_upload, request)
+        return await _serve(
+            context, self._source, "CompleteUpload", lambda core: core.complete_upload, request
+        )
 
     async def AbortUpload(self, request: UploadRef, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        return await _serve(context, "AbortUpload", self._core.abort_upload, request)
+        return await _serve(context, self._source, "AbortUpload", lambda core: core.abort_upload, request)
 
     async def ListUploads(
         self, request: ListUploadsRequest, context: grpc.aio.ServicerContext
     ) -> ListUploadsResponse:  # noqa: N802
-        return await _serve(context, "ListUploads", self._core.list_uploads, request)
+        return await _serve(context, self._source, "ListUploads", lambda core: core.list_uploads, request)

@@ -391,24 +391,30 @@ class CreateIntentRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
 
 class AbortIntentRequest(_message.Message):
-    __slots__ = ("intent_id",)
+    __slots__ = ("intent_id", "bucket")
     INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
     intent_id: str
-    def __init__(self, intent_id: _Optional[str] = ...) -> None: ...
+    bucket: str
+    def __init__(self, intent_id: _Optional[str] = ..., bucket: _Optional[str] = ...) -> None: ...
 
 class RenewIntentRequest(_message.Message):
-    __slots__ = ("intent_id", "ttl_ms")
+    __slots__ = ("intent_id", "ttl_ms", "bucket")
     INTENT_ID_FIELD_NUMBER: _ClassVar[int]
     TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
     intent_id: str
     ttl_ms: int
-    def __init__(self, intent_id: _Optional[str] = ..., ttl_ms: _Optional[int] = ...) -> None: ...
+    bucket: str
+    def __init__(self, intent_id: _Optional[str] = ..., ttl_ms: _Optional[int] = ..., bucket: _Optional[str] = ...) -> None: ...
 
 class QueueGarbageRequest(_message.Message):
-    __slots__ = ("blobs",)
+    __slots__ = ("blobs", "bucket")
     BLOBS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
     blobs: _containers.RepeatedCompositeFieldContainer[_common_pb2.BlobRef]
-    def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ...) -> None: ...
+    bucket: str
+    def __init__(self, blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., bucket: _Optional[str] = ...) -> None: ...
 
 class RunGcRequest(_message.Message):
     __slots__ = ("expire_all_intents",)
@@ -574,3 +580,69 @@ class ListUploadsResponse(_message.Message):
     next_key_marker: str
     next_upload_id_marker: str
     def __init__(self, uploads: _Optional[_Iterable[_Union[UploadInfo, _Mapping]]] = ..., common_prefixes: _Optional[_Iterable[str]] = ..., is_truncated: _Optional[bool] = ..., next_key_marker: _Optional[str] = ..., next_upload_id_marker: _Optional[str] = ...) -> None: ...
+
+class KeyValue(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: bytes
+    value: bytes
+    def __init__(self, key: _Optional[bytes] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class LogRecord(_message.Message):
+    __slots__ = ("index", "term", "puts", "deletes")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    PUTS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    term: int
+    puts: _containers.RepeatedCompositeFieldContainer[KeyValue]
+    deletes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, index: _Optional[int] = ..., term: _Optional[int] = ..., puts: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., deletes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AppendRequest(_message.Message):
+    __slots__ = ("shard", "term", "leader_id", "prev_index", "prev_term", "entries", "commit_index")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    PREV_INDEX_FIELD_NUMBER: _ClassVar[int]
+    PREV_TERM_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    shard: str
+    term: int
+    leader_id: str
+    prev_index: int
+    prev_term: int
+    entries: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    commit_index: int
+    def __init__(self, shard: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., prev_index: _Optional[int] = ..., prev_term: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ..., commit_index: _Optional[int] = ...) -> None: ...
+
+class AppendResponse(_message.Message):
+    __slots__ = ("ok", "last_index", "last_term")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAST_TERM_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    last_index: int
+    last_term: int
+    def __init__(self, ok: _Optional[bool] = ..., last_index: _Optional[int] = ..., last_term: _Optional[int] = ...) -> None: ...
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("shard", "term", "leader_id", "last_index", "last_term", "file", "data")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LAST_TERM_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    shard: str
+    term: int
+    leader_id: str
+    last_index: int
+    last_term: int
+    file: str
+    data: bytes
+    def __init__(self, shard: _Optional[str] = ..., term: _Optional[int] = ..., leader_id: _Optional[str] = ..., last_index: _Optional[int] = ..., last_term: _Optional[int] = ..., file: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...

@@ -1042,3 +1042,118 @@ class MetadataService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ReplicationServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Append = channel.unary_unary(
+                '/strata.ReplicationService/Append',
+                request_serializer=metadata__pb2.AppendRequest.SerializeToString,
+                response_deserializer=metadata__pb2.AppendResponse.FromString,
+                _registered_method=True)
+        self.InstallSnapshot = channel.stream_unary(
+                '/strata.ReplicationService/InstallSnapshot',
+                request_serializer=metadata__pb2.SnapshotChunk.SerializeToString,
+                response_deserializer=metadata__pb2.AppendResponse.FromString,
+                _registered_method=True)
+
+
+class ReplicationServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Append(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InstallSnapshot(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReplicationServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=metadata__pb2.AppendRequest.FromString,
+                    response_serializer=metadata__pb2.AppendResponse.SerializeToString,
+            ),
+            'InstallSnapshot': grpc.stream_unary_rpc_method_handler(
+                    servicer.InstallSnapshot,
+                    request_deserializer=metadata__pb2.SnapshotChunk.FromString,
+                    response_serializer=metadata__pb2.AppendResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'strata.ReplicationService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('strata.ReplicationService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ReplicationService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.ReplicationService/Append',
+            metadata__pb2.AppendRequest.SerializeToString,
+            metadata__pb2.AppendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InstallSnapshot(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/strata.ReplicationService/InstallSnapshot',
+            metadata__pb2.SnapshotChunk.SerializeToString,
+            metadata__pb2.AppendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

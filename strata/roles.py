@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import socket
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,61 +69,101 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 async def _metanode(args: argparse.Namespace) -> None:
+    from coordinator.keyspace import Keyspace
     from coordinator.registry import NodeWatcher, register_node
     from datanode.client import ReplicatedDataClient
+    from metanode.core import MetadataCore
     from metanode.gc import GarbageCollector
-    from metanode.server import open_core, start_server
+    from metanode.kv import KV
+    from metanode.replication.leader import Leader
+    from metanode.replication.node import ShardNode
+    from metanode.server import open_store, start_server
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
     intent_ttl_ms = int(args.intent_ttl * 1000)
     # The directory first: a held LOCK is this machine's problem, whatever etcd says.
-    core = await open_core(args.data_dir, intent_ttl_ms=intent_ttl_ms)
-    try:
-        etcd = await _connect_etcd(args.etcd)
-    except BaseException:
-        await core.close()
-        raise
+    (await open_store(args.data_dir)).close()
+    etcd = await _connect_etcd(args.etcd)
     try:
         group = await _replication_group_id(etcd, args.cluster)
-        if group != core.replication_group_id:
-            await core.close()
-            core = await open_core(args.data_dir, intent_ttl_ms=intent_ttl_ms, replication_group_id=group)
     except BaseException:
         await etcd.close()
         raise
+    metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
-    await datanodes.start()
+    for watcher in (metanodes, datanodes):
+        await watcher.start()
     deleter = ReplicatedDataClient(
         datanodes, copy_timeout_s=args.repair_copy_timeout, copy_rate=args.repair_copy_rate * 1_000_000
     )
-    core.set_deleter(deleter)
-    gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-    repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
-    assert repairer is not None
-    server = await _start_grpc(start_server(core, args.listen), args.listen)
+
+    def make_core(kv: KV, leader: Leader) -> MetadataCore:
+        core = MetadataCore(kv, group, intent_ttl_ms=intent_ttl_ms, replication=leader, deleter=deleter)
+        return core
+
+    @contextlib.asynccontextmanager
+    async def leading(core: MetadataCore) -> AsyncIterator[None]:
+        """GC and repair run on the shard's leader only."""
+        gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
+        repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
+        assert repairer is not None
+        gc.start()
+        repairer.start()
+        try:
+            yield
+        finally:
+            await gc.stop()
+            await repairer.stop()
+
+    address = advertised(args.listen, args.advertise)
+    node = ShardNode(
+        etcd=etcd,
+        keyspace=Keyspace(args.cluster),
+        shard=args.shard,
+        node_id=args.node_id,
+        address=address,
+        data_dir=Path(args.data_dir),
+        replicas=args.replicas,
+        peers=metanodes,
+        core_factory=make_core,
+        leading=leading,
+        lease_ttl_s=args.lease_ttl,
+        lag_timeout_s=args.lag_timeout,
+        commit_timeout_s=args.commit_timeout,
+        log_retention=args.log_retention,
+    )
+    try:
+        await node.open(open_store)
+        server = await _start_grpc(start_server(node, args.listen), args.listen)
+    except BaseException:
+        await node.close()
+        for watcher in (metanodes, datanodes):
+            await watcher.close()
+        await etcd.close()
+        raise
     registration = await register_node(
         etcd,
         args.cluster,
         "metanode",
         args.node_id,
-        {"node_id": args.node_id, "address": advertised(args.listen, args.advertise), "shard": "s1"},
+        {"node_id": args.node_id, "address": address, "shard": args.shard},
     )
-    gc.start()
-    repairer.start()
-    log.info("metanode %s serving %s", args.node_id, args.listen)
+    node.start()
+    log.info("metanode %s serving %s (shard %s)", args.node_id, args.listen, args.shard)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("metanode %s stopping", args.node_id)
+        # Leadership first, so another replica takes over while this one finishes its calls.
+        await node.close_leadership()
         await registration.close()
         await server.stop(GRACE_SECONDS)
-        await gc.stop()
-        await repairer.stop()
-        await datanodes.close()
+        await node.close()
+        for watcher in (metanodes, datanodes):
+            await watcher.close()
         await deleter.close()
         await etcd.close()
-        await core.close()
 
 
 async def _datanode(args: argparse.Namespace) -> None:
@@ -359,6 +400,37 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     _common(metanode)
     metanode.add_argument("--listen", default="127.0.0.1:9990", help="gRPC address")
     metanode.add_argument("--data-dir", required=True, help="RocksDB directory")
+    metanode.add_argument(
+        "--shard", default=os.environ.get("STRATA_SHARD", "s1"), help="the shard this replica belongs to"
+    )
+    metanode.add_argument(
+        "--replicas",
+        type=int,
+        choices=(1, 3, 5),
+        default=3,
+        help="replicas the shard has (set by its first replica; a write needs a majority in sync)",
+    )
+    metanode.add_argument(
+        "--lease-ttl", type=int, default=2, help="seconds a silent leader keeps its shard (etcd lease TTL)"
+    )
+    metanode.add_argument(
+        "--lag-timeout",
+        type=_positive_float,
+        default=1.0,
+        help="seconds a follower may stay behind before the leader commits without it",
+    )
+    metanode.add_argument(
+        "--commit-timeout",
+        type=_positive_float,
+        default=5.0,
+        help="seconds a write waits for enough in-sync replicas before it fails with 503",
+    )
+    metanode.add_argument(
+        "--log-retention",
+        type=int,
+        default=50_000,
+        help="log entries each replica keeps for followers catching up (further behind: a snapshot)",
+    )
     metanode.add_argument("--gc-interval", type=float, default=10.0, help="seconds between GC passes")
     metanode.add_argument(
         "--gc-grace",

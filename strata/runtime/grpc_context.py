@@ -40,9 +40,14 @@ class RequestIdServerInterceptor(grpc.aio.ServerInterceptor):
         return _wrap_handler(handler, request_id, method)
 
 
+# Calls between the replicas of a shard, several per second even when idle: logged at debug.
+_QUIET_METHODS = frozenset({"Append"})
+
+
 def _log_call(method: str, started: float, context: grpc.aio.ServicerContext) -> None:
     code = context.code()
-    log.info(
+    quiet = method in _QUIET_METHODS and not isinstance(code, grpc.StatusCode)
+    (log.debug if quiet else log.info)(
         "rpc %s %s",
         method,
         code.name if isinstance(code, grpc.StatusCode) else "OK",

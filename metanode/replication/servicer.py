@@ -1,0 +1,47 @@
+"""The gRPC face of a follower: ``Append`` and ``InstallSnapshot`` from the shard's leader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from metanode.replication.node import ShardNode
+from protos import metadata_pb2_grpc
+from protos.common_pb2 import ErrorReason
+from protos.errors import StrataError, abort_with
+from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
+
+log = logging.getLogger("metanode.replication.servicer")
+
+
+class ReplicationServicer(metadata_pb2_grpc.ReplicationServiceServicer):
+    def __init__(self, node: ShardNode) -> None:
+        self._node = node
+
+    async def Append(  # noqa: N802 - gRPC method name
+        self, request: AppendRequest, context: grpc.aio.ServicerContext
+    ) -> AppendResponse:
+        try:
+            return await self._node.append(request)
+        except StrataError as error:
+            failure = error
+        except Exception:
+            log.exception("Append failed")
+            failure = StrataError(ErrorReason.INTERNAL, "internal error in Append")
+        await abort_with(context, failure)
+        raise AssertionError("unreachable: abort raises")
+
+    async def InstallSnapshot(  # noqa: N802 - gRPC method name
+        self, request_iterator: AsyncIterator[SnapshotChunk], context: grpc.aio.ServicerContext
+    ) -> AppendResponse:
+        try:
+            return await self._node.install_snapshot(aiter(request_iterator))
+        except StrataError as error:
+            failure = error
+        except Exception:
+            log.exception("InstallSnapshot failed")
+            failure = StrataError(ErrorReason.INTERNAL, "internal error in InstallSnapshot")
+        await abort_with(context, failure)
+        raise AssertionError("unreachable: abort raises")
