@@ -5,6 +5,7 @@ Depends only on ``protos`` and ``strata.runtime``, so the gateway may import it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -77,6 +78,17 @@ class MetadataClient:
             channel = grpc.aio.insecure_channel(address)
             entry = self._channels[address] = (channel, metadata_pb2_grpc.MetadataServiceStub(channel))
         return entry[1]
+
+    async def connected(self, timeout_s: float) -> bool:
+        """Whether a connection to the current address is (or within ``timeout_s`` becomes) ready:
+        a call that fails after this may have reached the server; one refused before it did not."""
+        self._stub  # noqa: B018 - opens the channel for the current address
+        channel = self._channels[self._resolve()][0]
+        try:
+            await asyncio.wait_for(channel.channel_ready(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def _call(self, method: Callable[..., Awaitable[ResponseT]], request: RequestT) -> ResponseT:
         try:

@@ -62,7 +62,7 @@ RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
 
 
-_LEADERSHIP_REASONS = (ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH, ErrorReason.BACKEND_UNAVAILABLE)
+_LEADERSHIP_REASONS = (ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH, ErrorReason.OUTCOME_UNKNOWN)
 
 
 class CoreSource(Protocol):

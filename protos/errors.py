@@ -32,6 +32,7 @@ _STATUS_BY_REASON: dict[int, grpc.StatusCode] = {
     ErrorReason.BLOB_CORRUPT: grpc.StatusCode.DATA_LOSS,
     ErrorReason.BACKEND_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     ErrorReason.DATA_UNREACHABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorReason.OUTCOME_UNKNOWN: grpc.StatusCode.UNAVAILABLE,
     ErrorReason.BACKEND_AUTH: grpc.StatusCode.PERMISSION_DENIED,
     ErrorReason.QUOTA: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorReason.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,

@@ -30,7 +30,13 @@ def _names(records: list[ProcessRecord]) -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
-    spec = ClusterSpec(datanodes=args.datanodes, gateways=args.gateways, gateway_base_port=args.port_base)
+    spec = ClusterSpec(
+        shards=args.shards,
+        replicas=args.replicas,
+        datanodes=args.datanodes,
+        gateways=args.gateways,
+        gateway_base_port=args.port_base,
+    )
     launcher = _launcher(args)
     try:
         launcher.up(spec)
@@ -140,8 +146,12 @@ def _dir_option(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
     actions = cluster.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="start etcd, a metanode, datanodes and gateways")
-    up.add_argument("--datanodes", type=int, default=2, help="how many data nodes (default 2)")
+    up = actions.add_parser("up", help="start etcd, metanodes, datanodes and gateways")
+    up.add_argument("--shards", type=int, default=1, help="metadata shards (default 1)")
+    up.add_argument(
+        "--replicas", type=int, choices=(1, 3, 5), default=3, help="metanodes per shard (default 3)"
+    )
+    up.add_argument("--datanodes", type=int, default=3, help="how many data nodes (default 3)")
     up.add_argument("--gateways", type=int, default=2, help="how many S3 gateways (default 2)")
     up.add_argument(
         "--port-base",

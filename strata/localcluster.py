@@ -52,6 +52,7 @@ class ClusterState:
     etcd: str = ""
     processes: list[ProcessRecord] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    metanode_args: list[str] = field(default_factory=list)  # e.g. ["--log-retention", "100"]
 
     def save(self) -> None:
         path = Path(self.workdir) / STATE_FILE
@@ -146,8 +147,9 @@ def _wait_http(url: str, timeout: float) -> None:
 
 @dataclass
 class ClusterSpec:
-    metanodes: int = 1
-    datanodes: int = 2
+    shards: int = 1
+    replicas: int = 3  # metanodes per shard
+    datanodes: int = 3
     gateways: int = 2
     gateway_base_port: int | None = 8000  # gateway N listens on base + N - 1; None or 0: free ports
     gc_interval_s: float = 10.0
@@ -155,6 +157,7 @@ class ClusterSpec:
     gc_grace_s: float = 300.0
     repair_interval_s: float = 30.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    metanode_args: list[str] = field(default_factory=list)  # e.g. ["--log-retention", "100"]
 
 
 class LocalClusterLauncher:
@@ -299,9 +302,10 @@ class LocalClusterLauncher:
                     f"127.0.0.1:{port}",
                     env,
                 )
-            for index in range(1, spec.metanodes + 1):
+            for index in range(1, spec.shards * spec.replicas + 1):
                 port = pick_port(None, taken)
                 name = f"metanode-{index}"
+                shard = f"s{(index - 1) // spec.replicas + 1}"
                 self._spawn(
                     state,
                     "metanode",
@@ -316,6 +320,10 @@ class LocalClusterLauncher:
                         f"127.0.0.1:{port}",
                         "--data-dir",
                         str(self.workdir / name),
+                        "--shard",
+                        shard,
+                        "--replicas",
+                        str(spec.replicas),
                         "--gc-interval",
                         str(spec.gc_interval_s),
                         "--intent-ttl",
@@ -324,6 +332,7 @@ class LocalClusterLauncher:
                         str(spec.gc_grace_s),
                         "--repair-interval",
                         str(spec.repair_interval_s),
+                        *spec.metanode_args,
                     ],
                     port,
                     f"127.0.0.1:{port}",

@@ -247,6 +247,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from coordinator.config_watch import ConfigWatcher
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
+    from coordinator.shards import ShardWatcher
     from datanode.client import ReplicatedDataClient
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
@@ -278,10 +279,10 @@ async def _gateway(args: argparse.Namespace) -> None:
     except SettingsError:
         await etcd.close()
         raise
-    metanodes = NodeWatcher(etcd, args.cluster, "metanode")
+    shards = ShardWatcher(etcd, args.cluster)
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     locations = LocationWatcher(etcd, args.cluster)
-    for watcher in (metanodes, datanodes, locations):
+    for watcher in (shards, datanodes, locations):
         await watcher.start()
     config = ConfigWatcher(etcd, args.cluster)
     await config.start()
@@ -305,7 +306,7 @@ async def _gateway(args: argparse.Namespace) -> None:
 
     use_stored_accounts()
     config.on_accounts_change(use_stored_accounts)
-    metadata = ClusterMetadata(etcd, args.cluster, metanodes)
+    metadata = ClusterMetadata(etcd, args.cluster, shards)
     data = ReplicatedDataClient(datanodes)
     services = GatewayServices(
         metadata=metadata,
@@ -343,7 +344,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         await metadata.close()
         await data.close()
         await config.close()
-        for watcher in (metanodes, datanodes, locations):
+        for watcher in (shards, datanodes, locations):
             await watcher.close()
         await etcd.close()
 

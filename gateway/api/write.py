@@ -77,6 +77,7 @@ class StoredData:
     blobs: list[BlobRef] = field(default_factory=list)
     inline: bytes = b""
     intent_id: str = ""
+    bucket: str = ""  # where the intent lives (routes its calls to the bucket's shard)
     # The intent was closed by someone else (expired and collected): its blobs are queued
     # already, but bytes written after the collector ran must be queued again.
     intent_lost: bool = False
@@ -109,9 +110,9 @@ async def store_data(
     intent = await services.metadata.create_intent(
         CreateIntentRequest(bucket=bucket, key=key, blobs=[blob], ttl_ms=services.intent_ttl_ms)
     )
-    stored = StoredData(size=0, md5=b"", blobs=[blob], intent_id=intent.id)
+    stored = StoredData(size=0, md5=b"", blobs=[blob], intent_id=intent.id, bucket=bucket)
     writing = asyncio.ensure_future(services.data.put(blob, digest.__aiter__()))
-    renewal = IntentRenewal(services.metadata, intent.id, services.intent_ttl_ms)
+    renewal = IntentRenewal(services.metadata, intent.id, services.intent_ttl_ms, bucket)
     try:
         async with renewal.while_running(writing):
             try:
@@ -132,7 +133,9 @@ async def store_data(
 
 
 # Renewal failures that say nothing about the intent itself: try again at the next tick.
-_TRANSIENT_REASONS = frozenset({ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER})
+_TRANSIENT_REASONS = frozenset(
+    {ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.OUTCOME_UNKNOWN}
+)
 
 
 class IntentRenewal:
@@ -142,9 +145,10 @@ class IntentRenewal:
     and the writing task is cancelled, so no more bytes go to blobs nothing protects.
     """
 
-    def __init__(self, metadata: MetadataPort, intent_id: str, ttl_ms: int) -> None:
+    def __init__(self, metadata: MetadataPort, intent_id: str, ttl_ms: int, bucket: str = "") -> None:
         self._metadata = metadata
         self._intent_id = intent_id
+        self._bucket = bucket
         self._ttl_ms = ttl_ms
         self.interval_s = max(ttl_ms, 3) / 3000
         self.lost: StrataError | None = None
@@ -171,7 +175,7 @@ class IntentRenewal:
                 return
             try:
                 await self._metadata.renew_intent(
-                    RenewIntentRequest(intent_id=self._intent_id, ttl_ms=self._ttl_ms)
+                    RenewIntentRequest(intent_id=self._intent_id, ttl_ms=self._ttl_ms, bucket=self._bucket)
                 )
                 self.renewals += 1
             except StrataError as error:
@@ -208,16 +212,22 @@ async def discard(ctx: RequestContext, stored: StoredData) -> None:
         # The collector closed the intent (and may have deleted the blobs) while bytes still
         # flowed: queue them again so nothing written afterwards is left behind.
         try:
-            await ctx.services.metadata.queue_garbage(QueueGarbageRequest(blobs=stored.blobs))
+            await ctx.services.metadata.queue_garbage(
+                QueueGarbageRequest(blobs=stored.blobs, bucket=stored.bucket)
+            )
         except Exception:
             log.warning("could not queue blobs of lost intent %s for deletion", stored.intent_id)
         return
     try:
-        await ctx.services.metadata.abort_intent(AbortIntentRequest(intent_id=stored.intent_id))
+        await ctx.services.metadata.abort_intent(
+            AbortIntentRequest(intent_id=stored.intent_id, bucket=stored.bucket)
+        )
     except Exception:
         log.warning("could not abort intent %s; the garbage collector will", stored.intent_id)
         try:
-            await ctx.services.metadata.queue_garbage(QueueGarbageRequest(blobs=stored.blobs))
+            await ctx.services.metadata.queue_garbage(
+                QueueGarbageRequest(blobs=stored.blobs, bucket=stored.bucket)
+            )
         except Exception:
             log.warning("could not queue blobs of intent %s for deletion", stored.intent_id)
 

@@ -395,6 +395,11 @@ class ServiceUnavailable(S3Error):
     status = 503
     default_message = "Please reduce your request rate."
 
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message, **details)
+        # Unavailability here is brief (a leader election, a node restarting): say when to come back.
+        self.headers["Retry-After"] = "1"
+
 
 class SignatureDoesNotMatch(S3Error):
     status = 403
@@ -461,6 +466,10 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()
+    if reason == ErrorReason.OUTCOME_UNKNOWN:
+        return ServiceUnavailable(
+            "The metadata service changed leaders during the request; it may or may not have taken effect."
+        )
     if reason == ErrorReason.BLOB_NOT_FOUND:
         # The metadata exists, so NoSuchKey would contradict HEAD and listings; no reachable copy of
         # the data does, which repair may fix: retryable, like any unavailable backend.

@@ -54,7 +54,7 @@ class Deposed(Exception):
 
 def outcome_unknown(why: str) -> StrataError:
     # Not NOT_LEADER: the entry may still be committed by the next leader, so it must not be retried blindly.
-    return StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"{why}; the write's outcome is unknown")
+    return StrataError(ErrorReason.OUTCOME_UNKNOWN, f"{why}; the write's outcome is unknown")
 
 
 class Leader:

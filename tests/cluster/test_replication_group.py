@@ -59,7 +59,8 @@ def stored_version_id(cluster: LocalCluster, bucket: str, key: str) -> str:
 @pytest.mark.timeout(180)
 @pytest.mark.allow_server_errors(503)  # while the restarted metanode comes back
 def test_metanode_makes_version_ids_in_the_imported_replication_group(tmp_path: Path) -> None:
-    spec = ClusterSpec(gateway_base_port=None, gateways=1, datanodes=1)
+    # One replica: the restarted metanode is the shard's only leader, so its new id is the one used.
+    spec = ClusterSpec(gateway_base_port=None, gateways=1, datanodes=1, replicas=1)
     with LocalCluster(tmp_path / "c", spec) as cluster:
         s3 = s3_client(cluster.gateway_urls[0])
         s3.create_bucket(Bucket="versions")
