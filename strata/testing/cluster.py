@@ -6,13 +6,16 @@ with LocalCluster(tmp_path) as cluster:
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from strata.localcluster import ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
+from strata.localcluster import CLUSTER_NAME, ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
 
 
 class LocalCluster:
@@ -79,3 +82,29 @@ class LocalCluster:
                 os.kill(record.pid, signum)
                 return
         raise KeyError(name)
+
+    def shard_leader(self, shard: str = "s1") -> str | None:
+        """The process name of the shard's current leader, as etcd says (None: no leader now)."""
+        return asyncio.run(_shard_leader(self.etcd, shard))
+
+    def shard_isr(self, shard: str = "s1") -> list[str]:
+        """The shard's in-sync replicas, as etcd says."""
+        return asyncio.run(_shard_record(self.etcd, shard, "isr")).get("members", [])
+
+
+async def _shard_record(endpoint: str, shard: str, part: str) -> dict[str, Any]:
+    from coordinator.etcd import EtcdClient
+    from coordinator.keyspace import Keyspace
+
+    client = await EtcdClient.connect(endpoint)
+    try:
+        keys = Keyspace(CLUSTER_NAME)
+        raw = await client.get(f"{keys.shards_prefix}{shard}/{part}")
+        return dict(json.loads(raw)) if raw else {}
+    finally:
+        await client.close()
+
+
+async def _shard_leader(endpoint: str, shard: str) -> str | None:
+    leader = await _shard_record(endpoint, shard, "leader")
+    return str(leader["node_id"]) if leader else None

@@ -47,7 +47,9 @@ def status_lines(cluster_dir: Path, cwd: Path) -> dict[str, list[str]]:
 @pytest.fixture
 def cli_cluster(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     base = free_port_pair()
-    up = strata("cluster", "up", "--datanodes", "1", "--replicas", "1", "--port-base", str(base), cwd=tmp_path)
+    up = strata(
+        "cluster", "up", "--datanodes", "1", "--replicas", "1", "--port-base", str(base), cwd=tmp_path
+    )
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         yield tmp_path / ".strata-cluster", base
