@@ -161,7 +161,7 @@ def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
         s3.delete_bucket(Bucket="from-cli")
     finally:
         down = subprocess.run([*cli, "down"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert down.returncode == 0 and "stopped 6 processes" in down.stdout
+    assert down.returncode == 0 and "stopped 9 processes" in down.stdout
     after = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert after.returncode == 1
     assert (tmp_path / ".strata-cluster").is_dir()
