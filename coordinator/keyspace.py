@@ -12,6 +12,7 @@ Everything lives under ``/strata/<cluster-name>/``::
     shards/<id>/members          the shard's replicas
     shards/<id>/isr              the in-sync replica set
     shards/<id>/leader           the shard leader's election key
+    shards/<id>/progress         the shard leader's replication progress, bound to its lease
     buckets/<name>               the shard a bucket lives on
     coordinator/leader           the active coordinator's election key
 """
@@ -100,6 +101,9 @@ class Keyspace:
 
     def shard_leader(self, shard_id: str) -> str:
         return f"{self.shards_prefix}{_check_segment('shard id', shard_id)}/leader"
+
+    def shard_progress(self, shard_id: str) -> str:
+        return f"{self.shards_prefix}{_check_segment('shard id', shard_id)}/progress"
 
     # buckets
     @property
