@@ -210,6 +210,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from coordinator.config_watch import ConfigWatcher
     from coordinator.locations import LocationWatcher
     from coordinator.registry import NodeWatcher, register_node
+    from coordinator.shards import ShardWatcher
     from datanode.client import ReplicatedDataClient
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
@@ -244,7 +245,8 @@ async def _gateway(args: argparse.Namespace) -> None:
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
     locations = LocationWatcher(etcd, args.cluster)
-    for watcher in (metanodes, datanodes, locations):
+    shards = ShardWatcher(etcd, args.cluster)
+    for watcher in (metanodes, datanodes, locations, shards):
         await watcher.start()
     config = ConfigWatcher(etcd, args.cluster)
     await config.start()
@@ -278,6 +280,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
+        shards=shards,
     )
     ssl_context = server_ssl_context(certificates) if certificates else None
     try:
@@ -306,7 +309,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         await metadata.close()
         await data.close()
         await config.close()
-        for watcher in (metanodes, datanodes, locations):
+        for watcher in (metanodes, datanodes, locations, shards):
             await watcher.close()
         await etcd.close()
 
