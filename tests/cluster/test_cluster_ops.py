@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from coordinator.etcd import EtcdClient
+from coordinator.keyspace import Keyspace
 from strata.localcluster import is_alive
 from tests.cluster.test_cluster_cli import strata
 from tests.integration.conftest import s3_client
@@ -79,3 +83,36 @@ def test_kill_stop_leaves_a_process_frozen_and_down_still_stops_it(cluster_dir: 
     assert down.returncode == 0 and "datanode-1" in down.stdout.splitlines()[0], down.stdout
     assert "1 already not running: gateway-1" in down.stdout
     assert not is_alive(frozen["pid"])
+
+
+async def put_short_shard(etcd: str, shard: str) -> int:
+    """A shard of 3 replicas with one in sync; returns its leader's term."""
+    space = Keyspace("local")
+    async with await EtcdClient.connect(etcd) as client:
+        await client.put(
+            space.shard_members(shard), json.dumps({"replicas": 3, "members": ["m1", "m2", "m3"]})
+        )
+        await client.put(space.shard_isr(shard), json.dumps({"term": 1, "members": ["m1"]}))
+        return await client.put(
+            space.shard_leader(shard), json.dumps({"node_id": "m1", "address": "127.0.0.1:1"})
+        )
+
+
+@pytest.mark.timeout(180)
+def test_gateway_health_and_status_follow_the_shard_map_in_etcd(cluster_dir: Path) -> None:
+    document = status(cluster_dir)
+    term = asyncio.run(put_short_shard(process(document, "etcd")["address"], "s-test"))
+    url = process(document, "gateway-1")["address"] + "/_/healthcheck"
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+            report = json.loads(response.read())
+        if "s-test" in report["shards"]:
+            break
+        assert time.monotonic() < deadline, f"the gateway never saw the shard: {report}"
+        time.sleep(0.1)
+    assert report["status"] == "degraded"
+    assert report["shards"]["s-test"]["message"] == "degraded: 1 of 3 replicas in sync"
+    text = strata("cluster", "status", "--dir", str(cluster_dir), cwd=cluster_dir).stdout
+    assert f"shard s-test: leader m1 term {term}, ISR m1 (1 of 3)" in text.splitlines(), text
