@@ -18,6 +18,7 @@ from strata.localcluster import (
     LocalClusterLauncher,
     ProcessRecord,
     is_alive,
+    process_state,
 )
 from strata.runtime.errors import StartupError
 from strata.testing.etcd import EtcdNotFoundError
@@ -75,8 +76,14 @@ def _status(args: argparse.Namespace) -> int:
         report = ClusterReport(error="etcd is not running")
     if args.json:
         processes = [
-            {"role": p.role, "name": p.name, "pid": p.pid, "address": p.address, "state": line.split()[-1]}
-            for p, line in zip(state.processes, lines, strict=True)
+            {
+                "role": p.role,
+                "name": p.name,
+                "pid": p.pid,
+                "address": p.address,
+                "state": process_state(p.pid),
+            }
+            for p in state.processes
         ]
         print(json.dumps({"processes": processes, **report_json(report)}, indent=2))
         return 0

@@ -19,8 +19,10 @@ from coordinator.shards import ShardState, read_shards
 from metanode.client import MetadataClient
 from protos.common_pb2 import Empty, ErrorReason
 from protos.errors import StrataError
+from protos.metadata_pb2 import RepairStatusResponse
 
 RPC_TIMEOUT_S = 3.0
+GATHER_TIMEOUTS = 3  # the whole report may take this many RPC timeouts
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,13 @@ async def _registrations(client: EtcdClient, prefix: str) -> dict[str, dict[str,
     return found
 
 
-async def _shard_repair_count(
-    shard: str, addresses: list[str]
-) -> tuple[str, tuple[int, dict[str, int]] | str]:
-    """The first answer of a shard's metanodes that is not NOT_LEADER, or why there is none."""
+async def _shard_repair_count(addresses: list[str], timeout_s: float) -> RepairStatusResponse | str:
+    """The repair queue of the first of a shard's metanodes that is not NOT_LEADER, or why none."""
     why = "no metanode registered"
     for address in addresses:
-        client = MetadataClient(address, timeout_s=RPC_TIMEOUT_S)
+        client = MetadataClient(address, timeout_s=timeout_s)
         try:
-            status = await client.repair_status(Empty())
-            return shard, (int(status.entries), dict(status.entries_by_location))
+            return await client.repair_status(Empty())
         except StrataError as error:
             if error.reason == ErrorReason.NOT_LEADER:
                 why = "no metanode answered as leader"
@@ -79,10 +78,24 @@ async def _shard_repair_count(
             why = f"no metanode answered ({error.reason_name})"
         finally:
             await client.close()
-    return shard, why
+    return why
 
 
-async def _repair_count(shards: dict[str, ShardState], metanodes: dict[str, dict[str, Any]]) -> RepairCount:
+async def _bounded(
+    shard: str, addresses: list[str], timeout_s: float
+) -> tuple[str, RepairStatusResponse | str]:
+    limit = GATHER_TIMEOUTS * timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            answer = await _shard_repair_count(addresses, timeout_s)
+    except TimeoutError:
+        answer = f"no metanode answered within {limit:.0f} s"
+    return shard, answer
+
+
+async def _repair_count(
+    shards: dict[str, ShardState], metanodes: dict[str, dict[str, Any]], timeout_s: float
+) -> RepairCount:
     candidates: dict[str, list[str]] = {shard: [] for shard in shards}
     for shard, state in shards.items():
         if state.leader is not None:
@@ -92,36 +105,41 @@ async def _repair_count(shards: dict[str, ShardState], metanodes: dict[str, dict
         shard = str(info.get("shard", ""))
         if shard and address and address not in candidates.setdefault(shard, []):
             candidates[shard].append(address)
-    answers = await asyncio.gather(*(_shard_repair_count(s, a) for s, a in sorted(candidates.items())))
+    answers = await asyncio.gather(*(_bounded(s, a, timeout_s) for s, a in sorted(candidates.items())))
     count = RepairCount()
     for shard, answer in answers:
         if isinstance(answer, str):
             count.unanswered[shard] = answer
             continue
-        entries, by_location = answer
         count.answered += 1
-        count.entries += entries
-        for location, number in by_location.items():
+        count.entries += int(answer.entries)
+        for location, number in answer.entries_by_location.items():
             count.by_location[location] = count.by_location.get(location, 0) + number
     return count
 
 
 async def gather_report(endpoints: str, cluster: str, timeout_s: float = RPC_TIMEOUT_S) -> ClusterReport:
-    """Reads the shard map, registrations and repair queue; an unreachable etcd is a report with ``error``."""
-    try:
-        client = await EtcdClient.connect(endpoints, request_timeout_s=timeout_s)
-    except StrataError as error:
-        return ClusterReport(error=error.message)
+    """Reads the shard map, registrations and repair queue; an unreachable etcd is a report with ``error``.
+
+    ``timeout_s`` bounds each call; etcd's client retries an unavailable member, so the etcd reads
+    together, and each shard's repair figure, are bounded to a few calls' worth too.
+    """
+    limit = GATHER_TIMEOUTS * timeout_s
     space = Keyspace(cluster)
     try:
-        shards = await read_shards(client, space)
-        metanodes = await _registrations(client, space.nodes_prefix("metanode"))
-        live = await _registrations(client, space.nodes_prefix("datanode"))
-        members = await _registrations(client, space.members_prefix("datanode"))
+        async with asyncio.timeout(limit):
+            client = await EtcdClient.connect(endpoints, request_timeout_s=timeout_s)
+            try:
+                shards = await read_shards(client, space)
+                metanodes = await _registrations(client, space.nodes_prefix("metanode"))
+                live = await _registrations(client, space.nodes_prefix("datanode"))
+                members = await _registrations(client, space.members_prefix("datanode"))
+            finally:
+                await client.close()
     except StrataError as error:
         return ClusterReport(error=error.message)
-    finally:
-        await client.close()
+    except TimeoutError:
+        return ClusterReport(error=f"etcd at {endpoints} did not answer within {limit:.0f} s")
     by_shard: dict[str, list[str]] = {}
     for node_id, info in sorted(metanodes.items()):
         if info.get("shard"):
@@ -135,7 +153,7 @@ async def gather_report(endpoints: str, cluster: str, timeout_s: float = RPC_TIM
         )
         for node_id, info in sorted({**members, **live}.items())
     ]
-    return ClusterReport(shards, by_shard, datanodes, await _repair_count(shards, metanodes))
+    return ClusterReport(shards, by_shard, datanodes, await _repair_count(shards, metanodes, timeout_s))
 
 
 def _storage(info: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -125,6 +125,13 @@ def is_stopped(pid: int) -> bool:
     return False
 
 
+def process_state(pid: int) -> str:
+    """``running``, ``stopped`` (by SIGSTOP) or ``dead``."""
+    if not is_alive(pid):
+        return "dead"
+    return "stopped" if is_stopped(pid) else "running"
+
+
 def _terminate(pid: int, kill_signal: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, kill_signal)
@@ -413,6 +420,11 @@ class LocalClusterLauncher:
             return [], []
         stopped: list[ProcessRecord] = []
         not_running: list[ProcessRecord] = []
+        # Continue every stopped process first: a frozen etcd would stall the others' graceful stop.
+        for record in state.processes:
+            if is_stopped(record.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGCONT)
         # Gateways first, etcd last: the reverse of start-up.
         for record in reversed(state.processes):
             if is_alive(record.pid):
@@ -444,7 +456,7 @@ class LocalClusterLauncher:
             return []
         lines = []
         for record in state.processes:
-            alive = ("stopped" if is_stopped(record.pid) else "running") if is_alive(record.pid) else "dead"
+            alive = process_state(record.pid)
             lines.append(
                 f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}"
             )
