@@ -64,7 +64,7 @@ def test_status_shows_datanode_capacity_and_the_bytes_stored(cluster_dir: Path) 
 
 
 @pytest.mark.timeout(180)
-def test_kill_stop_leaves_a_process_frozen_and_down_still_stops_it(cluster_dir: Path) -> None:
+def test_kill_stop_leaves_a_process_frozen_that_restart_and_down_still_stop(cluster_dir: Path) -> None:
     stopped = strata(
         "cluster", "kill", "datanode-1", "--signal", "STOP", "--dir", str(cluster_dir), cwd=cluster_dir
     )
@@ -72,6 +72,14 @@ def test_kill_stop_leaves_a_process_frozen_and_down_still_stops_it(cluster_dir: 
     document = status(cluster_dir)
     frozen = process(document, "datanode-1")
     assert frozen["state"] == "stopped" and is_alive(frozen["pid"])
+    restarted = strata("cluster", "restart", "datanode-1", "--dir", str(cluster_dir), cwd=cluster_dir)
+    assert restarted.stdout.startswith("stopped and restarted datanode-1"), (
+        restarted.stdout + restarted.stderr
+    )
+    assert not is_alive(frozen["pid"]) and process(status(cluster_dir), "datanode-1")["state"] == "running"
+    strata("cluster", "kill", "datanode-1", "--signal", "STOP", "--dir", str(cluster_dir), cwd=cluster_dir)
+    frozen = process(status(cluster_dir), "datanode-1")
+    assert frozen["state"] == "stopped"
 
     killed = strata("cluster", "kill", "gateway-1", "--dir", str(cluster_dir), cwd=cluster_dir)
     assert killed.returncode == 0 and killed.stdout.startswith("killed gateway-1"), killed.stderr
