@@ -15,6 +15,7 @@ them current from a watch, for gateways (leader routing, health) and operators' 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -22,6 +23,8 @@ from typing import Any, NamedTuple
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace, keyspace
 from coordinator.mirror import PrefixMirror
+
+_log = logging.getLogger(__name__)
 
 MEMBERS, ISR, LEADER, PROGRESS = "members", "isr", "leader", "progress"
 
@@ -233,7 +236,10 @@ class ShardWatcher:
         self._states = states
         if changed:
             for listener in self._listeners:
-                listener()
+                try:
+                    listener()
+                except Exception:  # one failing listener must not keep the others uninformed
+                    _log.exception("shard map listener failed")
 
     async def start(self) -> None:
         """Loads the shard map (raises if etcd is unreachable) and starts following it."""
