@@ -91,6 +91,7 @@ class WatchEvent:
     key: str
     value: bytes  # empty for DELETE
     revision: int  # the revision of this change
+    create_revision: int = 0  # of the key's current incarnation (an election's term); 0 for DELETE
 
 
 class WatchCompactedError(Exception):
@@ -434,6 +435,7 @@ class EtcdClient:
                         key=event.kv.key.decode("utf-8"),
                         value=b"" if is_delete else bytes(event.kv.value),
                         revision=int(event.kv.mod_revision),
+                        create_revision=0 if is_delete else int(event.kv.create_revision),
                     )
         except grpc.aio.AioRpcError as error:
             raise StrataError(

@@ -32,6 +32,7 @@ class PrefixMirror(Generic[T]):
         self._prefix = prefix
         self._decode = decode
         self._items: dict[str, T] = {}
+        self._create_revisions: dict[str, int] = {}
         self._revision = 0
         self._changed = asyncio.Condition()
         self._listeners: list[Callable[[], None]] = []
@@ -67,6 +68,10 @@ class PrefixMirror(Generic[T]):
     def get(self, key: str) -> T | None:
         return self._items.get(key)
 
+    def create_revision(self, key: str) -> int | None:
+        """The revision that created the key's current incarnation (an election key's term), or None."""
+        return self._create_revisions.get(key)
+
     def add_listener(self, listener: Callable[[], None]) -> None:
         """``listener()`` runs after every applied change (keep it quick; it runs on the loop)."""
         self._listeners.append(listener)
@@ -86,11 +91,14 @@ class PrefixMirror(Generic[T]):
     async def _load(self) -> None:
         snapshot = await self._client.range_prefix(self._prefix)
         items: dict[str, T] = {}
+        create_revisions: dict[str, int] = {}
         for item in snapshot.items:
             ok, value = self._decoded(item.key, item.value)
             if ok:
                 items[item.key] = value  # type: ignore[assignment]
+                create_revisions[item.key] = item.create_revision
         self._items = items
+        self._create_revisions = create_revisions
         self._revision = snapshot.revision
         await self._notify()
 
@@ -100,12 +108,15 @@ class PrefixMirror(Generic[T]):
                 async for event in self._client.watch_prefix(self._prefix, start_revision=self._revision + 1):
                     if event.type is WatchEventType.DELETE:
                         self._items.pop(event.key, None)
+                        self._create_revisions.pop(event.key, None)
                     else:
                         ok, value = self._decoded(event.key, event.value)
                         if ok:
                             self._items[event.key] = value  # type: ignore[assignment]
+                            self._create_revisions[event.key] = event.create_revision
                         else:
                             self._items.pop(event.key, None)
+                            self._create_revisions.pop(event.key, None)
                     self._revision = event.revision
                     await self._notify()
             except WatchCompactedError:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.ports import DatanodeMembership, DataPort, MetadataPort
+from gateway.ports import DatanodeMembership, DataPort, MetadataPort, ShardMap
 from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
 
@@ -34,6 +34,8 @@ class GatewayServices:
     max_put_size: int = 5 * 1024**3
     # Cluster mode: every datanode that belongs to the cluster, live or not (gateway.health).
     datanodes: DatanodeMembership | None = None
+    # Cluster mode: the metadata shards' leaders and in-sync replicas (gateway.health).
+    shards: ShardMap | None = None
 
 
 @dataclass

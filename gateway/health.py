@@ -1,8 +1,14 @@
-"""``/_/healthcheck``: CloudServer 7 style, one ``{code, message}`` entry per location.
+"""``/_/healthcheck``: CloudServer 7 style, one ``{code, message}`` entry per location (and per shard).
 
-The answer is HTTP 200 while the gateway can serve requests; ``status`` is ``ok``, or
-``degraded`` when a location's datanodes are unreachable or blobs are short of their
-replicas (each location entry then says how many and which nodes).
+``status`` is ``ok``, or ``degraded`` when something is short: a location's datanodes unreachable,
+blobs short of their replicas, a metadata shard without a leader or with fewer in-sync replicas
+than it should have. Each entry says what and which.
+
+The HTTP status is 503 only when this gateway can serve no request at all: its metadata does not
+answer, or no shard has a leader. A single leaderless shard is ``code`` 503 in its own entry (its
+buckets answer ``503 ServiceUnavailable`` until a leader is elected) while the answer stays 200:
+every gateway sees the same shard map, so a load balancer pulling them all would only turn a
+partial outage into a whole one.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.context import GatewayServices
-from gateway.ports import DatanodeMembership
+from gateway.ports import DatanodeMembership, ShardMap
 from protos.common_pb2 import Empty
 from protos.errors import StrataError
 
 OK = "OK"
+STORAGE_FIELDS = ("used_bytes", "capacity_bytes", "available_bytes")
 
 
 def _location_names(services: GatewayServices, datanodes: DatanodeMembership | None) -> list[str]:
@@ -23,6 +30,36 @@ def _location_names(services: GatewayServices, datanodes: DatanodeMembership | N
     if datanodes is not None:
         names.update(datanodes.locations())
     return sorted(names)
+
+
+def shard_entries(shards: ShardMap) -> dict[str, Any]:
+    """One ``{code, message, leader, term, isr, replicas}`` entry per shard etcd describes."""
+    entries: dict[str, Any] = {}
+    for shard, state in sorted(shards.snapshot().items()):
+        problems = state.problems()
+        entries[shard] = {
+            "code": 503 if state.leader is None else 200,
+            "message": "degraded: " + "; ".join(problems) if problems else OK,
+            "leader": state.leader.node_id if state.leader else None,
+            "term": state.leader.term if state.leader else None,
+            "isr": list(state.isr.members) if state.isr else None,
+            "replicas": state.replicas,
+        }
+    return entries
+
+
+def _node_entries(datanodes: DatanodeMembership, members: list[str], down: list[str]) -> dict[str, Any]:
+    nodes: dict[str, Any] = {}
+    for node_id in members:
+        if node_id in down:
+            nodes[node_id] = {"code": 503, "message": "unreachable"}
+            continue
+        entry: dict[str, Any] = {"code": 200, "message": OK}
+        storage = (datanodes.info(node_id) or {}).get("storage")
+        if isinstance(storage, dict):
+            entry.update({name: storage.get(name) for name in STORAGE_FIELDS})
+        nodes[node_id] = entry
+    return nodes
 
 
 async def health_report(services: GatewayServices) -> dict[str, Any]:
@@ -37,6 +74,12 @@ async def health_report(services: GatewayServices) -> dict[str, Any]:
         degraded = True
         report["metadata"] = {"code": 503, "message": f"metadata unreachable ({error.reason_name})"}
         under_replicated = {}
+    if services.shards is not None:
+        shards = shard_entries(services.shards)
+        report["shards"] = shards
+        degraded = degraded or any(entry["message"] != OK for entry in shards.values())
+        if shards and all(entry["leader"] is None for entry in shards.values()):
+            report["metadata"] = {"code": 503, "message": "no metadata shard has a leader"}
     locations: dict[str, Any] = {}
     unreachable = datanodes.unreachable() if datanodes is not None else {}
     for name in _location_names(services, datanodes):
@@ -49,6 +92,7 @@ async def health_report(services: GatewayServices) -> dict[str, Any]:
                 entry["datanodes"] = len(members)
                 entry["unreachable"] = down
                 entry["under_replicated"] = short
+                entry["nodes"] = _node_entries(datanodes, members, down)
             problems = []
             if down:
                 problems.append(f"{len(down)} of {len(members)} datanodes unreachable")

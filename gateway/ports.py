@@ -13,8 +13,8 @@ adapter in ``strata.embedded`` (embedded mode).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from protos.common_pb2 import BlobRef, Empty
 from protos.metadata_pb2 import (
@@ -53,6 +53,9 @@ from protos.metadata_pb2 import (
     UploadInfo,
     UploadRef,
 )
+
+if TYPE_CHECKING:
+    from coordinator.shards import ShardState
 
 
 class MetadataPort(Protocol):
@@ -108,3 +111,12 @@ class DatanodeMembership(Protocol):
     def members_for_location(self, location: str) -> list[str]: ...
     def unreachable(self) -> dict[str, list[str]]: ...
     def locations(self) -> list[str]: ...
+    def info(self, node_id: str) -> dict[str, Any] | None:
+        """A live node's registration (address, location, storage usage), or None."""
+        ...
+
+
+class ShardMap(Protocol):
+    """Each metadata shard's members, in-sync replicas and leader (``coordinator.shards.ShardWatcher``)."""
+
+    def snapshot(self) -> Mapping[str, ShardState]: ...

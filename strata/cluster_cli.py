@@ -1,16 +1,25 @@
-"""``strata cluster up|down|status|restart`` and ``strata config import|export``."""
+"""``strata cluster up|down|status|restart|kill`` and ``strata config import|export``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protos.errors import StrataError
-from strata.localcluster import ClusterError, ClusterSpec, LocalClusterLauncher, ProcessRecord, is_alive
+from strata.localcluster import (
+    CLUSTER_NAME,
+    ClusterError,
+    ClusterSpec,
+    LocalClusterLauncher,
+    ProcessRecord,
+    is_alive,
+    process_state,
+)
 from strata.runtime.errors import StartupError
 from strata.testing.etcd import EtcdNotFoundError
 
@@ -59,11 +68,50 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    lines = _launcher(args).status_lines()
-    if not lines:
-        print(f"no cluster is recorded in {_launcher(args).workdir}")
+    from strata.cluster_report import ClusterReport, gather_report, render_report, report_json
+
+    launcher = _launcher(args)
+    state = launcher.state()
+    lines = launcher.status_lines()
+    if state is None or not lines:
+        print(f"no cluster is recorded in {launcher.workdir}")
         return 1
-    print("\n".join(lines))
+    if any(is_alive(p.pid) for p in state.processes if p.role == "etcd"):
+        report = asyncio.run(gather_report(state.etcd, CLUSTER_NAME))
+    else:
+        report = ClusterReport(error="etcd is not running")
+    if args.json:
+        processes = [
+            {
+                "role": p.role,
+                "name": p.name,
+                "pid": p.pid,
+                "address": p.address,
+                "state": process_state(p.pid),
+            }
+            for p in state.processes
+        ]
+        print(json.dumps({"processes": processes, **report_json(report)}, indent=2))
+        return 0
+    # The process table first, then a blank line: scripts read the table up to it.
+    print("\n".join([*lines, "", *render_report(report)]))
+    return 0
+
+
+SIGNALS = {"KILL": signal.SIGKILL, "STOP": signal.SIGSTOP, "CONT": signal.SIGCONT, "TERM": signal.SIGTERM}
+
+
+def _kill(args: argparse.Namespace) -> int:
+    record = _launcher(args).signal_process(args.name, SIGNALS[args.signal])
+    done = {
+        "KILL": "killed",
+        "TERM": "stopped",
+        "STOP": "suspended",
+        "CONT": "resumed",
+    }[args.signal]
+    print(f"{done} {record.name} pid={record.pid} (SIG{args.signal})")
+    if args.signal == "STOP":
+        print(f"resume it with: strata cluster kill {record.name} --signal CONT")
     return 0
 
 
@@ -165,9 +213,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     down = actions.add_parser("down", help="stop every process of the cluster")
     _dir_option(down)
     down.set_defaults(run=_down)
-    status = actions.add_parser("status", help="one line per process")
+    status = actions.add_parser(
+        "status", help="one line per process, then each shard, each datanode and the repair queue"
+    )
+    status.add_argument("--json", action="store_true", help="print it all as one JSON document")
     _dir_option(status)
     status.set_defaults(run=_status)
+    kill = actions.add_parser("kill", help="send one process a signal, for fault testing (default SIGKILL)")
+    kill.add_argument("name", help="the process, as status names it (e.g. metanode-1, datanode-2)")
+    kill.add_argument(
+        "--signal",
+        choices=sorted(SIGNALS),
+        default="KILL",
+        help="KILL (a crash), TERM (a graceful stop), STOP (freeze it; it stays recorded, so "
+        "restart and down still work), CONT (resume a stopped one)",
+    )
+    _dir_option(kill)
+    kill.set_defaults(run=_kill)
     restart = actions.add_parser("restart", help="start one process again (e.g. one that died)")
     restart.add_argument("name", help="the process, as status names it (e.g. gateway-1, datanode-2)")
     _dir_option(restart)

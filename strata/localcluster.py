@@ -118,6 +118,29 @@ def is_alive(pid: int) -> bool:
     return True
 
 
+def is_stopped(pid: int) -> bool:
+    """True if the process is stopped by a signal (SIGSTOP): alive, but running nothing until SIGCONT."""
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+    return False
+
+
+def process_state(pid: int) -> str:
+    """``running``, ``stopped`` (by SIGSTOP) or ``dead``."""
+    if not is_alive(pid):
+        return "dead"
+    return "stopped" if is_stopped(pid) else "running"
+
+
+def _terminate(pid: int, kill_signal: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, kill_signal)
+        if kill_signal != signal.SIGKILL:
+            # A stopped process handles nothing but SIGKILL until it is continued.
+            os.kill(pid, signal.SIGCONT)
+
+
 def _wait_tcp(port: int, timeout: float, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -213,9 +236,32 @@ class LocalClusterLauncher:
         """Stops one process (SIGTERM: a graceful stop; SIGKILL: a crash) and waits until it is gone."""
         _, record = self._record(name)
         if is_alive(record.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.pid, kill_signal)
+            _terminate(record.pid, kill_signal)
             self._reap(record.pid, 15.0)
+
+    def signal_process(self, name: str, signum: int) -> ProcessRecord:
+        """Sends one process a signal for fault testing; returns once it took effect.
+
+        SIGKILL and SIGTERM: until the process is gone; SIGSTOP: until it is stopped (it stays in
+        the state file, so ``restart`` and ``down`` still work); SIGCONT: until it runs again.
+        """
+        _, record = self._record(name)
+        if not is_alive(record.pid):
+            raise ClusterError(f"{name} is not running (pid {record.pid} is gone)")
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            _terminate(record.pid, signum)
+            self._reap(record.pid, 15.0)
+            return record
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, signum)
+        deadline = time.monotonic() + 5.0
+        while is_alive(record.pid) and is_stopped(record.pid) != (signum == signal.SIGSTOP):
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{name} (pid {record.pid}) did not take signal {signal.Signals(signum).name}"
+                )
+            time.sleep(0.01)
+        return record
 
     def start_process(self, name: str) -> ProcessRecord:
         """Starts a stopped process again with the same arguments, address and data."""
@@ -383,11 +429,15 @@ class LocalClusterLauncher:
             return [], []
         stopped: list[ProcessRecord] = []
         not_running: list[ProcessRecord] = []
+        # Continue every stopped process first: a frozen etcd would stall the others' graceful stop.
+        for record in state.processes:
+            if is_stopped(record.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGCONT)
         # Gateways first, etcd last: the reverse of start-up.
         for record in reversed(state.processes):
             if is_alive(record.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(record.pid, signal.SIGTERM)
+                _terminate(record.pid, signal.SIGTERM)
                 self._reap(record.pid, grace_s)
                 stopped.append(record)
             else:
@@ -415,7 +465,7 @@ class LocalClusterLauncher:
             return []
         lines = []
         for record in state.processes:
-            alive = "running" if is_alive(record.pid) else "dead"
+            alive = process_state(record.pid)
             lines.append(
                 f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}"
             )

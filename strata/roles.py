@@ -170,6 +170,7 @@ async def _datanode(args: argparse.Namespace) -> None:
     from coordinator.registry import register_node
     from datanode.backend import create_backend
     from datanode.server import start_server
+    from datanode.usage import UsageMeter, UsagePublisher
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
     if args.data_dir:
@@ -178,23 +179,26 @@ async def _datanode(args: argparse.Namespace) -> None:
     backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
     etcd = await _connect_etcd(args.etcd)
+    info = {
+        "node_id": args.node_id,
+        "address": advertised(args.listen, args.advertise),
+        "location": args.location,
+        "type": args.type,
+    }
+    meter = UsageMeter(backend)
+    usage = await meter.measure()
     registration = await register_node(
-        etcd,
-        args.cluster,
-        "datanode",
-        args.node_id,
-        {
-            "node_id": args.node_id,
-            "address": advertised(args.listen, args.advertise),
-            "location": args.location,
-            "type": args.type,
-        },
+        etcd, args.cluster, "datanode", args.node_id, {**info, "storage": usage.to_json() if usage else None}
     )
+    # Capacity and used bytes, kept current for `strata cluster status` and the health check.
+    usage_publisher = UsagePublisher(meter, lambda storage: registration.update({**info, "storage": storage}))
+    usage_publisher.start()
     log.info("datanode %s serving %s for location %s", args.node_id, args.listen, args.location)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("datanode %s stopping", args.node_id)
+        await usage_publisher.stop()
         await registration.close()
         await server.stop(GRACE_SECONDS)
         await etcd.close()
@@ -316,6 +320,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
+        shards=shards,
     )
     ssl_context = server_ssl_context(certificates) if certificates else None
     try:

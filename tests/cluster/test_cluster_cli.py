@@ -41,7 +41,8 @@ def free_port_pair() -> int:
 def status_lines(cluster_dir: Path, cwd: Path) -> dict[str, list[str]]:
     done = strata("cluster", "status", "--dir", str(cluster_dir), cwd=cwd)
     assert done.returncode == 0, done.stdout + done.stderr
-    return {line.split()[1]: line.split() for line in done.stdout.splitlines()}
+    table = done.stdout.split("\n\n", 1)[0]  # the process table ends at the first blank line
+    return {line.split()[1]: line.split() for line in table.splitlines()}
 
 
 @pytest.fixture

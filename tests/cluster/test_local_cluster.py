@@ -152,7 +152,7 @@ def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         status = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
         assert status.returncode == 0
-        lines = status.stdout.strip().splitlines()
+        lines = status.stdout.split("\n\n", 1)[0].splitlines()  # the process table, before the blank line
         assert len(lines) == 9  # etcd, 3 metanodes (one shard), 3 datanodes, 2 gateways
         gateway_urls = [word for line in lines for word in line.split() if word.startswith("http://")]
         assert len(gateway_urls) == 2
