@@ -129,6 +129,12 @@ def _restart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_shard(args: argparse.Namespace) -> int:
+    shard = _launcher(args).add_shard(ClusterSpec(replicas=args.replicas))
+    print(f"started shard {shard} ({args.replicas} metanodes); new buckets go to it")
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     from coordinator.config_io import export_files, import_files
     from coordinator.etcd import EtcdClient
@@ -234,6 +240,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     restart.add_argument("name", help="the process, as status names it (e.g. gateway-1, datanode-2)")
     _dir_option(restart)
     restart.set_defaults(run=_restart)
+
+    add_shard = actions.add_parser("add-shard", help="start the metanodes of one more metadata shard")
+    add_shard.add_argument(
+        "--replicas", type=int, choices=(1, 3, 5), default=3, help="metanodes of the new shard (default 3)"
+    )
+    _dir_option(add_shard)
+    add_shard.set_defaults(run=_add_shard)
 
     config = commands.add_parser("config", help="CloudServer-format configuration in etcd")
     config.add_argument(

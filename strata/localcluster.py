@@ -52,7 +52,6 @@ class ClusterState:
     etcd: str = ""
     processes: list[ProcessRecord] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
-    metanode_args: list[str] = field(default_factory=list)  # e.g. ["--log-retention", "100"]
 
     def save(self) -> None:
         path = Path(self.workdir) / STATE_FILE
@@ -349,41 +348,8 @@ class LocalClusterLauncher:
                     env,
                 )
             for index in range(1, spec.shards * spec.replicas + 1):
-                port = pick_port(None, taken)
-                name = f"metanode-{index}"
                 shard = f"s{(index - 1) // spec.replicas + 1}"
-                self._spawn(
-                    state,
-                    "metanode",
-                    name,
-                    [
-                        *strata,
-                        "metanode",
-                        *common,
-                        "--node-id",
-                        name,
-                        "--listen",
-                        f"127.0.0.1:{port}",
-                        "--data-dir",
-                        str(self.workdir / name),
-                        "--shard",
-                        shard,
-                        "--replicas",
-                        str(spec.replicas),
-                        "--gc-interval",
-                        str(spec.gc_interval_s),
-                        "--intent-ttl",
-                        str(spec.intent_ttl_s),
-                        "--gc-grace",
-                        str(spec.gc_grace_s),
-                        "--repair-interval",
-                        str(spec.repair_interval_s),
-                        *spec.metanode_args,
-                    ],
-                    port,
-                    f"127.0.0.1:{port}",
-                    env,
-                )
+                self._spawn_metanode(state, spec, f"metanode-{index}", shard, common, taken, env)
             for index in range(1, spec.gateways + 1):
                 name = f"gateway-{index}"
                 if spec.gateway_base_port:
@@ -421,6 +387,59 @@ class LocalClusterLauncher:
             self.down()
             raise
         return state
+
+    def _spawn_metanode(
+        self,
+        state: ClusterState,
+        spec: ClusterSpec,
+        name: str,
+        shard: str,
+        common: list[str],
+        taken: set[int],
+        env: dict[str, str],
+    ) -> None:
+        port = pick_port(None, taken)
+        self._spawn(
+            state,
+            "metanode",
+            name,
+            [
+                sys.executable, "-m", "strata.cli", "metanode", *common,
+                "--node-id", name,
+                "--listen", f"127.0.0.1:{port}",
+                "--data-dir", str(self.workdir / name),
+                "--shard", shard,
+                "--replicas", str(spec.replicas),
+                "--gc-interval", str(spec.gc_interval_s),
+                "--intent-ttl", str(spec.intent_ttl_s),
+                "--gc-grace", str(spec.gc_grace_s),
+                "--repair-interval", str(spec.repair_interval_s),
+                *spec.metanode_args,
+            ],
+            port,
+            f"127.0.0.1:{port}",
+            env,
+        )  # fmt: skip
+
+    def add_shard(self, spec: ClusterSpec) -> str:
+        """Starts ``spec.replicas`` metanodes of a new shard in the running cluster; returns its id.
+
+        New buckets go to the shard holding the fewest, so the next ones land on it.
+        """
+        state = self.state()
+        if state is None or not any(is_alive(p.pid) for p in state.processes):
+            raise ClusterError(f"no cluster is running from {self.workdir}; run 'strata cluster up'")
+        metanodes = [p for p in state.processes if p.role == "metanode"]
+        shards = {p.argv[p.argv.index("--shard") + 1] for p in metanodes if "--shard" in p.argv}
+        shard = f"s{max((int(s[1:]) for s in shards if s[1:].isdigit()), default=0) + 1}"
+        taken = {p.port for p in state.processes}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **state.extra_env}
+        env.pop("STRATA_JSON_LOGS", None)
+        common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
+        first = len(metanodes) + 1
+        for index in range(first, first + spec.replicas):
+            self._spawn_metanode(state, spec, f"metanode-{index}", shard, common, taken, env)
+        return shard
 
     def down(self, grace_s: float = 15.0) -> tuple[list[ProcessRecord], list[ProcessRecord]]:
         """Stops every process; returns (those it stopped, those that were not running)."""

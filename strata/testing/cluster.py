@@ -83,6 +83,17 @@ class LocalCluster:
                 return
         raise KeyError(name)
 
+    def add_shard(self, replicas: int = 3) -> str:
+        """Starts one more metadata shard; returns its id (new buckets go to it)."""
+        shard = self.launcher.add_shard(ClusterSpec(replicas=replicas, metanode_args=self.spec.metanode_args))
+        self.state = self.launcher.state()
+        self._watch_logs()
+        return shard
+
+    def bucket_shard(self, bucket: str) -> str | None:
+        """The shard etcd assigns ``bucket`` to."""
+        return asyncio.run(_bucket_shard(self.etcd, bucket))
+
     def shard_leader(self, shard: str = "s1") -> str | None:
         """The process name of the shard's current leader, as etcd says (None: no leader now)."""
         return asyncio.run(_shard_leader(self.etcd, shard))
@@ -108,3 +119,14 @@ async def _shard_record(endpoint: str, shard: str, part: str) -> dict[str, Any]:
 async def _shard_leader(endpoint: str, shard: str) -> str | None:
     leader = await _shard_record(endpoint, shard, "leader")
     return str(leader["node_id"]) if leader else None
+
+
+async def _bucket_shard(endpoint: str, bucket: str) -> str | None:
+    from coordinator.buckets import bucket_shard
+    from coordinator.etcd import EtcdClient
+
+    client = await EtcdClient.connect(endpoint)
+    try:
+        return await bucket_shard(client, CLUSTER_NAME, bucket)
+    finally:
+        await client.close()
