@@ -27,6 +27,7 @@ from protos.metadata_pb2 import (
     CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
+    GcStatusResponse,
     GetObjectRequest,
     Intent,
     ListBucketsRequest,
@@ -131,6 +132,9 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def RepairStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> RepairStatusResponse:  # noqa: N802
         return await _serve(context, "RepairStatus", self._core.repair_status, request)
+
+    async def GcStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> GcStatusResponse:  # noqa: N802
+        return await _serve(context, "GcStatus", self._core.gc_status, request)
 
     async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
         return await _serve(context, "RenewIntent", self._core.renew_intent, request)

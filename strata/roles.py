@@ -98,7 +98,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     )
     core.set_deleter(deleter)
     gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-    repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
+    # Repair passes run when the elected coordinator asks (RunRepair); the metanode schedules none.
+    repairer = core.set_replicator(deleter)
     assert repairer is not None
     server = await _start_grpc(start_server(core, args.listen), args.listen)
     registration = await register_node(
@@ -109,7 +110,6 @@ async def _metanode(args: argparse.Namespace) -> None:
         {"node_id": args.node_id, "address": advertised(args.listen, args.advertise), "shard": "s1"},
     )
     gc.start()
-    repairer.start()
     log.info("metanode %s serving %s", args.node_id, args.listen)
     try:
         await wait_for_stop_signal()
@@ -118,7 +118,7 @@ async def _metanode(args: argparse.Namespace) -> None:
         await registration.close()
         await server.stop(GRACE_SECONDS)
         await gc.stop()
-        await repairer.stop()
+        await repairer.close()
         await datanodes.close()
         await deleter.close()
         await etcd.close()
@@ -365,12 +365,6 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         type=float,
         default=300.0,
         help="seconds unreferenced blobs are kept for reads in flight",
-    )
-    metanode.add_argument(
-        "--repair-interval",
-        type=float,
-        default=30.0,
-        help="seconds between passes that copy under-replicated blobs to datanodes that returned",
     )
     metanode.add_argument(
         "--repair-copy-timeout",
