@@ -140,8 +140,8 @@ def _dir_option(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
     actions = cluster.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="start etcd, a metanode, datanodes and gateways")
-    up.add_argument("--datanodes", type=int, default=2, help="how many data nodes (default 2)")
+    up = actions.add_parser("up", help="start etcd, a metanode, datanodes, a coordinator and gateways")
+    up.add_argument("--datanodes", type=int, default=3, help="how many data nodes (default 3)")
     up.add_argument("--gateways", type=int, default=2, help="how many S3 gateways (default 2)")
     up.add_argument(
         "--port-base",

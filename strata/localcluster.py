@@ -1,4 +1,4 @@
-"""A real multi-process Strata cluster on 127.0.0.1: etcd, metanode, datanodes, gateways.
+"""A real multi-process Strata cluster on 127.0.0.1: etcd, metanode, datanodes, coordinator, gateways.
 
 Every process is a separate OS process started detached, with its log under
 ``<workdir>/logs`` and its state under ``<workdir>/<role-id>``; what was started
@@ -37,7 +37,7 @@ class ClusterError(StartupError):
 
 @dataclass
 class ProcessRecord:
-    role: str  # etcd, metanode, datanode, gateway
+    role: str  # etcd, metanode, datanode, coordinator, gateway
     name: str  # e.g. datanode-2
     pid: int
     address: str  # host:port (gateways: http://host:port)
@@ -147,13 +147,15 @@ def _wait_http(url: str, timeout: float) -> None:
 @dataclass
 class ClusterSpec:
     metanodes: int = 1
-    datanodes: int = 2
+    datanodes: int = 3
+    coordinators: int = 1
     gateways: int = 2
     gateway_base_port: int | None = 8000  # gateway N listens on base + N - 1; None or 0: free ports
     gc_interval_s: float = 10.0
     intent_ttl_s: float = 3600.0
     gc_grace_s: float = 300.0
-    repair_interval_s: float = 30.0
+    repair_interval_s: float = 30.0  # the coordinator's repair rounds
+    repair_grace_s: float = 600.0  # how long a datanode may be down before its blobs move
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -322,13 +324,13 @@ class LocalClusterLauncher:
                         str(spec.intent_ttl_s),
                         "--gc-grace",
                         str(spec.gc_grace_s),
-                        "--repair-interval",
-                        str(spec.repair_interval_s),
                     ],
                     port,
                     f"127.0.0.1:{port}",
                     env,
                 )
+            for index in range(1, spec.coordinators + 1):
+                self._spawn_coordinator(state, spec, f"coordinator-{index}", taken, common, env)
             for index in range(1, spec.gateways + 1):
                 name = f"gateway-{index}"
                 if spec.gateway_base_port:
@@ -366,6 +368,21 @@ class LocalClusterLauncher:
             self.down()
             raise
         return state
+
+    def _spawn_coordinator(
+        self,
+        state: ClusterState,
+        spec: ClusterSpec,
+        name: str,
+        taken: set[int],
+        common: list[str],
+        env: dict[str, str],
+    ) -> None:
+        port = pick_port(None, taken)
+        argv = [sys.executable, "-m", "strata.cli", "coordinator", *common, "--node-id", name]
+        argv += ["--listen", f"127.0.0.1:{port}", "--repair-interval", str(spec.repair_interval_s)]
+        argv += ["--repair-grace", str(spec.repair_grace_s)]
+        self._spawn(state, "coordinator", name, argv, port, f"127.0.0.1:{port}", env)
 
     def down(self, grace_s: float = 15.0) -> tuple[list[ProcessRecord], list[ProcessRecord]]:
         """Stops every process; returns (those it stopped, those that were not running)."""
