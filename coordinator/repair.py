@@ -80,13 +80,20 @@ class RepairWorker:
         self._down_nodes = down_nodes
         self.interval_s = interval_s
         self.grace_s = grace_s
-        self._periodic = PeriodicTask("coordinator-repair", self.run_once, lambda: self.interval_s, log)
+        self._periodic = PeriodicTask("coordinator-repair", self._round, lambda: self.interval_s, log)
 
     def start(self) -> None:
         self._periodic.start()
 
     async def stop(self) -> None:
         await self._periodic.stop()
+
+    async def _round(self) -> None:
+        try:
+            await self.run_once()
+        except StrataError as error:
+            # etcd or every metanode unreachable for a moment: the next round tries again.
+            log.warning("repair round failed: %s", error.message)
 
     async def run_once(self) -> RepairRound:
         down = await self._down_nodes.refresh()
