@@ -115,8 +115,11 @@ class RepairWorker:
     @staticmethod
     def _log_round(round_: RepairRound) -> None:
         for shard_id, response in round_.responses.items():
+            # A blob that cannot be repaired yet is checked every round: say so only at debug level.
             if response.blobs_checked:
-                log.info(
+                level = logging.INFO if response.blobs_copied or round_.lost_nodes else logging.DEBUG
+                log.log(
+                    level,
                     "repair pass on shard %s: %d blobs checked, %d copied, %d still short (%d on lost nodes)",
                     shard_id,
                     response.blobs_checked,

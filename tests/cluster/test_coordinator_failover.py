@@ -2,7 +2,8 @@
 
 The standby takes the election key once the dead one's lease expires, and from then on it is the
 one driving repair: a blob written while a datanode was down regains its third replica when the
-datanode returns. The killed coordinator, restarted, stands by.
+datanode returns. The killed coordinator, restarted, stands by, and takes over again when the
+active one is stopped gracefully.
 """
 
 from __future__ import annotations
@@ -106,3 +107,9 @@ def test_a_standby_coordinator_takes_over_when_the_active_one_is_killed(tmp_path
         cluster.start_process(str(active))
         assert ready(cluster, str(active))["leading"] is False
         assert elected(cluster) == standby
+
+        # A graceful stop resigns: the restarted coordinator takes over.
+        cluster.stop_process(standby, signal.SIGTERM)
+        wait_until(lambda: elected(cluster) == active, 30, f"{active} to take over again")
+        log = next(p for p in cluster.processes("coordinator") if p.name == standby).log
+        assert f"coordinator {standby} stopping" in Path(log).read_text()
