@@ -100,7 +100,13 @@ def short_blobs(blobs: Iterable[BlobRef], lost: frozenset[str] = NO_LOST_NODES) 
 def drop_lost_replicas(blob: BlobRef, lost: frozenset[str]) -> bool:
     """Removes the lost replicas from ``blob`` once the others make up its replication factor."""
     good = good_replicas(blob, lost)
-    if len(good) == len(blob.replicas) or len(good) < blob.replicas_wanted:
+    # Never the last replicas, nor those of a blob with no replication factor to be whole at.
+    if (
+        not blob.replicas_wanted
+        or not good
+        or len(good) == len(blob.replicas)
+        or len(good) < blob.replicas_wanted
+    ):
         return False
     del blob.replicas[:]
     blob.replicas.extend(good)

@@ -24,7 +24,8 @@ from protos.metadata_pb2 import RepairEntry
 
 
 def lists_lost_replica(blob: BlobRef, lost: frozenset[str]) -> bool:
-    return any(node in lost for node in blob.replicas)
+    """A replicated blob (one with a replication factor) with a replica on a lost node."""
+    return bool(blob.replicas_wanted) and any(node in lost for node in blob.replicas)
 
 
 @dataclass

@@ -181,3 +181,12 @@ async def test_blob_moves_off_a_lost_node_over_grpc(
         assert len(backends) == 4
     finally:
         await client.close()
+
+
+async def test_a_blob_without_a_replication_factor_is_left_alone(core: MetadataCore) -> None:
+    await make_bucket(core)
+    await put(core, "k", blob("b", ["n3"], wanted=0))
+    core.set_replicator(Replicator(core, ["n4"]))
+    response = await core.run_repair(RunRepairRequest(lost_nodes=["n3"]))
+    assert (response.blobs_checked, response.entries_remaining) == (0, 0)
+    assert await replicas(core, "k") == [["n3"]]  # emptied, it would mean "on every node"
