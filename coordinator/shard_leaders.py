@@ -5,6 +5,9 @@ leader holds ``shards/<id>/leader`` (JSON with ``address``). A call goes to the 
 election key names first, then to every other registered metanode of the shard: one that is
 not the leader answers ``NOT_LEADER`` and one that cannot be reached fails with
 ``BACKEND_UNAVAILABLE``; both mean "try the next". Any other error is the leader's answer.
+
+Each metanode is first asked a cheap question with a short deadline, so a stopped or hung one
+costs seconds before the next is tried, not the long deadline a repair pass gets.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace, keyspace
 from coordinator.registry import NodeWatcher
 from metanode.client import MetadataClient
-from protos.common_pb2 import ErrorReason
+from protos.common_pb2 import Empty, ErrorReason
 from protos.errors import StrataError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD = "s1"
+PROBE_TIMEOUT_S = 10.0
 # Not the leader, or not reachable: another metanode of the shard may be the leader.
 _TRY_NEXT = frozenset({ErrorReason.NOT_LEADER, ErrorReason.BACKEND_UNAVAILABLE})
 
@@ -40,7 +44,7 @@ class ShardLeaders:
         self._keyspace = keyspace(cluster)
         self._metanodes = metanodes
         self._timeout_s = timeout_s
-        self._clients: dict[str, MetadataClient] = {}
+        self._clients: dict[tuple[str, float], MetadataClient] = {}
 
     def shard_ids(self) -> list[str]:
         """Every shard some live metanode serves."""
@@ -72,10 +76,12 @@ class ShardLeaders:
         ordered.extend(address for address in registered if address != elected)
         return ordered
 
-    def client(self, address: str) -> MetadataClient:
-        client = self._clients.get(address)
+    def client(self, address: str, timeout_s: float | None = None) -> MetadataClient:
+        """A client of ``address`` whose calls get ``timeout_s`` (default: the long one)."""
+        deadline = self._timeout_s if timeout_s is None else timeout_s
+        client = self._clients.get((address, deadline))
         if client is None:
-            client = self._clients[address] = MetadataClient(address, timeout_s=self._timeout_s)
+            client = self._clients[(address, deadline)] = MetadataClient(address, timeout_s=deadline)
         return client
 
     async def call(self, shard_id: str, call: Callable[[MetadataClient], Awaitable[T]]) -> T:
@@ -83,6 +89,7 @@ class ShardLeaders:
         last: StrataError | None = None
         for address in await self.candidates(shard_id):
             try:
+                await self.client(address, PROBE_TIMEOUT_S).repair_status(Empty())
                 return await call(self.client(address))
             except StrataError as error:
                 if error.reason not in _TRY_NEXT:

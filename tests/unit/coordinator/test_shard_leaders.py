@@ -6,12 +6,14 @@ answers every call with NOT_LEADER, as the replicated metanodes will.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 
+from coordinator import shard_leaders
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace
 from coordinator.registry import NodeWatcher, register_node
@@ -24,14 +26,17 @@ from protos.metadata_pb2 import RepairStatusResponse
 
 
 class Metanode(metadata_pb2_grpc.MetadataServiceServicer):
-    def __init__(self, leads: bool) -> None:
+    def __init__(self, leads: bool, hangs: bool = False) -> None:
         self.leads = leads
+        self.hangs = hangs  # as a stopped (SIGSTOP) process: the call is never answered
         self.calls = 0
 
     async def RepairStatus(  # noqa: N802
         self, request: Empty, context: grpc.aio.ServicerContext
     ) -> RepairStatusResponse:
         self.calls += 1
+        if self.hangs:
+            await asyncio.Event().wait()
         if not self.leads:
             await abort_with(context, StrataError(ErrorReason.NOT_LEADER, "not the leader"))
         return RepairStatusResponse(entries=7)
@@ -78,7 +83,7 @@ async def test_followers_and_unreachable_metanodes_are_skipped(
             assert shards.shard_ids() == ["s1"]
             assert (await shards.candidates("s1"))[0] == follower_address
             assert await shards.call("s1", entries) == 7
-            assert follower.calls == 1 and leader.calls == 1
+            assert follower.calls == 1 and leader.calls == 2  # the probe, then the call
 
             leader.leads = False
             with pytest.raises(StrataError) as caught:
@@ -87,5 +92,31 @@ async def test_followers_and_unreachable_metanodes_are_skipped(
             assert "shard s1" in caught.value.message
         finally:
             await shards.close()
+    for registration in registrations:
+        await registration.close()
+
+
+async def test_a_hung_metanode_costs_the_probe_deadline_only(
+    client: EtcdClient, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shard_leaders, "PROBE_TIMEOUT_S", 0.5)
+    hung, leader = Metanode(leads=True, hangs=True), Metanode(leads=True)
+    (hung_server, hung_address), (leader_server, leader_address) = await serve(hung), await serve(leader)
+    registrations = [
+        await register_node(client, cluster, "metanode", node_id, {"address": address, "shard": "s1"})
+        for node_id, address in (("m-1", hung_address), ("m-2", leader_address))
+    ]
+    await client.put(
+        Keyspace(cluster).shard_leader("s1"), json.dumps({"node_id": "m-1", "address": hung_address})
+    )
+    async with NodeWatcher(client, cluster, "metanode") as watcher:
+        shards = ShardLeaders(client, cluster, watcher, timeout_s=3600)
+        try:
+            assert await asyncio.wait_for(shards.call("s1", entries), 10) == 7
+            assert hung.calls == 1 and leader.calls == 2
+        finally:
+            await shards.close()
+            for server in (hung_server, leader_server):
+                await server.stop(grace=None)
     for registration in registrations:
         await registration.close()
