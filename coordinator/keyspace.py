@@ -15,6 +15,7 @@ Everything lives under ``/strata/<cluster-name>/``::
     shards/<id>/progress         the leader's replication progress (bound to its lease)
     buckets/<name>               the shard a bucket lives on
     coordinator/leader           the active coordinator's election key
+    coordinator/down/<node-id>   when the coordinator first saw a datanode member not live (JSON)
 """
 
 from __future__ import annotations
@@ -122,6 +123,13 @@ class Keyspace:
     @property
     def coordinator_leader(self) -> str:
         return f"{self.root}coordinator/leader"
+
+    @property
+    def coordinator_down_prefix(self) -> str:
+        return f"{self.root}coordinator/down/"
+
+    def coordinator_down(self, node_id: str) -> str:
+        return self.coordinator_down_prefix + _check_segment("node id", node_id)
 
     @staticmethod
     def last_segment(key: str) -> str:

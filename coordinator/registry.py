@@ -161,8 +161,10 @@ class NodeWatcher:
         )
 
     async def start(self) -> None:
-        await self._mirror.start()
+        # Members first: a node writes its member key before its live one, so every node found
+        # live is already known as a member, and none looks down for having just registered.
         await self._members.start()
+        await self._mirror.start()
 
     async def close(self) -> None:
         await self._members.close()

@@ -300,6 +300,10 @@ class ClusterMetadata:
         for result in await self._on_every_shard(lambda client: client.run_repair(request)):
             total.blobs_repaired += result.blobs_repaired
             total.entries_remaining += result.entries_remaining
+            total.blobs_checked += result.blobs_checked
+            total.blobs_copied += result.blobs_copied
+            total.blobs_remaining += result.blobs_remaining
+            total.lost_blobs_remaining += result.lost_blobs_remaining
         return total
 
     async def repair_status(self, request: Empty) -> RepairStatusResponse:

@@ -25,6 +25,7 @@ from protos.metadata_pb2 import (
     CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
+    GcStatusResponse,
     GetObjectRequest,
     Intent,
     ListBucketsRequest,
@@ -134,6 +135,9 @@ class MetadataClient:
 
     async def repair_status(self, request: Empty) -> RepairStatusResponse:
         return await self._call(self._stub.RepairStatus, request)
+
+    async def gc_status(self, request: Empty) -> GcStatusResponse:
+        return await self._call(self._stub.GcStatus, request)
 
     async def renew_intent(self, request: RenewIntentRequest) -> Intent:
         return await self._call(self._stub.RenewIntent, request)

@@ -38,6 +38,7 @@ from protos.metadata_pb2 import (
     DeleteObjectRequest,
     DeleteObjectResponse,
     GcEntry,
+    GcStatusResponse,
     GetObjectRequest,
     Intent,
     ListBucketsRequest,
@@ -141,9 +142,9 @@ class MetadataCore:
         self._deleter = deleter
         self._collector = None
 
-    def set_replicator(self, replicator: BlobReplicator | None, interval_s: float = 30.0) -> Repairer | None:
-        """Enables repair passes (cluster mode); returns the repairer, to be started for periodic passes."""
-        self._repairer = Repairer(self, replicator, interval_s) if replicator is not None else None
+    def set_replicator(self, replicator: BlobReplicator | None) -> Repairer | None:
+        """Enables repair passes (cluster mode; ``run_repair`` runs one); returns the repairer."""
+        self._repairer = Repairer(self, replicator) if replicator is not None else None
         return self._repairer
 
     def now_ms(self) -> int:
@@ -781,6 +782,12 @@ class MetadataCore:
 
         return await self._off_loop(count)
 
+    async def gc_status(self, request: Empty) -> GcStatusResponse:
+        response = GcStatusResponse(entries=await self.count_gc_entries())
+        if self._collector is not None:
+            response.progress.CopyFrom(self._collector.progress)
+        return response
+
     async def run_gc(self, request: RunGcRequest) -> RunGcResponse:
         """One GC pass now. Without a deleter, intents still expire into the queue but no blob is deleted."""
         if self._deleter is None:
@@ -805,14 +812,21 @@ class MetadataCore:
         """One repair pass now. Without a replicator (embedded mode) nothing is ever short."""
         if self._repairer is None:
             return RunRepairResponse(entries_remaining=len(await RepairQueue(self).entries()))
-        stats = await self._repairer.run_once()
+        stats = await self._repairer.run_once(request.lost_nodes)
         return RunRepairResponse(
-            blobs_repaired=stats.blobs_repaired, entries_remaining=stats.entries_remaining
+            blobs_repaired=stats.blobs_repaired,
+            entries_remaining=stats.entries_remaining,
+            blobs_checked=stats.blobs_checked,
+            blobs_copied=stats.blobs_copied,
+            blobs_remaining=stats.blobs_remaining,
+            lost_blobs_remaining=stats.lost_blobs_remaining,
         )
 
     async def repair_status(self, request: Empty) -> RepairStatusResponse:
         entries = await RepairQueue(self).entries()
         response = RepairStatusResponse(entries=len(entries))
+        if self._repairer is not None:
+            response.progress.CopyFrom(self._repairer.progress)
         for _, entry in entries:
             for location in entry.locations:
                 response.entries_by_location[location] += 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from protos.common_pb2 import BlobRef
-from protos.metadata_pb2 import GcEntry
+from protos.metadata_pb2 import GcEntry, GcProgress
 from strata.runtime.periodic import PeriodicTask
 
 log = logging.getLogger("metanode.gc")
@@ -71,38 +71,47 @@ class GarbageCollector:
         self._batch_size = batch_size
         self._concurrency = asyncio.Semaphore(concurrency)
         self._periodic = PeriodicTask("gc", self._logged_pass, lambda: self.interval_s, log)
+        self.progress = GcProgress()
 
     async def run_once(self, expire_all_intents: bool = False, grace_s: float | None = None) -> GcStats:
         """One pass; ``grace_s`` overrides the collector's grace (0: everything queued goes now)."""
         grace_ms = int((self.grace_s if grace_s is None else grace_s) * 1000)
         queued_before_ms = self._clock_ms() - grace_ms
         async with self._core.gc_lock:
-            intents_expired = await self._core.expire_intents(expire_all_intents)
-            blobs_deleted = 0
-            after = b""
-            while True:
-                entries = await self._core.gc_entries(self._batch_size, after)
-                # Entries still inside their grace stay queued; the queue is in enqueue order,
-                # so nothing after the first of them is old enough either.
-                old_enough = [
-                    item for item in entries if not grace_ms or item[1].queued_ms <= queued_before_ms
-                ]
-                complete_batch = len(old_enough) == len(entries)
-                entries = old_enough
-                if not entries:
-                    break
-                outcomes = await asyncio.gather(*(self._delete_entry(entry) for _, entry in entries))
-                done = [
-                    entry_key
-                    for (entry_key, _), deleted in zip(entries, outcomes, strict=True)
-                    if deleted >= 0
-                ]
-                blobs_deleted += sum(deleted for deleted in outcomes if deleted > 0)
-                await self._core.remove_gc_entries(done)
-                after = entries[-1][0]
-                if not complete_batch:
-                    break
-            remaining = await self._core.count_gc_entries()
+            progress = self.progress = GcProgress(running=True)
+            try:
+                return await self._collect(expire_all_intents, grace_ms, queued_before_ms, progress)
+            finally:
+                progress.running = False
+
+    async def _collect(
+        self, expire_all_intents: bool, grace_ms: int, queued_before_ms: int, progress: GcProgress
+    ) -> GcStats:
+        intents_expired = await self._core.expire_intents(expire_all_intents)
+        progress.entries_total = await self._core.count_gc_entries()
+        blobs_deleted = 0
+        after = b""
+        while True:
+            entries = await self._core.gc_entries(self._batch_size, after)
+            # Entries still inside their grace stay queued; the queue is in enqueue order,
+            # so nothing after the first of them is old enough either.
+            old_enough = [item for item in entries if not grace_ms or item[1].queued_ms <= queued_before_ms]
+            complete_batch = len(old_enough) == len(entries)
+            entries = old_enough
+            if not entries:
+                break
+            outcomes = await asyncio.gather(*(self._delete_entry(entry) for _, entry in entries))
+            done = [
+                entry_key for (entry_key, _), deleted in zip(entries, outcomes, strict=True) if deleted >= 0
+            ]
+            blobs_deleted += sum(deleted for deleted in outcomes if deleted > 0)
+            await self._core.remove_gc_entries(done)
+            progress.entries_done += len(done)
+            progress.blobs_deleted = blobs_deleted
+            after = entries[-1][0]
+            if not complete_batch:
+                break
+        remaining = await self._core.count_gc_entries()
         return GcStats(blobs_deleted, intents_expired, remaining)
 
     async def _delete_entry(self, entry: GcEntry) -> int:

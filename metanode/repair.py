@@ -17,8 +17,16 @@ queue); after a crash, the intent expires into the queue.
 A copy the GC may still delete (an open intent or a queued entry names it) is never made
 again until it is gone, so a later pass cannot record a replica that is being deleted.
 
+A pass may also name *lost* datanodes (gone longer than the coordinator's grace period; see
+``coordinator/repair.py``). Their replicas count as missing: the pass first queues an entry for
+every record with a blob on one (``metanode/repair_scan.py``), copies each such blob from its
+other replicas to live nodes, and once the blob has its replication factor on nodes that are not
+lost, drops the lost replicas from its BlobRef. Until then they stay listed, so a node that comes
+back after all is still read from. The stale copy left on a lost node is referenced by nothing.
+
 The pass runs on the metanode (beside the garbage collector) because the update must
-hold the object's lock in the metadata core; ``RunRepair`` starts one on demand.
+hold the object's lock in the metadata core; ``RunRepair`` starts one. The elected coordinator
+asks every shard leader for one every few seconds; the metanode schedules none itself.
 """
 
 from __future__ import annotations
@@ -31,10 +39,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from metanode import keys
+from metanode.repair_scan import entries_to_queue, lists_lost_replica, scan_lost_replicas
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import AbortIntentRequest, Intent, ObjectMD, PartInfo, RepairEntry
-from strata.runtime.periodic import PeriodicTask
+from protos.metadata_pb2 import AbortIntentRequest, Intent, ObjectMD, PartInfo, RepairEntry, RepairProgress
 
 if TYPE_CHECKING:
     from metanode.core import MetadataCore
@@ -63,11 +71,46 @@ class BlobReplicator(Protocol):
 class RepairStats:
     blobs_repaired: int = 0
     entries_remaining: int = 0
+    blobs_checked: int = 0
+    blobs_copied: int = 0
+    blobs_remaining: int = 0
+    lost_blobs_remaining: int = 0
 
 
-def short_blobs(blobs: Iterable[BlobRef]) -> list[BlobRef]:
-    """The blobs held by fewer replicas than their location's replication factor."""
-    return [blob for blob in blobs if blob.replicas_wanted and len(blob.replicas) < blob.replicas_wanted]
+NO_LOST_NODES: frozenset[str] = frozenset()
+
+
+def good_replicas(blob: BlobRef, lost: frozenset[str] = NO_LOST_NODES) -> list[str]:
+    return [node for node in blob.replicas if node not in lost]
+
+
+def needs_repair(blob: BlobRef, lost: frozenset[str] = NO_LOST_NODES) -> bool:
+    """Short of its replication factor on nodes not lost, or still listing a lost node."""
+    if not blob.replicas_wanted:
+        return False
+    return len(good_replicas(blob, lost)) < blob.replicas_wanted or lists_lost_replica(blob, lost)
+
+
+def short_blobs(blobs: Iterable[BlobRef], lost: frozenset[str] = NO_LOST_NODES) -> list[BlobRef]:
+    """The blobs held by fewer replicas than their location's replication factor (``lost`` replicas
+    not counted), or whose lost replicas are still listed."""
+    return [blob for blob in blobs if needs_repair(blob, lost)]
+
+
+def drop_lost_replicas(blob: BlobRef, lost: frozenset[str]) -> bool:
+    """Removes the lost replicas from ``blob`` once the others make up its replication factor."""
+    good = good_replicas(blob, lost)
+    # Never the last replicas, nor those of a blob with no replication factor to be whole at.
+    if (
+        not blob.replicas_wanted
+        or not good
+        or len(good) == len(blob.replicas)
+        or len(good) < blob.replicas_wanted
+    ):
+        return False
+    del blob.replicas[:]
+    blob.replicas.extend(good)
+    return True
 
 
 Record = ObjectMD | PartInfo
@@ -203,8 +246,17 @@ class RepairQueue:
             iterator.close()
         return found
 
-    async def short_blobs(self, entry: RepairEntry) -> list[BlobRef]:
-        """The distinct short blobs the entry still covers (none if its object or bucket is gone)."""
+    async def queue_lost(self, lost: frozenset[str]) -> int:
+        """Queues an entry for every record with a blob on a lost node; returns how many blobs are."""
+        core = self._core
+        scan = await core._off_loop(scan_lost_replicas, core.kv, lost)
+        puts = await core._off_loop(entries_to_queue, core.kv, scan, core.now_ms())
+        for start in range(0, len(puts), 1000):
+            await core.writer.submit(puts[start : start + 1000])
+        return scan.blobs_on_lost_nodes
+
+    async def short_blobs(self, entry: RepairEntry, lost: frozenset[str] = NO_LOST_NODES) -> list[BlobRef]:
+        """The distinct blobs needing repair the entry still covers (none if its object or bucket is gone)."""
         try:
             async with self._core._object_scope(entry.bucket, entry.key) as bucket:
                 records = await self._core._off_loop(self._records, bucket.uid, entry)
@@ -214,20 +266,25 @@ class RepairQueue:
             return []
         unique: dict[str, BlobRef] = {}
         for _, record in records:
-            for blob in short_blobs(_blobs_of(record)):
+            for blob in short_blobs(_blobs_of(record), lost):
                 unique.setdefault(blob.blob_id, blob)
         return list(unique.values())
 
     async def settle(
-        self, raw_key: bytes, entry: RepairEntry, copied: dict[str, BlobRef], intent_id: str | None = None
+        self,
+        raw_key: bytes,
+        entry: RepairEntry,
+        copied: dict[str, BlobRef],
+        intent_id: str | None = None,
+        lost: frozenset[str] = NO_LOST_NODES,
     ) -> bool:
         """Records the new replicas in ``copied`` (blob id -> blob with its new replicas only) in
-        every record still referencing them, and closes the pass's intent ``intent_id`` (which
-        names every copy attempted), queueing the copies not recorded; True once the entry is
-        done (and removed)."""
+        every record still referencing them, drops the ``lost`` replicas of blobs whole without
+        them, and closes the pass's intent ``intent_id`` (which names every copy attempted),
+        queueing the copies not recorded; True once the entry is done (and removed)."""
         try:
             async with self._core._object_scope(entry.bucket, entry.key) as bucket:
-                return await self._settle_locked(bucket.uid, raw_key, entry, copied, intent_id)
+                return await self._settle_locked(bucket.uid, raw_key, entry, copied, intent_id, lost)
         except StrataError as error:
             if error.reason not in (ErrorReason.NO_SUCH_BUCKET, ErrorReason.INVALID_ARGUMENT):
                 raise
@@ -253,6 +310,7 @@ class RepairQueue:
         entry: RepairEntry,
         copied: dict[str, BlobRef],
         intent_id: str | None,
+        lost: frozenset[str],
     ) -> bool:
         intent = await self._intent(intent_id)
         if intent_id is not None and intent is None:
@@ -270,7 +328,9 @@ class RepairQueue:
                     if additions:
                         blob.replicas.extend(additions)
                         changed = True
-                if short_blobs([blob]):
+                if lost and drop_lost_replicas(blob, lost):
+                    changed = True
+                if needs_repair(blob, lost):
                     still_short = True
             if changed:
                 puts.append((record_key, keys.encode_record(record)))
@@ -295,30 +355,62 @@ class RepairQueue:
 
 
 class Repairer:
-    """Runs repair passes: on demand (``run_once``) and every ``interval_s`` once started."""
+    """Runs repair passes on demand (``run_once``), one at a time; ``progress`` describes the
+    running (or the last) pass."""
 
-    def __init__(self, core: MetadataCore, replicator: BlobReplicator, interval_s: float = 30.0) -> None:
+    def __init__(self, core: MetadataCore, replicator: BlobReplicator) -> None:
         self._queue = RepairQueue(core)
         self._replicator = replicator
-        self.interval_s = interval_s
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
-        self._periodic = PeriodicTask("repair", self._logged_pass, lambda: self.interval_s, log)
+        self.progress = RepairProgress()
 
-    async def run_once(self) -> RepairStats:
+    async def run_once(self, lost_nodes: Collection[str] = ()) -> RepairStats:
+        """One pass over the queue; ``lost_nodes``' replicas count as missing (see the module doc)."""
+        lost = frozenset(lost_nodes)
         async with self._lock:
-            repaired = 0
-            claims = await self._queue.claims()
-            for raw_key, entry in await self._queue.entries():
-                repaired += await self._repair_entry(raw_key, entry, claims)
-            remaining = len(await self._queue.entries())
-        return RepairStats(blobs_repaired=repaired, entries_remaining=remaining)
+            progress = self.progress = RepairProgress(running=True)
+            try:
+                if lost:
+                    await self._queue.queue_lost(lost)
+                entries = await self._queue.entries()
+                for _, entry in entries:
+                    progress.blobs_total += len(await self._queue.short_blobs(entry, lost))
+                claims = await self._queue.claims()
+                for raw_key, entry in entries:
+                    await self._repair_entry(raw_key, entry, claims, lost, progress)
+                return await self._remaining(lost, progress)
+            finally:
+                progress.running = False
 
-    async def _repair_entry(self, raw_key: bytes, entry: RepairEntry, claims: Claims) -> int:
-        """Copies the entry's short blobs and settles it; returns how many blobs are whole again."""
+    async def _remaining(self, lost: frozenset[str], progress: RepairProgress) -> RepairStats:
+        entries = await self._queue.entries()
+        blobs_remaining = lost_remaining = 0
+        for _, entry in entries:
+            blobs = await self._queue.short_blobs(entry, lost)
+            blobs_remaining += len(blobs)
+            lost_remaining += sum(1 for blob in blobs if lists_lost_replica(blob, lost))
+        return RepairStats(
+            blobs_repaired=progress.blobs_repaired,
+            entries_remaining=len(entries),
+            blobs_checked=progress.blobs_checked,
+            blobs_copied=progress.blobs_copied,
+            blobs_remaining=blobs_remaining,
+            lost_blobs_remaining=lost_remaining,
+        )
+
+    async def _repair_entry(
+        self,
+        raw_key: bytes,
+        entry: RepairEntry,
+        claims: Claims,
+        lost: frozenset[str],
+        progress: RepairProgress,
+    ) -> None:
+        """Copies the entry's short blobs and settles it, counting in ``progress``."""
         pass_intent = _PassIntent(self._queue, entry, self._replicator, claims)
         try:
-            return await self._copy_and_settle(raw_key, entry, claims, pass_intent)
+            await self._copy_and_settle(raw_key, entry, claims, pass_intent, lost, progress)
         except BaseException as error:
             if pass_intent.intent_id is not None:
                 self._abandon(pass_intent.intent_id)
@@ -327,17 +419,28 @@ class Repairer:
             raise
 
     async def _copy_and_settle(
-        self, raw_key: bytes, entry: RepairEntry, claims: Claims, pass_intent: _PassIntent
-    ) -> int:
-        repaired = 0
+        self,
+        raw_key: bytes,
+        entry: RepairEntry,
+        claims: Claims,
+        pass_intent: _PassIntent,
+        lost: frozenset[str],
+        progress: RepairProgress,
+    ) -> None:
         copied: dict[str, BlobRef] = {}
-        for blob in await self._queue.short_blobs(entry):
+        for blob in await self._queue.short_blobs(entry, lost):
+            progress.blobs_checked += 1
             claimed = claims.of(blob.blob_id)
             if claimed is None:
                 continue  # being deleted everywhere
+            # Copy as if the lost replicas were gone: from the others, up to the replication factor.
+            held = BlobRef()
+            held.CopyFrom(blob)
+            del held.replicas[:]
+            held.replicas.extend(good_replicas(blob, lost))
             try:
                 new_nodes = await self._replicator.replicate(
-                    blob, exclude=claimed, before_copy=partial(pass_intent.protect, blob)
+                    held, exclude=claimed | lost, before_copy=partial(pass_intent.protect, blob)
                 )
             except StrataError as error:
                 log.warning("cannot repair blob %s yet: %s", blob.blob_id, error.message)
@@ -345,13 +448,13 @@ class Repairer:
                     break
                 continue
             if new_nodes:
+                progress.blobs_copied += 1
                 copied[blob.blob_id] = BlobRef(
                     location=blob.location, blob_id=blob.blob_id, size=blob.size, replicas=new_nodes
                 )
-                if len(blob.replicas) + len(new_nodes) >= blob.replicas_wanted:
-                    repaired += 1
-        await self._queue.settle(raw_key, entry, copied, pass_intent.intent_id)
-        return repaired
+            if len(held.replicas) + len(new_nodes) >= blob.replicas_wanted:
+                progress.blobs_repaired += 1
+        await self._queue.settle(raw_key, entry, copied, pass_intent.intent_id, lost)
 
     def _abandon(self, intent_id: str) -> None:
         """Starts closing a failed pass's intent, so its copies go to the GC queue without waiting
@@ -363,21 +466,8 @@ class Repairer:
     async def _abandoning(self) -> None:
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    def start(self) -> None:
-        """Runs a pass every ``interval_s`` in the background until :meth:`stop`."""
-        self._periodic.start()
-
-    async def _logged_pass(self) -> None:
-        stats = await self.run_once()
-        if stats.blobs_repaired:
-            log.info(
-                "repair pass: %d blobs repaired, %d entries left",
-                stats.blobs_repaired,
-                stats.entries_remaining,
-            )
-
-    async def stop(self) -> None:
-        await self._periodic.stop()
+    async def close(self) -> None:
+        """Waits for the intents of failed passes to be closed."""
         await self._abandoning()
 
 

@@ -29,6 +29,7 @@ from protos.metadata_pb2 import (
     CreateUploadRequest,
     DeleteObjectRequest,
     DeleteObjectResponse,
+    GcStatusResponse,
     GetObjectRequest,
     Intent,
     ListBucketsRequest,
@@ -171,6 +172,9 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def RepairStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> RepairStatusResponse:  # noqa: N802
         return await _serve(context, self._source, "RepairStatus", lambda core: core.repair_status, request)
+
+    async def GcStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> GcStatusResponse:  # noqa: N802
+        return await _serve(context, self._source, "GcStatus", lambda core: core.gc_status, request)
 
     async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
         return await _serve(context, self._source, "RenewIntent", lambda core: core.renew_intent, request)

@@ -433,19 +433,43 @@ class RunGcResponse(_message.Message):
     def __init__(self, blobs_deleted: _Optional[int] = ..., intents_expired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...
 
 class RunRepairRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("lost_nodes",)
+    LOST_NODES_FIELD_NUMBER: _ClassVar[int]
+    lost_nodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, lost_nodes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RunRepairResponse(_message.Message):
-    __slots__ = ("blobs_repaired", "entries_remaining")
+    __slots__ = ("blobs_repaired", "entries_remaining", "blobs_checked", "blobs_copied", "blobs_remaining", "lost_blobs_remaining")
     BLOBS_REPAIRED_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_COPIED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    LOST_BLOBS_REMAINING_FIELD_NUMBER: _ClassVar[int]
     blobs_repaired: int
     entries_remaining: int
-    def __init__(self, blobs_repaired: _Optional[int] = ..., entries_remaining: _Optional[int] = ...) -> None: ...
+    blobs_checked: int
+    blobs_copied: int
+    blobs_remaining: int
+    lost_blobs_remaining: int
+    def __init__(self, blobs_repaired: _Optional[int] = ..., entries_remaining: _Optional[int] = ..., blobs_checked: _Optional[int] = ..., blobs_copied: _Optional[int] = ..., blobs_remaining: _Optional[int] = ..., lost_blobs_remaining: _Optional[int] = ...) -> None: ...
+
+class RepairProgress(_message.Message):
+    __slots__ = ("running", "blobs_total", "blobs_checked", "blobs_copied", "blobs_repaired")
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_COPIED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_REPAIRED_FIELD_NUMBER: _ClassVar[int]
+    running: bool
+    blobs_total: int
+    blobs_checked: int
+    blobs_copied: int
+    blobs_repaired: int
+    def __init__(self, running: _Optional[bool] = ..., blobs_total: _Optional[int] = ..., blobs_checked: _Optional[int] = ..., blobs_copied: _Optional[int] = ..., blobs_repaired: _Optional[int] = ...) -> None: ...
 
 class RepairStatusResponse(_message.Message):
-    __slots__ = ("entries", "entries_by_location")
+    __slots__ = ("entries", "entries_by_location", "progress")
     class EntriesByLocationEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -455,9 +479,31 @@ class RepairStatusResponse(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_BY_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     entries: int
     entries_by_location: _containers.ScalarMap[str, int]
-    def __init__(self, entries: _Optional[int] = ..., entries_by_location: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    progress: RepairProgress
+    def __init__(self, entries: _Optional[int] = ..., entries_by_location: _Optional[_Mapping[str, int]] = ..., progress: _Optional[_Union[RepairProgress, _Mapping]] = ...) -> None: ...
+
+class GcProgress(_message.Message):
+    __slots__ = ("running", "entries_total", "entries_done", "blobs_deleted")
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    running: bool
+    entries_total: int
+    entries_done: int
+    blobs_deleted: int
+    def __init__(self, running: _Optional[bool] = ..., entries_total: _Optional[int] = ..., entries_done: _Optional[int] = ..., blobs_deleted: _Optional[int] = ...) -> None: ...
+
+class GcStatusResponse(_message.Message):
+    __slots__ = ("entries", "progress")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    progress: GcProgress
+    def __init__(self, entries: _Optional[int] = ..., progress: _Optional[_Union[GcProgress, _Mapping]] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload",)

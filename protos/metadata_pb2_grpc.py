@@ -115,6 +115,11 @@ class MetadataServiceStub:
                 request_serializer=common__pb2.Empty.SerializeToString,
                 response_deserializer=metadata__pb2.RepairStatusResponse.FromString,
                 _registered_method=True)
+        self.GcStatus = channel.unary_unary(
+                '/strata.MetadataService/GcStatus',
+                request_serializer=common__pb2.Empty.SerializeToString,
+                response_deserializer=metadata__pb2.GcStatusResponse.FromString,
+                _registered_method=True)
         self.CreateUpload = channel.unary_unary(
                 '/strata.MetadataService/CreateUpload',
                 request_serializer=metadata__pb2.CreateUploadRequest.SerializeToString,
@@ -251,6 +256,12 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GcStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateUpload(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -375,6 +386,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.RepairStatus,
                     request_deserializer=common__pb2.Empty.FromString,
                     response_serializer=metadata__pb2.RepairStatusResponse.SerializeToString,
+            ),
+            'GcStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GcStatus,
+                    request_deserializer=common__pb2.Empty.FromString,
+                    response_serializer=metadata__pb2.GcStatusResponse.SerializeToString,
             ),
             'CreateUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateUpload,
@@ -844,6 +860,33 @@ class MetadataService:
             '/strata.MetadataService/RepairStatus',
             common__pb2.Empty.SerializeToString,
             metadata__pb2.RepairStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GcStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/GcStatus',
+            common__pb2.Empty.SerializeToString,
+            metadata__pb2.GcStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

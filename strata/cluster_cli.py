@@ -200,7 +200,7 @@ def _dir_option(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cluster = commands.add_parser("cluster", help="a local multi-process cluster on 127.0.0.1")
     actions = cluster.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="start etcd, metanodes, datanodes and gateways")
+    up = actions.add_parser("up", help="start etcd, metanodes, datanodes, a coordinator and gateways")
     up.add_argument("--shards", type=int, default=1, help="metadata shards (default 1)")
     up.add_argument(
         "--replicas", type=int, choices=(1, 3, 5), default=3, help="metanodes per shard (default 3)"

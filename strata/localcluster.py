@@ -1,4 +1,4 @@
-"""A real multi-process Strata cluster on 127.0.0.1: etcd, metanode, datanodes, gateways.
+"""A real multi-process Strata cluster on 127.0.0.1: etcd, metanodes, datanodes, coordinator, gateways.
 
 Every process is a separate OS process started detached, with its log under
 ``<workdir>/logs`` and its state under ``<workdir>/<role-id>``; what was started
@@ -37,7 +37,7 @@ class ClusterError(StartupError):
 
 @dataclass
 class ProcessRecord:
-    role: str  # etcd, metanode, datanode, gateway
+    role: str  # etcd, metanode, datanode, coordinator, gateway
     name: str  # e.g. datanode-2
     pid: int
     address: str  # host:port (gateways: http://host:port)
@@ -172,12 +172,14 @@ class ClusterSpec:
     shards: int = 1
     replicas: int = 3  # metanodes per shard
     datanodes: int = 3
+    coordinators: int = 1
     gateways: int = 2
     gateway_base_port: int | None = 8000  # gateway N listens on base + N - 1; None or 0: free ports
     gc_interval_s: float = 10.0
     intent_ttl_s: float = 3600.0
     gc_grace_s: float = 300.0
-    repair_interval_s: float = 30.0
+    repair_interval_s: float = 30.0  # the coordinator's repair rounds
+    repair_grace_s: float = 600.0  # how long a datanode may be down before its blobs move
     extra_env: dict[str, str] = field(default_factory=dict)
     metanode_args: list[str] = field(default_factory=list)  # e.g. ["--log-retention", "100"]
 
@@ -350,6 +352,8 @@ class LocalClusterLauncher:
             for index in range(1, spec.shards * spec.replicas + 1):
                 shard = f"s{(index - 1) // spec.replicas + 1}"
                 self._spawn_metanode(state, spec, f"metanode-{index}", shard, common, taken, env)
+            for index in range(1, spec.coordinators + 1):
+                self._spawn_coordinator(state, spec, f"coordinator-{index}", taken, common, env)
             for index in range(1, spec.gateways + 1):
                 name = f"gateway-{index}"
                 if spec.gateway_base_port:
@@ -413,13 +417,27 @@ class LocalClusterLauncher:
                 "--gc-interval", str(spec.gc_interval_s),
                 "--intent-ttl", str(spec.intent_ttl_s),
                 "--gc-grace", str(spec.gc_grace_s),
-                "--repair-interval", str(spec.repair_interval_s),
                 *spec.metanode_args,
             ],
             port,
             f"127.0.0.1:{port}",
             env,
         )  # fmt: skip
+
+    def _spawn_coordinator(
+        self,
+        state: ClusterState,
+        spec: ClusterSpec,
+        name: str,
+        taken: set[int],
+        common: list[str],
+        env: dict[str, str],
+    ) -> None:
+        port = pick_port(None, taken)
+        argv = [sys.executable, "-m", "strata.cli", "coordinator", *common, "--node-id", name]
+        argv += ["--listen", f"127.0.0.1:{port}", "--repair-interval", str(spec.repair_interval_s)]
+        argv += ["--repair-grace", str(spec.repair_grace_s)]
+        self._spawn(state, "coordinator", name, argv, port, f"127.0.0.1:{port}", env)
 
     def add_shard(self, spec: ClusterSpec) -> str:
         """Starts ``spec.replicas`` metanodes of a new shard in the running cluster; returns its id.

@@ -1,4 +1,4 @@
-"""Cluster roles as processes: ``strata metanode``, ``strata datanode``, ``strata gateway``.
+"""Cluster roles as processes: ``strata metanode``, ``datanode``, ``gateway`` and ``coordinator``.
 
 Each role serves its port, registers itself in etcd bound to a lease (a dead
 process disappears from the cluster map), and on SIGTERM stops accepting,
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     import grpc
 
     from coordinator.etcd import EtcdClient
+    from coordinator.leadership import Worker
+    from coordinator.registry import NodeWatcher
+    from coordinator.shard_leaders import ShardLeaders
 
 log = logging.getLogger("strata.roles")
 
@@ -104,17 +107,16 @@ async def _metanode(args: argparse.Namespace) -> None:
 
     @contextlib.asynccontextmanager
     async def leading(core: MetadataCore) -> AsyncIterator[None]:
-        """GC and repair run on the shard's leader only."""
+        """GC runs on the shard's leader only; so do repair passes (when the coordinator asks, RunRepair)."""
         gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-        repairer = core.set_replicator(deleter, interval_s=args.repair_interval)
+        repairer = core.set_replicator(deleter)
         assert repairer is not None
         gc.start()
-        repairer.start()
         try:
             yield
         finally:
             await gc.stop()
-            await repairer.stop()
+            await repairer.close()
 
     address = advertised(args.listen, args.advertise)
     node = ShardNode(
@@ -354,6 +356,73 @@ async def _gateway(args: argparse.Namespace) -> None:
         await etcd.close()
 
 
+# A repair pass copies whole blobs: the coordinator waits far longer for it than for a metadata call.
+REPAIR_CALL_TIMEOUT_S = 3600.0
+
+
+def _coordinator_workers(
+    args: argparse.Namespace, etcd: EtcdClient, shards: ShardLeaders, datanodes: NodeWatcher
+) -> list[Worker]:
+    """What the active coordinator runs, started in order when it is elected and stopped in reverse."""
+    from coordinator.down_nodes import DownNodes
+    from coordinator.repair import RepairWorker
+
+    down_nodes = DownNodes(etcd, args.cluster, datanodes)
+    return [RepairWorker(shards, down_nodes, interval_s=args.repair_interval, grace_s=args.repair_grace)]
+
+
+async def _coordinator(args: argparse.Namespace) -> None:
+    from coordinator.election import LeaderElection
+    from coordinator.health import start_probe_server
+    from coordinator.keyspace import Keyspace
+    from coordinator.leadership import lead_while_elected
+    from coordinator.registry import NodeWatcher, register_node
+    from coordinator.shard_leaders import ShardLeaders
+
+    host, port = parse_listen(args.listen, "--listen")
+    await asyncio.to_thread(check_can_listen, host, port)
+    etcd = await _connect_etcd(args.etcd)
+    metanodes = NodeWatcher(etcd, args.cluster, "metanode")
+    datanodes = NodeWatcher(etcd, args.cluster, "datanode")
+    for watcher in (metanodes, datanodes):
+        await watcher.start()
+    shards = ShardLeaders(etcd, args.cluster, metanodes, timeout_s=REPAIR_CALL_TIMEOUT_S)
+    workers = _coordinator_workers(args, etcd, shards, datanodes)
+    info = {"node_id": args.node_id, "address": advertised(args.listen, args.advertise)}
+    election = LeaderElection(etcd, Keyspace(args.cluster).coordinator_leader, json.dumps(info))
+    try:
+        probes = await start_probe_server(host, port, args.node_id, lambda: election.is_leader)
+    except OSError as error:
+        raise listen_error(host, port, error) from None
+    registration = await register_node(
+        etcd, args.cluster, "coordinator", args.node_id, {**info, "leading": False}
+    )
+
+    async def publish_role(leading: bool) -> None:
+        await registration.update({**info, "leading": leading})
+
+    stopping = asyncio.Event()
+    leading = asyncio.create_task(lead_while_elected(election, workers, stopping, publish_role))
+    log.info("coordinator %s standing for election (probes on %s)", args.node_id, args.listen)
+    stop_signal = asyncio.create_task(wait_for_stop_signal())
+    try:
+        # The leadership loop ends only when told to; if it fails, the process must not linger.
+        await asyncio.wait({stop_signal, leading}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        log.info("coordinator %s stopping", args.node_id)
+        stop_signal.cancel()
+        stopping.set()
+        try:
+            await leading
+        finally:
+            await registration.close()
+            await probes.cleanup()
+            await shards.close()
+            for watcher in (metanodes, datanodes):
+                await watcher.close()
+            await etcd.close()
+
+
 async def _connect_etcd(endpoints: str) -> EtcdClient:
     """The cluster's etcd; an unreachable one is a StartupError (a role cannot work without it)."""
     from coordinator.etcd import EtcdClient
@@ -445,12 +514,6 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="seconds unreferenced blobs are kept for reads in flight",
     )
     metanode.add_argument(
-        "--repair-interval",
-        type=float,
-        default=30.0,
-        help="seconds between passes that copy under-replicated blobs to datanodes that returned",
-    )
-    metanode.add_argument(
         "--repair-copy-timeout",
         type=_positive_float,
         default=30.0,
@@ -494,3 +557,22 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="seconds after which an unfinished upload's blobs are collected",
     )
     gateway.set_defaults(run=_runner("gateway", _gateway))
+
+    coordinator = commands.add_parser(
+        "coordinator", help="run a cluster coordinator (one is elected active; others stand by)"
+    )
+    _common(coordinator)
+    coordinator.add_argument("--listen", default="127.0.0.1:8003", help="HTTP address of /live and /ready")
+    coordinator.add_argument(
+        "--repair-interval",
+        type=_positive_float,
+        default=30.0,
+        help="seconds between repair rounds (each asks every shard leader for one pass)",
+    )
+    coordinator.add_argument(
+        "--repair-grace",
+        type=float,
+        default=600.0,
+        help="seconds a datanode may be down before its blobs are re-replicated to other datanodes",
+    )
+    coordinator.set_defaults(run=_runner("coordinator", _coordinator))

@@ -93,7 +93,7 @@ def test_gateways_get_the_ports_asked_for_and_restart_and_down_tell_the_truth(
         time.sleep(0.1)
     down = strata("cluster", "down", "--dir", str(cluster_dir), cwd=elsewhere)
     assert down.returncode == 0
-    assert "stopped 4 processes: gateway-2, gateway-1, metanode-1, etcd" in down.stdout
+    assert "stopped 5 processes: gateway-2, gateway-1, coordinator-1, metanode-1, etcd" in down.stdout
     assert "1 already not running: datanode-1" in down.stdout
     assert strata("cluster", "status", "--dir", str(cluster_dir), cwd=elsewhere).returncode == 1
 

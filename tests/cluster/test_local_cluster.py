@@ -30,7 +30,9 @@ pytestmark = pytest.mark.cluster
 def test_status_shows_every_process(cluster: LocalCluster) -> None:
     lines = cluster.launcher.status_lines()
     roles = [line.split()[0] for line in lines]
-    assert sorted(roles) == sorted(["etcd", *["datanode"] * 3, *["metanode"] * 3, "gateway", "gateway"])
+    assert sorted(roles) == sorted(
+        ["etcd", *["datanode"] * 3, *["metanode"] * 3, "coordinator", "gateway", "gateway"]
+    )
     assert all(line.endswith("running") for line in lines)
     assert sum("http://127.0.0.1:" in line for line in lines) == 2
 
@@ -153,7 +155,7 @@ def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
         status = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
         assert status.returncode == 0
         lines = status.stdout.split("\n\n", 1)[0].splitlines()  # the process table, before the blank line
-        assert len(lines) == 9  # etcd, 3 metanodes (one shard), 3 datanodes, 2 gateways
+        assert len(lines) == 10  # etcd, 3 metanodes (one shard), 3 datanodes, a coordinator, 2 gateways
         gateway_urls = [word for line in lines for word in line.split() if word.startswith("http://")]
         assert len(gateway_urls) == 2
         s3 = s3_client(gateway_urls[0])
@@ -161,7 +163,7 @@ def test_cluster_cli_up_status_down(tmp_path: Path) -> None:
         s3.delete_bucket(Bucket="from-cli")
     finally:
         down = subprocess.run([*cli, "down"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert down.returncode == 0 and "stopped 9 processes" in down.stdout
+    assert down.returncode == 0 and "stopped 10 processes" in down.stdout
     after = subprocess.run([*cli, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert after.returncode == 1
     assert (tmp_path / ".strata-cluster").is_dir()
