@@ -120,10 +120,15 @@ class ClusterMetadata:
         return shard
 
     async def _on_shard(
-        self, shard: str, call: Callable[[MetadataClient], Awaitable[T]], *, idempotent: bool
+        self,
+        shard: str,
+        call: Callable[[MetadataClient], Awaitable[T]],
+        *,
+        idempotent: bool,
+        wait_s: float | None = None,
     ) -> T:
         """Runs ``call`` on the shard's leader, waiting out elections within the wait budget."""
-        deadline = time.monotonic() + self._wait_s
+        deadline = time.monotonic() + (self._wait_s if wait_s is None else wait_s)
         delay_s = 0.02
         why = f"shard {shard} has no leader"
         while True:
@@ -307,8 +312,24 @@ class ClusterMetadata:
         return total
 
     async def repair_status(self, request: Empty) -> RepairStatusResponse:
+        """The repair queues of the shards that answer soon (health checks must not hang on one
+        shard without a leader); fails only if none does."""
+        shards = self._shards.shards()
+        results = await asyncio.gather(
+            *(
+                self._on_shard(
+                    shard, lambda client: client.repair_status(request), idempotent=True, wait_s=1.0
+                )
+                for shard in shards
+            ),
+            return_exceptions=True,
+        )
+        answered = [result for result in results if isinstance(result, RepairStatusResponse)]
+        if not answered:
+            failure = next((result for result in results if isinstance(result, StrataError)), None)
+            raise failure or StrataError(ErrorReason.BACKEND_UNAVAILABLE, "no metadata shard is registered")
         total = RepairStatusResponse()
-        for result in await self._on_every_shard(lambda client: client.repair_status(request)):
+        for result in answered:
             total.entries += result.entries
             for location, count in result.entries_by_location.items():
                 total.entries_by_location[location] += count
