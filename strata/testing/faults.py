@@ -311,7 +311,11 @@ class FaultSchedule:
                 if name is None:
                     result.skipped.append(f"{step.describe()}: no such process now")
                     continue
-                _run_step(faults, step, name)
+                try:
+                    _run_step(faults, step, name)
+                except NetworkError as error:  # e.g. a partition of a process that has no namespace
+                    result.skipped.append(f"{step.describe()}: {error}")
+                    continue
                 result.injected.append(f"{step.action} {name}")
                 time.sleep(step.settle_s)  # calm between faults, so the workload sees both
         finally:

@@ -233,8 +233,11 @@ class Workload:
         duration_s: float,
         during: Callable[[History], None] | None = None,
         max_ops: int | None = None,
+        tail_s: float = 5.0,
     ) -> History:
-        """Runs the workers for ``duration_s`` (or until ``max_ops``) while ``during`` runs in this thread."""
+        """Runs the workers while ``during`` runs in this thread (injecting faults, say), then ``tail_s`` more
+        so the workload sees the cluster after the last fault; without ``during``, for ``duration_s``.
+        ``duration_s`` bounds the run in any case, as ``max_ops`` bounds the operations."""
         history = History(versioned_buckets=[self.spec.versioned_bucket])
         stop = threading.Event()
         deadline = time.monotonic() + duration_s
@@ -253,10 +256,10 @@ class Workload:
         try:
             if during is not None:
                 during(history)
+                stop.wait(max(0.0, min(tail_s, deadline - time.monotonic())))
+            else:
+                stop.wait(max(0.0, deadline - time.monotonic()))
         finally:
-            # The faults are over once ``during`` returns; the workers run on to the deadline.
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()) + 2 * self.spec.request_timeout_s + 30)
             stop.set()
             for thread in threads:
                 thread.join(2 * self.spec.request_timeout_s + 30)
@@ -355,11 +358,13 @@ class Workload:
             part = client.upload_part(
                 Bucket=op.bucket, Key=op.key, UploadId=upload_id, PartNumber=1, Body=body
             )
-        except (ClientError, BotoCoreError):
-            # Nothing is visible before the completion: the write did not take effect.
+        except (ClientError, BotoCoreError) as error:
+            # Nothing is visible before the completion: the write did not take effect (whatever the status).
             self._abort_quietly(client, op, upload_id)
+            if isinstance(error, ClientError):
+                self._record_client_error(op, error)
+            op.error = f"UploadPart: {op.error or type(error).__name__}"
             op.outcome = FAIL
-            op.error = "upload_part failed"
             return
         answer = client.complete_multipart_upload(
             Bucket=op.bucket,
