@@ -193,13 +193,16 @@ class Faults:
 # ---- etcd look-ups ----------------------------------------------------------------------------------------
 
 
-async def _shard_leader(etcd: str, shard_id: str) -> str | None:
+async def shard_leader_node(
+    etcd: str, shard_id: str = DEFAULT_SHARD, cluster: str = CLUSTER_NAME
+) -> str | None:
+    """The ``node_id`` in the shard's leader key (``shards/<id>/leader``), or None when there is no such key."""
     from coordinator.etcd import EtcdClient
     from coordinator.keyspace import Keyspace
 
     client = await EtcdClient.connect(etcd, request_timeout_s=5.0)
     try:
-        item = await client.leader(Keyspace(CLUSTER_NAME).shard_leader(shard_id))
+        item = await client.leader(Keyspace(cluster).shard_leader(shard_id))
     finally:
         await client.close()
     if item is None:
@@ -209,9 +212,9 @@ async def _shard_leader(etcd: str, shard_id: str) -> str | None:
 
 
 def shard_leader_name(cluster: LocalCluster, shard_id: str = DEFAULT_SHARD) -> str | None:
-    """The process name of the shard's current leader (``shards/<id>/leader``'s ``node_id``), or None when
-    the shard has no leader key (no replication, or between leaders)."""
-    return asyncio.run(_shard_leader(cluster.etcd, shard_id))
+    """The process name of the shard's current leader (the leader key's ``node_id`` is the LocalCluster
+    process name), or None when the shard has no leader key (no replication, or between leaders)."""
+    return asyncio.run(shard_leader_node(cluster.etcd, shard_id))
 
 
 def etcd_leader_name(cluster: LocalCluster) -> str | None:

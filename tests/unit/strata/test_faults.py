@@ -1,0 +1,47 @@
+"""Fault schedules and the shard-leader look-up, against a real etcd."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coordinator.etcd import EtcdClient
+from coordinator.keyspace import Keyspace
+from strata.testing.cluster import LocalCluster
+from strata.testing.etcd import EtcdProcess
+from strata.testing.faults import Faults, FaultSchedule, FaultStep, shard_leader_node
+
+
+@pytest.fixture(scope="module")
+def etcd() -> Iterator[EtcdProcess]:
+    with EtcdProcess() as process:
+        yield process
+
+
+async def test_shard_leader_is_the_node_id_in_the_leader_key(etcd: EtcdProcess) -> None:
+    assert await shard_leader_node(etcd.endpoint, "s1", "faults") is None
+    async with await EtcdClient.connect(etcd.endpoint) as client:
+        await client.put(
+            Keyspace("faults").shard_leader("s1"),
+            json.dumps({"node_id": "metanode-2", "address": "127.0.0.1:1"}),
+        )
+    assert await shard_leader_node(etcd.endpoint, "s1", "faults") == "metanode-2"
+    assert await shard_leader_node(etcd.endpoint, "s2", "faults") is None
+
+
+def test_steps_without_a_target_or_past_the_end_are_skipped_and_said(tmp_path: Path) -> None:
+    faults = Faults(LocalCluster(tmp_path))  # never started: no step may touch a process
+
+    def nobody(cluster: LocalCluster) -> str | None:
+        return None
+
+    result = FaultSchedule([FaultStep("kill_restart", nobody, settle_s=0)]).run(faults)
+    assert result.injected == []
+    assert result.skipped == ["kill_restart nobody (0s): no such process now"]
+    ended = FaultSchedule([FaultStep("pause", "datanode-1")]).run(faults, stop_at=time.monotonic() - 1)
+    assert ended.skipped == ["pause datanode-1 (0s): the run ended"]
+    assert faults.events == []
