@@ -396,6 +396,21 @@ def _check_listings(report: CheckReport, history: History) -> None:
                 )
 
 
+def write_recovery_s(history: History, fault_prefix: str = "kill -9 ") -> list[tuple[str, float | None]]:
+    """For each fault whose description starts with ``fault_prefix``: how long after it the first write
+    invoked after it was acknowledged (None: none was). A figure to report, not to assert on."""
+    acknowledged = sorted(
+        (op.invoked, op.completed) for op in history.operations if op.kind in WRITES and op.outcome == OK
+    )
+    recoveries: list[tuple[str, float | None]] = []
+    for at, what in history.faults:
+        if not what.startswith(fault_prefix):
+            continue
+        after = [completed for invoked, completed in acknowledged if invoked >= at]
+        recoveries.append((what, min(after) - at if after else None))
+    return recoveries
+
+
 @dataclass(frozen=True)
 class BlobReport:
     """Blob replicas on the datanodes against the replicas the metadata references (after GC and repair)."""

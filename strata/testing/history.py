@@ -134,7 +134,7 @@ class History:
     operations: list[Operation] = field(default_factory=list)
     final: FinalState | None = None
     versioned_buckets: list[str] = field(default_factory=list)
-    faults: list[str] = field(default_factory=list)  # what was injected, for the report
+    faults: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, what was injected)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -154,7 +154,7 @@ class History:
             if final
             else None,
             raw.get("versioned_buckets", []),
-            raw.get("faults", []),
+            [(float(at), str(what)) for at, what in raw.get("faults", [])],
         )
 
     def save(self, path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 
 from strata.localcluster import ClusterSpec
 from strata.testing.blob_accounting import account_blobs
-from strata.testing.checker import CheckReport, check_history
+from strata.testing.checker import CheckReport, check_history, write_recovery_s
 from strata.testing.cluster import LocalCluster
 from strata.testing.faults import (
     Faults,
@@ -77,6 +78,17 @@ def random_schedule(rng: random.Random, steps: int) -> list[FaultStep]:
     ]
 
 
+def describe_recoveries(recoveries: list[tuple[str, float | None]]) -> str:
+    times = sorted(seconds for _, seconds in recoveries if seconds is not None)
+    if not times:
+        return "no kills" if not recoveries else f"none after {len(recoveries)} kills"
+    each = ", ".join(
+        f"{what.removeprefix('kill -9 ')} {s:.2f}s" if s is not None else f"{what} never"
+        for what, s in recoveries
+    )
+    return f"median {statistics.median(times):.2f}s, max {times[-1]:.2f}s ({each})"
+
+
 def run_with_faults(
     cluster: LocalCluster, schedule: list[FaultStep], out: Path, max_s: float, workload_spec: WorkloadSpec
 ) -> tuple[History, CheckReport, ScheduleResult]:
@@ -97,7 +109,8 @@ def run_with_faults(
     finally:
         faults.heal()
         restarted = faults.start_all_stopped()
-    history.faults = [event.what for event in faults.events] + [f"restarted at the end: {restarted}"]
+    history.faults = [(event.at, event.what) for event in faults.events]
+    history.faults.append((time.monotonic(), f"restarted at the end: {restarted}"))
     workload.abort_leftover_uploads()
     workload.read_final_state(history)
     history.save(out / "history.json")
@@ -107,7 +120,8 @@ def run_with_faults(
         f"{time.monotonic() - started:.0f}s: {report.summary()}\n"
         f"faults injected ({len(outcome.injected)}): {outcome.injected}\n"
         f"faults skipped ({len(outcome.skipped)}): {outcome.skipped}\n"
-        f"503 answers: {report.service_unavailable}\nblobs: {blobs.summary()}"
+        f"503 answers: {report.service_unavailable}\nblobs: {blobs.summary()}\n"
+        f"first acknowledged write after each kill -9: {describe_recoveries(write_recovery_s(history))}"
     )
     (out / "summary.txt").write_text(summary)
     print(summary)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from strata.testing.checker import check_blobs, check_history
+from strata.testing.checker import check_blobs, check_history, write_recovery_s
 from strata.testing.history import (
     DELETE,
     FAIL,
@@ -328,3 +328,19 @@ def test_blob_accounting_reports_orphans_and_missing_replicas() -> None:
     assert report.missing == {("dn-3", "y")}
     assert not report.ok
     assert check_blobs(stored - {("dn-1", "orphan")}, referenced, ignore_nodes=["dn-3"]).ok
+
+
+def test_write_recovery_is_the_first_acknowledged_write_invoked_after_a_kill() -> None:
+    h = Builder()
+    h.put(0, 1, "a")
+    h.put(9, 12, "b", outcome=UNKNOWN)  # invoked before the kill: does not count
+    h.put(10.5, 13, "c", outcome=UNKNOWN)
+    h.put(11, 14.5, "d")
+    h.put(12, 14, "e")
+    history = h.history()
+    history.faults = [
+        (10.0, "kill -9 metanode-1"),
+        (11.0, "SIGSTOP datanode-1"),
+        (20.0, "kill -9 datanode-2"),
+    ]
+    assert write_recovery_s(history) == [("kill -9 metanode-1", 4.0), ("kill -9 datanode-2", None)]
