@@ -330,12 +330,12 @@ class EtcdClient:
             response = await self._lease.grant(int(ttl_s), timeout=self.request_timeout_s)
         return int(response.ID), int(response.TTL)
 
-    async def keep_alive_once(self, lease_id: int) -> int:
+    async def keep_alive_once(self, lease_id: int, timeout_s: float | None = None) -> int:
         """Refreshes the lease once; returns its new TTL in seconds, 0 if the lease no longer exists."""
         with _etcd_errors("lease keepalive"):
             stream = self._lease.keep_alive(lease_id)
             try:
-                async with asyncio.timeout(self.request_timeout_s):
+                async with asyncio.timeout(timeout_s or self.request_timeout_s):
                     async for response in stream:
                         return max(0, int(response.TTL))
             finally:
@@ -348,10 +348,13 @@ class EtcdClient:
         Unreachable etcd is retried quickly: the lease may still be alive when it comes back.
         """
         interval_s = max(ttl_s / 3.0, 0.1)
+        # A member that hangs (stopped, cut off) holds a call until its timeout: give up on it soon
+        # enough that retries, which the channel sends to the next member, still beat the lease.
+        attempt_timeout_s = min(self.request_timeout_s, max(ttl_s / 6.0, 0.5))
         while True:
             await asyncio.sleep(interval_s)
             try:
-                remaining_s = await self.keep_alive_once(lease_id)
+                remaining_s = await self.keep_alive_once(lease_id, attempt_timeout_s)
             except StrataError as error:
                 _log.warning("lease %x keepalive failed: %s", lease_id, error.message)
                 interval_s = _KEEPALIVE_RETRY_S

@@ -39,6 +39,10 @@ def put_and_get(urls: list[str], key: str) -> str | None:
         return f"{key}: {error}"
 
 
+async def registered_names(endpoints: str, kind: str) -> set[str]:
+    return {Keyspace.last_segment(key) for key in await registered(endpoints, kind)}
+
+
 async def registered(endpoints: str, kind: str) -> list[str]:
     async with await EtcdClient.connect(endpoints) as client:
         return [key for key, _ in await client.get_prefix(Keyspace(CLUSTER_NAME).nodes_prefix(kind))]
@@ -102,6 +106,18 @@ def test_three_member_etcd_survives_killing_its_leader(tmp_path: Path) -> None:
         revived = next(m.address for m in cluster.processes("etcd") if m.name == victim)
         assert put_and_get(urls, "after-rejoin") is None
         assert len(asyncio.run(registered(revived, "gateway"))) == 2
+
+        # A member that hangs (SIGSTOP: its connections stay open, nothing answers) past the lease:
+        # calls caught on it must give up and move on in time to keep every registration alive.
+        hung = next(m for m in cluster.processes("etcd") if m.name != victim)
+        others = ",".join(m.address for m in cluster.processes("etcd") if m.name != hung.name)
+        with faults.paused(hung.name):
+            watch_until = time.monotonic() + 2 * REGISTRATION_LEASE_S + 1
+            while time.monotonic() < watch_until:
+                assert asyncio.run(registered_names(others, "datanode")) == {"datanode-1", "datanode-2"}
+                time.sleep(0.2)
+            index += 1
+            assert put_and_get(urls, f"while-{hung.name}-hangs-{index}") is None
     finally:
         down = strata("cluster", "down", cwd=tmp_path)
         assert down.returncode == 0, down.stdout + down.stderr

@@ -53,6 +53,7 @@ def short_schedule() -> list[FaultStep]:
         FaultStep("pause", "datanode-2", duration_s=BEYOND_LEASE_S, settle_s=3),
         FaultStep("kill_restart", etcd_leader_target(), duration_s=3, settle_s=2),
         FaultStep("partition", "datanode-3", duration_s=4, settle_s=2),
+        FaultStep("partition", "etcd-3", duration_s=BEYOND_LEASE_S, settle_s=2),
         # Skipped (and reported) while shards have no elected leader key.
         FaultStep("kill_restart", shard_leader_target(), duration_s=1, settle_s=3),
     ]
@@ -140,7 +141,9 @@ def test_workload_under_kills_pauses_and_partitions_loses_no_acknowledged_write(
             cluster, short_schedule(), tmp_path, max_s=90, workload_spec=WorkloadSpec(workers=6)
         )
     assert report.acknowledged_writes > 100
-    assert {"kill_restart datanode-1", "pause datanode-2", "partition datanode-3"} <= set(outcome.injected)
+    assert {"kill_restart datanode-1", "pause datanode-2", "partition datanode-3", "partition etcd-3"} <= set(
+        outcome.injected
+    )
     assert any(fault.startswith("kill_restart etcd-") for fault in outcome.injected)
 
 
