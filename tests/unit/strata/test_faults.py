@@ -11,9 +11,10 @@ import pytest
 
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace
+from strata.testing import faults as faults_module
 from strata.testing.cluster import LocalCluster
 from strata.testing.etcd import EtcdProcess
-from strata.testing.faults import Faults, FaultSchedule, FaultStep, shard_leader_node
+from strata.testing.faults import Faults, FaultSchedule, FaultStep, require_namespaces, shard_leader_node
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +46,13 @@ def test_steps_without_a_target_or_past_the_end_are_skipped_and_said(tmp_path: P
     ended = FaultSchedule([FaultStep("pause", "datanode-1")]).run(faults, stop_at=time.monotonic() - 1)
     assert ended.skipped == ["pause datanode-1 (0s): the run ended"]
     assert faults.events == []
+
+
+def test_without_namespaces_a_test_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults_module, "namespaces_supported", lambda: "network namespaces need root")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="need root"):
+        require_namespaces()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="need root"):
+        require_namespaces()
