@@ -99,7 +99,12 @@ def run_with_faults(
     outcome = ScheduleResult()
 
     def inject(history: History) -> None:
-        time.sleep(2)  # the workload is under way before the first fault
+        under_way = time.monotonic() + 30
+        while (
+            sum(op.outcome == "ok" for op in history.operations) < 50
+        ):  # the first fault hits a busy cluster
+            assert time.monotonic() < under_way, "the workload did not get going"
+            time.sleep(0.1)
         result = FaultSchedule(schedule).run(faults, stop_at=time.monotonic() + max_s)
         outcome.injected.extend(result.injected)
         outcome.skipped.extend(result.skipped)
