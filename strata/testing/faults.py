@@ -63,8 +63,8 @@ class Faults:
         self._paused: set[str] = set()
         self._cut: set[str] = set()
 
-    def _log(self, what: str) -> None:
-        self.events.append(FaultEvent(time.monotonic(), what))
+    def _log(self, what: str, at: float | None = None) -> None:
+        self.events.append(FaultEvent(at if at is not None else time.monotonic(), what))
 
     def _pid(self, name: str) -> int:
         for record in self.cluster.processes():
@@ -76,8 +76,9 @@ class Faults:
 
     def kill(self, name: str) -> None:
         """kill -9, and waits until the process is gone."""
+        at = time.monotonic()
         self.cluster.stop_process(name, signal.SIGKILL)
-        self._log(f"kill -9 {name}")
+        self._log(f"kill -9 {name}", at)
 
     def start(self, name: str) -> None:
         """Starts a killed process again, same arguments, address and data; waits until it listens."""

@@ -56,3 +56,17 @@ def test_without_namespaces_a_test_skips_locally_and_fails_under_ci(monkeypatch:
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="need root"):
         require_namespaces()
+
+
+def test_corrupt_blob_flips_a_data_byte_of_a_stored_blob(tmp_path: Path) -> None:
+    faults = Faults(LocalCluster(tmp_path))
+    assert faults.corrupt_blob("datanode-1") is None  # holds nothing yet
+    blob_id = "ab" * 16
+    stored = tmp_path / "datanode-1" / blob_id[:2] / blob_id[2:4] / blob_id
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"\x10payload")
+    (tmp_path / "datanode-1" / "tmp").mkdir()
+    (tmp_path / "datanode-1" / "tmp" / f"{'cd' * 16}.1.tmp").write_bytes(b"being written")
+    assert faults.corrupt_blob("datanode-1") == blob_id
+    assert stored.read_bytes() == b"\xefpayload"
+    assert [event.what for event in faults.events] == [f"corrupt blob {blob_id} on datanode-1"]
