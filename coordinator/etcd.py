@@ -20,7 +20,7 @@ from enum import Enum
 import etcd3aio
 import grpc
 from etcd3aio import Etcd3Client, EtcdConnectionError, EtcdError, EtcdTransientError, prefix_range_end
-from etcd3aio._protobuf import Compare
+from etcd3aio._protobuf import Compare, WatchCreateRequest, WatchRequest
 
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
@@ -38,6 +38,20 @@ _CHANNEL_OPTIONS = [
 ]  # how soon a failed keepalive is retried while the lease may still live
 
 Value = bytes | str
+
+
+_WATCH_BACKOFF_S = (0.05, 1.0)  # first and longest wait before a broken watch reconnects
+_WATCH_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def _watch_requests(
+    key: bytes, range_end: bytes, start_revision: int, finished: asyncio.Event
+) -> AsyncIterator[WatchRequest]:
+    """The request side of one watch stream: the create request, then open until ``finished``."""
+    yield WatchRequest(
+        create_request=WatchCreateRequest(key=key, range_end=range_end, start_revision=start_revision)
+    )
+    await finished.wait()
 
 
 def _to_bytes(value: Value) -> bytes:
@@ -351,12 +365,12 @@ class EtcdClient:
             response = await self._lease.grant(int(ttl_s), timeout=self.request_timeout_s)
         return int(response.ID), int(response.TTL)
 
-    async def keep_alive_once(self, lease_id: int) -> int:
+    async def keep_alive_once(self, lease_id: int, timeout_s: float | None = None) -> int:
         """Refreshes the lease once; returns its new TTL in seconds, 0 if the lease no longer exists."""
         with _etcd_errors("lease keepalive"):
             stream = self._lease.keep_alive(lease_id)
             try:
-                async with asyncio.timeout(self.request_timeout_s):
+                async with asyncio.timeout(timeout_s or self.request_timeout_s):
                     async for response in stream:
                         return max(0, int(response.TTL))
             finally:
@@ -369,10 +383,13 @@ class EtcdClient:
         Unreachable etcd is retried quickly: the lease may still be alive when it comes back.
         """
         interval_s = max(ttl_s / 3.0, 0.1)
+        # A member that hangs (stopped, cut off) holds a call until its timeout: give up on it soon
+        # enough that retries, which the channel sends to the next member, still beat the lease.
+        attempt_timeout_s = min(self.request_timeout_s, max(ttl_s / 6.0, 0.5))
         while True:
             await asyncio.sleep(interval_s)
             try:
-                remaining_s = await self.keep_alive_once(lease_id)
+                remaining_s = await self.keep_alive_once(lease_id, attempt_timeout_s)
             except StrataError as error:
                 _log.warning("lease %x keepalive failed: %s", lease_id, error.message)
                 interval_s = _KEEPALIVE_RETRY_S
@@ -419,32 +436,48 @@ class EtcdClient:
     async def _watch_range(
         self, key: str, range_end: bytes | None, start_revision: int | None
     ) -> AsyncIterator[WatchEvent]:
-        responses = self._watch.watch(key, range_end=range_end, start_revision=start_revision or 0)
-        try:
-            async for response in responses:
-                if response.compact_revision > 0:
-                    raise WatchCompactedError(int(response.compact_revision))
-                if response.canceled:
+        next_revision = start_revision or 0
+        backoff_s = _WATCH_BACKOFF_S[0]
+        while True:
+            finished = asyncio.Event()
+            stream = self._watch._stub.Watch(
+                _watch_requests(key.encode("utf-8"), range_end or b"", next_revision, finished)
+            )
+            try:
+                async for response in stream:
+                    if response.compact_revision > 0:
+                        raise WatchCompactedError(int(response.compact_revision))
+                    if response.canceled:
+                        raise StrataError(
+                            ErrorReason.INTERNAL, f"etcd cancelled the watch: {response.cancel_reason}"
+                        )
+                    if response.header.revision > 0:
+                        next_revision = int(response.header.revision) + 1
+                    backoff_s = _WATCH_BACKOFF_S[0]
+                    for event in response.events:
+                        is_delete = event.type == 1  # mvccpb.Event.DELETE
+                        yield WatchEvent(
+                            type=WatchEventType.DELETE if is_delete else WatchEventType.PUT,
+                            key=event.kv.key.decode("utf-8"),
+                            value=b"" if is_delete else bytes(event.kv.value),
+                            revision=int(event.kv.mod_revision),
+                            create_revision=0 if is_delete else int(event.kv.create_revision),
+                        )
+                return
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in _WATCH_RETRY_CODES:
                     raise StrataError(
-                        ErrorReason.INTERNAL, f"etcd cancelled the watch: {response.cancel_reason}"
-                    )
-                for event in response.events:
-                    is_delete = event.type == 1  # mvccpb.Event.DELETE
-                    yield WatchEvent(
-                        type=WatchEventType.DELETE if is_delete else WatchEventType.PUT,
-                        key=event.kv.key.decode("utf-8"),
-                        value=b"" if is_delete else bytes(event.kv.value),
-                        revision=int(event.kv.mod_revision),
-                        create_revision=0 if is_delete else int(event.kv.create_revision),
-                    )
-        except grpc.aio.AioRpcError as error:
-            raise StrataError(
-                ErrorReason.INTERNAL, f"etcd watch: {error.code().name} {error.details()}"
-            ) from error
-        finally:
-            # Closing from a cancelled task can find the inner stream mid-step; it is finished anyway.
-            with contextlib.suppress(RuntimeError):
-                await responses.aclose()  # type: ignore[attr-defined]
+                        ErrorReason.INTERNAL, f"etcd watch: {error.code().name} {error.details()}"
+                    ) from error
+                # The member went away (killed, restarted): resume after the last revision delivered.
+                _log.warning("etcd watch %s: %s, reconnecting in %.2fs", key, error.code().name, backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, _WATCH_BACKOFF_S[1])
+            finally:
+                # Ends the request stream, so gRPC's task feeding it finishes instead of being
+                # collected while pending (a broken stream does not cancel it).
+                finished.set()
+                stream.cancel()
 
     # ---- elections ----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ def _up(args: argparse.Namespace) -> int:
         datanodes=args.datanodes,
         gateways=args.gateways,
         gateway_base_port=args.port_base,
+        etcd_members=args.etcd_members,
     )
     launcher = _launcher(args)
     try:
@@ -207,6 +208,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     up.add_argument("--datanodes", type=int, default=3, help="how many data nodes (default 3)")
     up.add_argument("--gateways", type=int, default=2, help="how many S3 gateways (default 2)")
+    up.add_argument(
+        "--etcd",
+        dest="etcd_members",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="how many etcd members form the cluster's etcd (default 1; 3 survives the loss of one)",
+    )
     up.add_argument(
         "--port-base",
         type=int,

@@ -22,7 +22,9 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from strata.netns import LocalNetwork
 from strata.runtime.errors import StartupError
 from strata.settings import load_certificates
 from strata.testing.etcd import find_etcd_binary
@@ -52,6 +54,7 @@ class ClusterState:
     etcd: str = ""
     processes: list[ProcessRecord] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=dict)  # LocalNetwork.to_dict() when namespaced
 
     def save(self) -> None:
         path = Path(self.workdir) / STATE_FILE
@@ -62,6 +65,7 @@ class ClusterState:
                     "etcd": self.etcd,
                     "processes": [asdict(p) for p in self.processes],
                     "extra_env": self.extra_env,
+                    "network": self.network,
                 },
                 indent=2,
             )
@@ -78,6 +82,7 @@ class ClusterState:
             raw.get("etcd", ""),
             [ProcessRecord(**p) for p in raw["processes"]],
             raw.get("extra_env", {}),
+            raw.get("network", {}),
         )
 
 
@@ -140,7 +145,9 @@ def _terminate(pid: int, kill_signal: int) -> None:
             os.kill(pid, signal.SIGCONT)
 
 
-def _wait_tcp(port: int, timeout: float, proc: subprocess.Popen[bytes], name: str, log: Path) -> None:
+def _wait_tcp(
+    host: str, port: int, timeout: float, proc: subprocess.Popen[bytes], name: str, log: Path
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -148,10 +155,10 @@ def _wait_tcp(port: int, timeout: float, proc: subprocess.Popen[bytes], name: st
             raise ClusterError(f"{name} exited with status {proc.returncode}:\n{tail}")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+            if sock.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.05)
-    raise ClusterError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s (log: {log})")
+    raise ClusterError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s (log: {log})")
 
 
 def _wait_http(url: str, timeout: float) -> None:
@@ -182,6 +189,24 @@ class ClusterSpec:
     repair_grace_s: float = 600.0  # how long a datanode may be down before its blobs move
     extra_env: dict[str, str] = field(default_factory=dict)
     metanode_args: list[str] = field(default_factory=list)  # e.g. ["--log-retention", "100"]
+    etcd_members: int = 1  # 1, or 3 for a cluster that survives the loss of one member
+    # Processes (e.g. "metanode-2", "etcd-3") run in network namespaces of their own, so that
+    # strata.testing.faults can cut them off; the cluster then runs on a private bridge (strata.netns).
+    namespaced: tuple[str, ...] = ()
+
+
+def etcd_member_names(members: int) -> list[str]:
+    return ["etcd"] if members == 1 else [f"etcd-{index}" for index in range(1, members + 1)]
+
+
+def planned_names(spec: ClusterSpec) -> list[str]:
+    return [
+        *etcd_member_names(spec.etcd_members),
+        *(f"datanode-{index}" for index in range(1, spec.datanodes + 1)),
+        *(f"metanode-{index}" for index in range(1, spec.shards * spec.replicas + 1)),
+        *(f"coordinator-{index}" for index in range(1, spec.coordinators + 1)),
+        *(f"gateway-{index}" for index in range(1, spec.gateways + 1)),
+    ]
 
 
 class LocalClusterLauncher:
@@ -206,9 +231,10 @@ class LocalClusterLauncher:
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
+        network = LocalNetwork.from_dict(state.network) if state.network else None
         with open(log_path, "ab") as log_file:
             proc = subprocess.Popen(
-                argv,
+                [*network.exec_prefix(name), *argv] if network else argv,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -223,7 +249,8 @@ class LocalClusterLauncher:
         else:
             state.processes.append(record)
         state.save()
-        _wait_tcp(port, 30.0, proc, name, log_path)
+        host = network.host_of(name) if network else "127.0.0.1"
+        _wait_tcp(host, port, 30.0, proc, name, log_path)
         return proc
 
     def _record(self, name: str) -> tuple[ClusterState, ProcessRecord]:
@@ -285,45 +312,25 @@ class LocalClusterLauncher:
         if existing and any(is_alive(p.pid) for p in existing.processes):
             raise ClusterError(f"a cluster is already running from {self.workdir}; run 'strata cluster down'")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        etcd_binary = find_etcd_binary()
+        find_etcd_binary()  # fails early with the install hint
         state = ClusterState(str(self.workdir), extra_env=dict(spec.extra_env))
         taken: set[int] = set()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
         env.pop("STRATA_JSON_LOGS", None)
         strata = [sys.executable, "-m", "strata.cli"]
         scheme = "https" if load_certificates(env) else "http"
+        unknown = sorted(set(spec.namespaced) - set(planned_names(spec)))
+        if unknown:
+            raise ClusterError(f"no process to place in a namespace named {', '.join(unknown)}")
+        if spec.namespaced:
+            state.network = LocalNetwork.create(list(spec.namespaced)).to_dict()
+            state.save()  # so that down() removes the network whatever fails next
+
+        def host(name: str) -> str:
+            return LocalNetwork.from_dict(state.network).host_of(name) if state.network else "127.0.0.1"
+
         try:
-            client_port, peer_port = pick_port(None, taken), pick_port(None, taken)
-            state.etcd = f"127.0.0.1:{client_port}"
-            self._spawn(
-                state,
-                "etcd",
-                "etcd",
-                [
-                    etcd_binary,
-                    "--name",
-                    "strata-etcd",
-                    "--data-dir",
-                    str(self.workdir / "etcd"),
-                    "--listen-client-urls",
-                    f"http://127.0.0.1:{client_port}",
-                    "--advertise-client-urls",
-                    f"http://127.0.0.1:{client_port}",
-                    "--listen-peer-urls",
-                    f"http://127.0.0.1:{peer_port}",
-                    "--initial-advertise-peer-urls",
-                    f"http://127.0.0.1:{peer_port}",
-                    "--initial-cluster",
-                    f"strata-etcd=http://127.0.0.1:{peer_port}",
-                    "--heartbeat-interval",
-                    "50",
-                    "--election-timeout",
-                    "500",
-                ],
-                client_port,
-                state.etcd,
-                env,
-            )
+            self._start_etcd(state, spec.etcd_members, taken, env)
             common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
             for index in range(1, spec.datanodes + 1):
                 port = pick_port(None, taken)
@@ -339,14 +346,14 @@ class LocalClusterLauncher:
                         "--node-id",
                         name,
                         "--listen",
-                        f"127.0.0.1:{port}",
+                        f"{host(name)}:{port}",
                         "--data-dir",
                         str(self.workdir / name),
                         "--location",
                         "us-east-1",
                     ],
                     port,
-                    f"127.0.0.1:{port}",
+                    f"{host(name)}:{port}",
                     env,
                 )
             for index in range(1, spec.shards * spec.replicas + 1):
@@ -376,21 +383,72 @@ class LocalClusterLauncher:
                         "--node-id",
                         name,
                         "--host",
-                        "127.0.0.1",
+                        host(name),
                         "--port",
                         str(port),
                         "--intent-ttl",
                         str(spec.intent_ttl_s),
                     ],
                     port,
-                    f"{scheme}://127.0.0.1:{port}",
+                    f"{scheme}://{host(name)}:{port}",
                     env,
                 )
-                _wait_http(f"{scheme}://127.0.0.1:{port}/_/healthcheck", 30.0)
+                _wait_http(f"{scheme}://{host(name)}:{port}/_/healthcheck", 30.0)
         except BaseException:
             self.down()
             raise
         return state
+
+    def _start_etcd(self, state: ClusterState, members: int, taken: set[int], env: dict[str, str]) -> None:
+        """One etcd member, or several forming one cluster; every role is given all of their endpoints."""
+        if members < 1 or members % 2 == 0:
+            raise ClusterError(f"etcd needs an odd number of members (1 or 3), not {members}")
+        network = LocalNetwork.from_dict(state.network) if state.network else None
+        names = etcd_member_names(members)
+        hosts = {name: network.host_of(name) if network else "127.0.0.1" for name in names}
+        ports = {name: (pick_port(None, taken), pick_port(None, taken)) for name in names}
+        single = members == 1
+        member_names = {name: "strata-etcd" if single else name for name in names}
+        initial_cluster = ",".join(
+            f"{member_names[name]}=http://{hosts[name]}:{ports[name][1]}" for name in names
+        )
+        state.etcd = ",".join(f"{hosts[name]}:{ports[name][0]}" for name in names)
+        for name in names:
+            client_port, peer_port = ports[name]
+            # A member listens before its peers are up; the cluster is ready once one answers healthy.
+            self._spawn(
+                state,
+                "etcd",
+                name,
+                [
+                    find_etcd_binary(),
+                    "--name",
+                    member_names[name],
+                    "--data-dir",
+                    str(self.workdir / name),
+                    "--listen-client-urls",
+                    f"http://{hosts[name]}:{client_port}",
+                    "--advertise-client-urls",
+                    f"http://{hosts[name]}:{client_port}",
+                    "--listen-peer-urls",
+                    f"http://{hosts[name]}:{peer_port}",
+                    "--initial-advertise-peer-urls",
+                    f"http://{hosts[name]}:{peer_port}",
+                    "--initial-cluster",
+                    initial_cluster,
+                    "--initial-cluster-state",
+                    "new",
+                    "--heartbeat-interval",
+                    "50",
+                    "--election-timeout",
+                    "500",
+                ],
+                client_port,
+                f"{hosts[name]}:{client_port}",
+                env,
+            )
+        for name in names:
+            _wait_http(f"http://{hosts[name]}:{ports[name][0]}/health", 30.0)
 
     def _spawn_metanode(
         self,
@@ -410,7 +468,7 @@ class LocalClusterLauncher:
             [
                 sys.executable, "-m", "strata.cli", "metanode", *common,
                 "--node-id", name,
-                "--listen", f"127.0.0.1:{port}",
+                "--listen", f"{self._host(state, name)}:{port}",
                 "--data-dir", str(self.workdir / name),
                 "--shard", shard,
                 "--replicas", str(spec.replicas),
@@ -420,7 +478,7 @@ class LocalClusterLauncher:
                 *spec.metanode_args,
             ],
             port,
-            f"127.0.0.1:{port}",
+            f"{self._host(state, name)}:{port}",
             env,
         )  # fmt: skip
 
@@ -435,9 +493,19 @@ class LocalClusterLauncher:
     ) -> None:
         port = pick_port(None, taken)
         argv = [sys.executable, "-m", "strata.cli", "coordinator", *common, "--node-id", name]
-        argv += ["--listen", f"127.0.0.1:{port}", "--repair-interval", str(spec.repair_interval_s)]
+        argv += [
+            "--listen",
+            f"{self._host(state, name)}:{port}",
+            "--repair-interval",
+            str(spec.repair_interval_s),
+        ]
         argv += ["--repair-grace", str(spec.repair_grace_s)]
-        self._spawn(state, "coordinator", name, argv, port, f"127.0.0.1:{port}", env)
+        self._spawn(state, "coordinator", name, argv, port, f"{self._host(state, name)}:{port}", env)
+
+    @staticmethod
+    def _host(state: ClusterState, name: str) -> str:
+        """The address ``name`` listens on: 127.0.0.1, or its own when the cluster runs on a bridge."""
+        return LocalNetwork.from_dict(state.network).host_of(name) if state.network else "127.0.0.1"
 
     def add_shard(self, spec: ClusterSpec) -> str:
         """Starts ``spec.replicas`` metanodes of a new shard in the running cluster; returns its id.
@@ -479,6 +547,8 @@ class LocalClusterLauncher:
                 stopped.append(record)
             else:
                 not_running.append(record)
+        if state.network:
+            LocalNetwork.from_dict(state.network).destroy()
         (self.workdir / STATE_FILE).unlink(missing_ok=True)
         return stopped, not_running
 
