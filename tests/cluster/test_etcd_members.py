@@ -98,7 +98,7 @@ def test_three_member_etcd_survives_killing_its_leader(tmp_path: Path) -> None:
             if error is not None:
                 failures.append(error)
         assert not failures, failures
-        for kind, count in (("gateway", 2), ("datanode", 2), ("metanode", 1)):
+        for kind, count in (("gateway", 2), ("datanode", 2), ("metanode", 3)):
             assert len(asyncio.run(registered(survivors, kind))) == count, kind
 
         # The killed member rejoins and catches up.
