@@ -9,6 +9,7 @@ from contextlib import aclosing
 import grpc
 
 from datanode.backend import Backend, validate_blob_id
+from datanode.scrubbing import rate_from_mb_per_s, scrub_pass
 from protos import data_pb2_grpc
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
 from protos.data_pb2 import (
@@ -20,6 +21,8 @@ from protos.data_pb2 import (
     ListBlobsResponse,
     PutChunk,
     PutResponse,
+    ScrubProgress,
+    ScrubRequest,
 )
 from protos.errors import StrataError, abort_with
 from strata.runtime.log import log_fields
@@ -123,6 +126,19 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             await abort_with(context, error)
         except Exception:
             await _abort_internal(context, "ListBlobs")
+
+    async def Scrub(  # noqa: N802
+        self, request: ScrubRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ScrubProgress]:
+        try:
+            rate = rate_from_mb_per_s(request.rate_mb_per_s)
+            async with aclosing(scrub_pass(self.backend, rate)) as progress:
+                async for message in progress:
+                    yield message
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Scrub")
 
 
 async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterator[bytes]:
