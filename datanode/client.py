@@ -241,9 +241,13 @@ class DataNodeClient:
         finally:
             call.cancel()
 
-    async def scrub(self, rate_mb_per_s: float) -> AsyncGenerator[ScrubProgress, None]:
-        """One scrub pass of the node at ``rate_mb_per_s`` (0: unbounded), as its progress messages."""
-        call = self._stub.Scrub(ScrubRequest(rate_mb_per_s=rate_mb_per_s), metadata=outgoing_metadata())
+    async def scrub(
+        self, rate_mb_per_s: float, *, unhealed_only: bool = False
+    ) -> AsyncGenerator[ScrubProgress, None]:
+        """One scrub pass of the node at ``rate_mb_per_s`` (0: unbounded), as its progress messages
+        (``unhealed_only``: just the quarantined blobs still waiting for a healed copy)."""
+        request = ScrubRequest(rate_mb_per_s=rate_mb_per_s, unhealed_only=unhealed_only)
+        call = self._stub.Scrub(request, metadata=outgoing_metadata())
         try:
             async for progress in call:
                 yield progress

@@ -47,12 +47,19 @@ def rate_from_mb_per_s(rate_mb_per_s: float) -> float | None:
 
 
 async def scrub_pass(
-    backend: Backend, rate_bytes_per_s: float | None, report_interval_s: float = REPORT_INTERVAL_S
+    backend: Backend,
+    rate_bytes_per_s: float | None,
+    report_interval_s: float = REPORT_INTERVAL_S,
+    *,
+    unhealed_only: bool = False,
 ) -> AsyncGenerator[ScrubProgress, None]:
     """Progress of one pass: first the blobs still waiting to be healed from an earlier quarantine,
     then running counts (at least every ``report_interval_s``, and at once for each corrupt blob),
-    and last a message with ``done`` set."""
+    and last a message with ``done`` set. ``unhealed_only``: the first message is the last."""
     waiting = await backend.unhealed_quarantined()
+    if unhealed_only:
+        yield ScrubProgress(corrupt_blob_ids=waiting, done=True)
+        return
     blob_ids = [blob_id async for blob_id in backend.list_blobs()]
     yield ScrubProgress(blobs_total=len(blob_ids), corrupt_blob_ids=waiting)
     pace = Pacer(rate_bytes_per_s)

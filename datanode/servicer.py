@@ -53,7 +53,15 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                     f"this node serves location {self.location!r}, not {header.location!r}",
                 )
             # The backend stores the blob only if the stream reaches its end message; else it discards it.
-            size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+            try:
+                size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+            except StrataError as error:
+                if error.reason == ErrorReason.INSUFFICIENT_STORAGE:
+                    # Read the stream to its end first: an abort racing the client's writes reaches it
+                    # as a bare local INTERNAL error, without the reason that sends the blob elsewhere.
+                    async for _ in request_iterator:
+                        pass
+                raise
             blob = BlobRef(
                 location=header.location or self.location, blob_id=blob_id, size=size, replicas=[self.node_id]
             )
@@ -132,7 +140,8 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
     ) -> AsyncIterator[ScrubProgress]:
         try:
             rate = rate_from_mb_per_s(request.rate_mb_per_s)
-            async with aclosing(scrub_pass(self.backend, rate)) as progress:
+            scrubbing = scrub_pass(self.backend, rate, unhealed_only=request.unhealed_only)
+            async with aclosing(scrubbing) as progress:
                 async for message in progress:
                     yield message
         except StrataError as error:

@@ -86,10 +86,12 @@ class ListBlobsResponse(_message.Message):
     def __init__(self, blob_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ScrubRequest(_message.Message):
-    __slots__ = ("rate_mb_per_s",)
+    __slots__ = ("rate_mb_per_s", "unhealed_only")
     RATE_MB_PER_S_FIELD_NUMBER: _ClassVar[int]
+    UNHEALED_ONLY_FIELD_NUMBER: _ClassVar[int]
     rate_mb_per_s: float
-    def __init__(self, rate_mb_per_s: _Optional[float] = ...) -> None: ...
+    unhealed_only: bool
+    def __init__(self, rate_mb_per_s: _Optional[float] = ..., unhealed_only: _Optional[bool] = ...) -> None: ...
 
 class ScrubProgress(_message.Message):
     __slots__ = ("blobs_total", "blobs_checked", "bytes_checked", "corrupt_blob_ids", "done")
