@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from strata.admin import repair
+from strata.admin import repair, scrub
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     admin = commands.add_parser("admin", help="operator commands against a running cluster")
     actions = admin.add_subparsers(dest="admin_command", required=True)
     repair.add_command(actions)
+    scrub.add_command(actions)
