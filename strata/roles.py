@@ -134,6 +134,8 @@ async def _datanode(args: argparse.Namespace) -> None:
     if args.data_dir:
         await asyncio.to_thread(usable_directory, args.data_dir, "data directory (--data-dir)")
     details = _datanode_details(args)
+    if args.type == "file" and args.disk_reserve_mb:
+        details.setdefault("reserveBytes", int(args.disk_reserve_mb * 1_000_000))
     backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
     etcd = await _connect_etcd(args.etcd)
@@ -354,6 +356,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
 def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     metanode = commands.add_parser("metanode", help="run a metadata node (cluster role)")
     _common(metanode)
@@ -399,6 +408,13 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     datanode.add_argument("--location", default="us-east-1", help="location constraint served")
     datanode.add_argument("--type", default="file", help="backend type (file, mem, ...)")
     datanode.add_argument("--details", default="{}", help="backend details as JSON")
+    datanode.add_argument(
+        "--disk-reserve-mb",
+        type=_non_negative_float,
+        default=os.environ.get("STRATA_DISK_RESERVE_MB", "0"),
+        help="free disk space (MB) writes never use; below it, puts are refused so they go elsewhere "
+        "(file backend; STRATA_DISK_RESERVE_MB; default 0: until the disk is full)",
+    )
     datanode.set_defaults(run=_runner("datanode", _datanode))
 
     gateway = commands.add_parser("gateway", help="run an S3 gateway (cluster role)")

@@ -21,11 +21,10 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datanode.client import DataNodeClient
-from metanode.client import MetadataClient
 from protos.common_pb2 import BlobRef
-from protos.metadata_pb2 import GetObjectRequest
 from strata.localcluster import ClusterSpec
 from strata.testing.cluster import LocalCluster
+from tests.cluster.blobs import blob_file, blob_of
 from tests.integration.conftest import s3_client
 
 pytestmark = pytest.mark.cluster
@@ -40,23 +39,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     with LocalCluster(tmp_path_factory.mktemp("scrub"), spec) as running:
         s3_client(running.gateway_urls[0]).create_bucket(Bucket=BUCKET)
         yield running
-
-
-def blob_of(cluster: LocalCluster, key: str) -> BlobRef:
-    async def read() -> BlobRef:
-        client = MetadataClient(cluster.processes("metanode")[0].address)
-        try:
-            md = await client.get_object(GetObjectRequest(bucket=BUCKET, key=key))
-        finally:
-            await client.close()
-        [blob] = md.blobs
-        return blob
-
-    return asyncio.run(read())
-
-
-def blob_file(cluster: LocalCluster, node_id: str, blob_id: str) -> Path:
-    return Path(cluster.launcher.workdir) / node_id / blob_id[0:2] / blob_id[2:4] / blob_id
 
 
 def flip_bytes(path: Path, position: int, count: int = 4) -> None:
@@ -80,7 +62,7 @@ def verifies(path: Path, body: bytes) -> bool:
 def put(cluster: LocalCluster, key: str, size: int) -> tuple[bytes, BlobRef]:
     body = os.urandom(size)
     s3_client(cluster.gateway_urls[0]).put_object(Bucket=BUCKET, Key=key, Body=body)
-    blob = blob_of(cluster, key)
+    blob = blob_of(cluster, BUCKET, key)
     assert len(blob.replicas) == 3
     return body, blob
 
