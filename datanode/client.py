@@ -553,11 +553,15 @@ class ReplicatedDataClient:
         for target in rendezvous_order(blob.blob_id, spare):
             if len(added) >= missing:
                 break
+            if self._recently_full(target.node_id):
+                continue  # no room there: the next node in rendezvous order takes the copy
             if before_copy is not None:
                 await before_copy(target.node_id)
             for source in sources:
                 if await self._copy(blob, source, target):
                     added.append(target.node_id)
+                    break
+                if self._recently_full(target.node_id):
                     break
         return added
 
@@ -574,6 +578,8 @@ class ReplicatedDataClient:
                     written = await self.client_for(target.address).put(blob.blob_id, blob.location, pieces)
         except (StrataError, TimeoutError) as error:
             reason = error.reason_name if isinstance(error, StrataError) else "TIMEOUT"
+            if isinstance(error, StrataError) and error.reason == ErrorReason.INSUFFICIENT_STORAGE:
+                self._full_until[target.node_id] = time.monotonic() + FULL_NODE_BACKOFF_S
             logger.warning(
                 "could not copy a blob to a new replica",
                 extra=log_fields(

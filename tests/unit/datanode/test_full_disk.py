@@ -118,3 +118,30 @@ async def test_the_datanode_answers_a_full_disk_with_its_reason(start_datanode: 
         assert refused.value.reason == ErrorReason.INSUFFICIENT_STORAGE
     finally:
         await client.close()
+
+
+async def test_repair_copies_go_to_the_next_node_when_a_target_is_full(start_datanode: StartDataNode) -> None:
+    holder = await start_datanode("dn-a")
+    nodes = [holder, await start_datanode("dn-full", reserve_bytes=2**50), await start_datanode("dn-c")]
+    client = ReplicatedDataClient(StaticNodeDirectory(node.info for node in nodes), replication_factor=3)
+    try:
+        data = os.urandom(CHUNK_SIZE + 1)
+        planned = client.plan(LOCATION)
+        del planned.replicas[:]
+        planned.replicas.append("dn-a")  # as if only dn-a had been live at write time
+        blob = await client.put(planned, stream(pieces_of(data, CHUNK_SIZE)))
+        protected: list[str] = []
+
+        async def before_copy(node_id: str) -> None:
+            protected.append(node_id)
+
+        assert await client.replicate(blob, before_copy=before_copy) == ["dn-c"]
+        assert await read_all(nodes[2].backend.get(blob.blob_id)) == data
+        assert sorted(protected) == ["dn-c", "dn-full"]  # two copies were missing: both were tried
+        # Once it said it is full, the next pass does not even try it.
+        protected.clear()
+        blob.replicas.append("dn-c")
+        assert await client.replicate(blob, before_copy=before_copy) == []
+        assert protected == []
+    finally:
+        await client.close()
