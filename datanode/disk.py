@@ -487,7 +487,7 @@ class DiskBackend:
             if error.reason == ErrorReason.BLOB_NOT_FOUND:
                 return BlobCheck(0, False)
             if error.reason == ErrorReason.BLOB_CORRUPT:
-                # Not moved: deleted, or replaced by a healed copy, since it was opened.
+                # Corrupt only if moved now: else it was deleted or healed since it was opened.
                 return BlobCheck(0, any(found_corrupt))
             raise
         checked = 0
