@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import errno
 import os
 import re
@@ -360,7 +361,9 @@ class DiskBackend:
         return os.path.join(self.root, blob_id[0:2], blob_id[2:4], blob_id)
 
     async def _run(self, function: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.wrap_future(self._executor.submit(function, *args))
+        # In the caller's context, so what the thread logs (a quarantine) carries the request id.
+        context = contextvars.copy_context()
+        return await asyncio.wrap_future(self._executor.submit(context.run, function, *args))
 
     async def start(self) -> None:
         """Creates the directories and removes temporaries left by a crash; idempotent."""
@@ -419,7 +422,8 @@ class DiskBackend:
     def _submit_chunk_read(
         self, opened: _OpenRange, blob_id: str, index: int
     ) -> concurrent.futures.Future[bytes]:
-        return self._executor.submit(self._read_chunk_or_quarantine, opened, blob_id, index)
+        context = contextvars.copy_context()
+        return self._executor.submit(context.run, self._read_chunk_or_quarantine, opened, blob_id, index)
 
     def _read_chunk_or_quarantine(self, opened: _OpenRange, blob_id: str, index: int) -> bytes:
         try:

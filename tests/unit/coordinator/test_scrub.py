@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -13,9 +14,11 @@ from coordinator.scrub import Scrubber, ScrubStats
 from datanode.backend import CHUNK_SIZE, BlobCheck
 from datanode.client import ReplicatedDataClient, StaticNodeDirectory
 from datanode.disk import DiskBackend
+from datanode.quarantine import quarantined_copies
 from datanode.server import bound_port, start_server
 from protos.common_pb2 import BlobRef
 from protos.data_pb2 import ScrubProgress
+from protos.errors import StrataError
 from tests.unit.datanode.datanode_testing import RunningDataNode, flip_byte, pieces_of, read_all, stream
 
 LOCATION = "us-east-1"
@@ -140,3 +143,41 @@ async def test_a_datanode_that_is_down_fails_its_part_and_the_rest_goes_on(
     assert stats.nodes_failed == 1 and stats.nodes_scrubbed == 2
     assert stats.corrupt == 1 and stats.healed == 1  # from dn-b, the one good copy left reachable
     assert await read_all(node(trio, "dn-a").backend.get(blob.blob_id)) == body
+
+
+async def healed_after(datanode: RunningDataNode, blob: BlobRef, quarantines: int) -> None:
+    """Waits (bounded) until ``blob`` was quarantined ``quarantines`` times on the node and is back."""
+    for _ in range(500):
+        back = await datanode.backend.head(blob.blob_id) == blob.size
+        if back and len(quarantined_copies(datanode.backend.root, blob.blob_id)) == quarantines:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"blob {blob.blob_id} was not healed on {datanode.node_id}")
+
+
+async def test_once_started_the_scrubber_heals_without_being_asked(
+    trio: list[RunningDataNode], data: ReplicatedDataClient
+) -> None:
+    blob, body = await put_random(data, 4096)
+    rotten_on = node(trio, "dn-c")
+    flip_byte(rotten_on.backend.blob_path(blob.blob_id), 100)
+    scrubber = Scrubber(
+        Datanodes(replica.info for replica in trio),
+        data,
+        rate_mb_per_s=0,
+        interval_s=3600,
+        heal_interval_s=0.05,
+    )
+    scrubber.start()
+    try:
+        # The first full pass finds the rot and heals it ...
+        await healed_after(rotten_on, blob, quarantines=1)
+        assert await rotten_on.backend.verify(blob.blob_id) == BlobCheck(4096, False)
+        # ... and a read that quarantines it later is healed by a quick pass, long before the next full one.
+        flip_byte(rotten_on.backend.blob_path(blob.blob_id), 200)
+        with pytest.raises(StrataError):
+            await read_all(rotten_on.backend.get(blob.blob_id))
+        await healed_after(rotten_on, blob, quarantines=2)
+        assert await read_all(rotten_on.backend.get(blob.blob_id)) == body
+    finally:
+        await scrubber.stop()
