@@ -6,8 +6,10 @@ corrupt, so the replica reads as missing; the scrubber then heals each one: it f
 other datanodes of the same location that hold the blob (``Head``), copies it back from one
 of them onto the node that lost it (the repair copy path of ``ReplicatedDataClient``: the
 source verifies every chunk as it sends it), and so the blob's recorded replicas are whole
-again without any metadata change. A blob no live datanode holds a good copy of is logged as
-an error and counted (``unrecoverable``) at every pass until it is deleted; nothing drops it.
+again without any metadata change. A blob no datanode of its location holds a good copy of is
+logged as an error and counted (``unrecoverable``) at every pass until it is deleted; nothing
+drops it. While some datanode of the location is down or unreachable (it may hold a good copy),
+the blob counts as ``heal_failed`` and is tried again at the next pass.
 
 Between full passes, a quick pass every ``heal_interval_s`` heals only what was quarantined
 meanwhile (by a GET that met a corrupt replica, say), without re-reading anything.
@@ -50,8 +52,8 @@ class ScrubStats:
     bytes_checked: int = 0
     corrupt: int = 0  # corrupt replicas found (and quarantined), this pass or earlier and not yet healed
     healed: int = 0  # of those, copied back from a good replica
-    unrecoverable: int = 0  # no live datanode of the location holds a good copy
-    heal_failed: int = 0  # a good copy exists but could not be copied now: retried next pass
+    unrecoverable: int = 0  # no datanode of the location holds a good copy
+    heal_failed: int = 0  # a good copy exists, or may on a datanode down now, but was not copied: retried
 
     def __add__(self, other: ScrubStats) -> ScrubStats:
         return ScrubStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -158,6 +160,12 @@ class Scrubber:
         self._healing.add((node.node_id, blob_id))
         try:
             return await self._heal_from_peers(node, blob_id)
+        except StrataError as error:  # e.g. a datanode left the cluster meanwhile
+            log.warning(
+                "corrupt replica not healed yet; the next pass tries again",
+                extra=log_fields(blob_id=blob_id, node_id=node.node_id, error=error.message),
+            )
+            return ScrubStats(corrupt=1, heal_failed=1)
         finally:
             self._healing.discard((node.node_id, blob_id))
 
@@ -192,17 +200,21 @@ class Scrubber:
                 extra=log_fields(blob_id=blob_id, node_id=node.node_id, source=source.node_id, size=size),
             )
             return ScrubStats(corrupt=1, healed=1)
-        if holders or unreachable:
+        if holders or unreachable or down:
+            # A good copy may exist where it cannot be reached now.
             log.warning(
                 "corrupt replica not healed yet; the next pass tries again",
-                extra=log_fields(blob_id=blob_id, node_id=node.node_id, unreachable=",".join(unreachable)),
+                extra=log_fields(
+                    blob_id=blob_id,
+                    node_id=node.node_id,
+                    unreachable=",".join(unreachable),
+                    datanodes_down=",".join(down),
+                ),
             )
             return ScrubStats(corrupt=1, heal_failed=1)
         log.error(
-            "BLOB LOST: a corrupt replica has no good copy on any live datanode of its location",
-            extra=log_fields(
-                blob_id=blob_id, node_id=node.node_id, location=node.location, datanodes_down=",".join(down)
-            ),
+            "BLOB LOST: a corrupt replica has no good copy on any datanode of its location",
+            extra=log_fields(blob_id=blob_id, node_id=node.node_id, location=node.location),
         )
         return ScrubStats(corrupt=1, unrecoverable=1)
 

@@ -12,7 +12,7 @@ import pytest
 
 from coordinator.scrub import Scrubber, ScrubStats
 from datanode.backend import CHUNK_SIZE, BlobCheck
-from datanode.client import ReplicatedDataClient, StaticNodeDirectory
+from datanode.client import NodeInfo, ReplicatedDataClient, StaticNodeDirectory
 from datanode.disk import DiskBackend
 from datanode.quarantine import quarantined_copies
 from datanode.server import bound_port, start_server
@@ -181,3 +181,23 @@ async def test_once_started_the_scrubber_heals_without_being_asked(
         assert await read_all(rotten_on.backend.get(blob.blob_id)) == body
     finally:
         await scrubber.stop()
+
+
+async def test_a_blob_whose_only_sound_copy_may_be_on_a_datanode_that_is_down_is_not_called_lost(
+    trio: list[RunningDataNode], data: ReplicatedDataClient
+) -> None:
+    blob, _ = await put_random(data, 3000)
+    for replica in trio[:2]:
+        flip_byte(replica.backend.blob_path(blob.blob_id), 9)
+
+    class DnCDown(Datanodes):
+        def nodes_for_location(self, location: str) -> list[NodeInfo]:
+            return [info for info in super().nodes_for_location(location) if info.node_id != "dn-c"]
+
+        def members_for_location(self, location: str) -> list[str]:
+            return ["dn-a", "dn-b", "dn-c"]
+
+    scrubber = Scrubber(DnCDown(replica.info for replica in trio), data, rate_mb_per_s=0)
+    await scrubber.run_once()
+    stats = await scrubber.run_once(unhealed_only=True)
+    assert stats == ScrubStats(nodes_scrubbed=2, corrupt=2, heal_failed=2)
