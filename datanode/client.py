@@ -511,6 +511,12 @@ class ReplicatedDataClient:
                         resume_at=offset + sent,
                     ),
                 )
+        if last_error is not None and last_error.reason == ErrorReason.BLOB_CORRUPT:
+            # The datanodes quarantined their rotten copies, so every later read finds none: say so now.
+            raise StrataError(
+                ErrorReason.BLOB_NOT_FOUND,
+                f"no sound replica of blob {blob.blob_id}: the corrupt ones were quarantined",
+            )
         if last_error is not None and last_error.reason == ErrorReason.BACKEND_UNAVAILABLE:
             # Every replica failed, the last one because its node could not be reached.
             raise StrataError(
