@@ -9,7 +9,8 @@ and later ``aws_s3``, ``azure``, ...) through :func:`create_backend`.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from protos.common_pb2 import ErrorReason
@@ -19,6 +20,18 @@ CHUNK_SIZE = 1024 * 1024
 """Unit of streaming (and of checksumming on disk): 1 MiB."""
 
 _BLOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+Pace = Callable[[int], Awaitable[None]]
+"""Called with each number of bytes a scrub has just read; waits as long as the rate bound asks."""
+
+
+@dataclass(frozen=True)
+class BlobCheck:
+    """What verifying one blob found."""
+
+    bytes_checked: int
+    corrupt: bool  # found corrupt by this check (and quarantined: it is never served again)
 
 
 @runtime_checkable
@@ -45,6 +58,17 @@ class Backend(Protocol):
 
     def list_blobs(self) -> AsyncGenerator[str, None]:
         """Every stored blob id, in no particular order."""
+        ...
+
+    async def verify(self, blob_id: str, pace: Pace | None = None) -> BlobCheck:
+        """Re-reads the blob and checks it against its stored checksums (a missing blob checks nothing).
+
+        A corrupt blob is quarantined: Head and Get report it missing from then on.
+        """
+        ...
+
+    async def unhealed_quarantined(self) -> list[str]:
+        """Ids of blobs quarantined earlier that no healed copy has replaced (and nothing deleted)."""
         ...
 
     async def health(self) -> None:
@@ -105,7 +129,12 @@ def _file_backend(details: dict[str, Any], data_dir: str | None) -> Backend:
     root = details.get("path") or data_dir
     if not root:
         raise StrataError(ErrorReason.INVALID_ARGUMENT, "a 'file' location needs a data directory")
-    return DiskBackend(root)
+    reserve = details.get("reserveBytes", 0)
+    if not isinstance(reserve, int) or isinstance(reserve, bool) or reserve < 0:
+        raise StrataError(
+            ErrorReason.INVALID_ARGUMENT, f"reserveBytes must be a whole number >= 0, not {reserve!r}"
+        )
+    return DiskBackend(root, reserve_bytes=reserve)
 
 
 def _memory_backend(details: dict[str, Any], data_dir: str | None) -> Backend:

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from protos.data_pb2 import (
     PutEnd,
     PutHeader,
     PutResponse,
+    ScrubProgress,
+    ScrubRequest,
 )
 from protos.data_pb2_grpc import DataServiceStub
 from protos.errors import REASON_METADATA_KEY, StrataError, from_rpc_error
@@ -43,6 +46,8 @@ CLEANUP_TIMEOUT = 10.0
 # A repair copy may take DEFAULT_COPY_TIMEOUT seconds plus one second per DEFAULT_COPY_RATE bytes.
 DEFAULT_COPY_TIMEOUT = 30.0
 DEFAULT_COPY_RATE = 10 * 1000 * 1000
+# A datanode that answered INSUFFICIENT_STORAGE gets no new blobs placed on it for this long.
+FULL_NODE_BACKOFF_S = 10.0
 _STATUS_POLLS = 20
 _STATUS_POLL_INTERVAL = 0.01
 
@@ -236,6 +241,21 @@ class DataNodeClient:
         finally:
             call.cancel()
 
+    async def scrub(
+        self, rate_mb_per_s: float, *, unhealed_only: bool = False
+    ) -> AsyncGenerator[ScrubProgress, None]:
+        """One scrub pass of the node at ``rate_mb_per_s`` (0: unbounded), as its progress messages
+        (``unhealed_only``: just the quarantined blobs still waiting for a healed copy)."""
+        request = ScrubRequest(rate_mb_per_s=rate_mb_per_s, unhealed_only=unhealed_only)
+        call = self._stub.Scrub(request, metadata=outgoing_metadata())
+        try:
+            async for progress in call:
+                yield progress
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
+        finally:
+            call.cancel()
+
     async def close(self) -> None:
         await self._channel.close()
 
@@ -292,18 +312,14 @@ _FALLBACK_REASONS = frozenset(
 )
 
 
-async def _all(awaitables: Sequence[Awaitable[_T]]) -> list[_T]:
-    """Awaits all concurrently; on the first failure cancels the rest and raises it."""
+async def _settle(awaitables: Sequence[Awaitable[_T]]) -> list[_T | BaseException]:
+    """Awaits all concurrently; each result is its value or the exception it raised."""
     if len(awaitables) == 1:
-        return [await awaitables[0]]
-    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+        try:
+            return [await awaitables[0]]
+        except Exception as error:
+            return [error]
+    return list(await asyncio.gather(*awaitables, return_exceptions=True))
 
 
 def write_quorum(replicas_wanted: int) -> int:
@@ -332,6 +348,7 @@ class ReplicatedDataClient:
         self._replication_factor = replication_factor
         self._clients: dict[str, DataNodeClient] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._full_until: dict[str, float] = {}  # node id -> monotonic time its full disk is retried
 
     def client_for(self, address: str) -> DataNodeClient:
         client = self._clients.get(address)
@@ -340,11 +357,13 @@ class ReplicatedDataClient:
         return client
 
     def plan(self, location: str) -> BlobRef:
-        nodes = self._directory.nodes_for_location(location)
-        if not nodes:
+        live = self._directory.nodes_for_location(location)
+        if not live:
             raise StrataError(
                 ErrorReason.BACKEND_UNAVAILABLE, f"no live datanode serves location {location!r}"
             )
+        # Nodes that said their disk is full are passed over: the next ones in rendezvous order take the blob.
+        nodes = [node for node in live if not self._recently_full(node.node_id)]
         blob_id = secrets.token_hex(16)
         chosen = rendezvous_order(blob_id, nodes)[: self._replication_factor]
         wanted = self.replicas_wanted(location)
@@ -352,7 +371,9 @@ class ReplicatedDataClient:
         if len(chosen) < quorum:
             # Acknowledging fewer copies than a majority would let one more failure lose the object.
             raise StrataError(
-                ErrorReason.BACKEND_UNAVAILABLE,
+                ErrorReason.INSUFFICIENT_STORAGE
+                if len(nodes) < len(live)
+                else ErrorReason.BACKEND_UNAVAILABLE,
                 f"only {len(chosen)} of the {wanted} datanodes a blob of location {location!r} is written "
                 f"to are reachable; a write needs {quorum}",
             )
@@ -370,38 +391,77 @@ class ReplicatedDataClient:
         members.update(node.node_id for node in self._directory.nodes_for_location(location))
         return min(self._replication_factor, len(members))
 
+    def _recently_full(self, node_id: str) -> bool:
+        until = self._full_until.get(node_id)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            del self._full_until[node_id]
+            return False
+        return True
+
+    def _drop_full_replicas(
+        self, blob: BlobRef, streams: dict[str, PutStream], results: Sequence[object], quorum: int
+    ) -> None:
+        """Stops writing to the replicas whose disk is full (they removed what they had); raises any
+        other failure, or INSUFFICIENT_STORAGE once fewer than ``quorum`` replicas are left."""
+        for node_id, result in zip(list(streams), results, strict=True):
+            if not isinstance(result, BaseException):
+                continue
+            if not (isinstance(result, StrataError) and result.reason == ErrorReason.INSUFFICIENT_STORAGE):
+                raise result
+            logger.warning(
+                "a datanode's disk is full; the blob goes to the other replicas",
+                extra=log_fields(blob_id=blob.blob_id, node_id=node_id, error=result.message),
+            )
+            self._full_until[node_id] = time.monotonic() + FULL_NODE_BACKOFF_S
+            streams.pop(node_id).cancel()
+        if len(streams) < quorum:
+            raise StrataError(
+                ErrorReason.INSUFFICIENT_STORAGE,
+                f"only {len(streams)} datanodes had room for blob {blob.blob_id}; a write needs {quorum}",
+            )
+
     async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+        """Streams the blob to its planned replicas; returns it with the replicas that stored it.
+
+        A replica whose disk fills up is dropped and the write goes on while a write quorum is left
+        (the blob is then short of replicas, so its commit queues it for repair elsewhere).
+        """
         if not blob.replicas:
             raise StrataError(ErrorReason.INVALID_ARGUMENT, "a planned BlobRef names its replicas")
-        clients = [self.client_for(self._live_node(node_id).address) for node_id in blob.replicas]
-        streams = [client.open_put() for client in clients]
+        # plan() checked the quorum among live nodes; a full disk must not take the write below it.
+        quorum = min(write_quorum(blob.replicas_wanted or len(blob.replicas)), len(blob.replicas))
+        streams = {
+            node_id: self.client_for(self._live_node(node_id).address).open_put() for node_id in blob.replicas
+        }
+        opened = list(streams.values())
         finishing = False
         try:
             header = encode_put_header(blob.blob_id, blob.location)
-            await _all([stream.write(header) for stream in streams])
+            results = await _settle([stream.write(header) for stream in streams.values()])
+            self._drop_full_replicas(blob, streams, results, quorum)
             size = 0
             async for chunk in chunks:
                 size += memoryview(chunk).nbytes
                 for message in encode_put_data(chunk):
-                    await _all([stream.write(message) for stream in streams])
+                    results = await _settle([stream.write(message) for stream in streams.values()])
+                    self._drop_full_replicas(blob, streams, results, quorum)
             finishing = True
             # Let every replica settle before reacting to a failure: a replica that already got the
             # end message may still be storing the blob, and the cleanup must come after that.
             settled = await asyncio.gather(
-                *(stream.finish(size) for stream in streams), return_exceptions=True
+                *(stream.finish(size) for stream in streams.values()), return_exceptions=True
             )
-            failures = [result for result in settled if isinstance(result, BaseException)]
-            if failures:
-                raise failures[0]
-            written = [result for result in settled if not isinstance(result, BaseException)]
+            self._drop_full_replicas(blob, streams, settled, quorum)
+            sizes = {result.size for result in settled if isinstance(result, BlobRef)}
         except BaseException as error:
-            for stream in streams:
+            for stream in opened:
                 stream.cancel()
             # Before the end of the stream is sent, a cancelled Put stores nothing; after it, some may have.
             if finishing:
                 await self._discard(blob, cancelled=isinstance(error, asyncio.CancelledError))
             raise
-        sizes = {replica.size for replica in written}
         if len(sizes) != 1:
             await self._discard(blob, cancelled=False)
             raise StrataError(
@@ -411,34 +471,52 @@ class ReplicatedDataClient:
             location=blob.location,
             blob_id=blob.blob_id,
             size=sizes.pop(),
-            replicas=list(blob.replicas),
+            replicas=[node_id for node_id in blob.replicas if node_id in streams],
             replicas_wanted=blob.replicas_wanted,
         )
 
     async def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
+        """The blob's bytes from the first replica that serves them.
+
+        A replica that fails (unreachable, missing, or corrupt: the datanode checks every chunk
+        before sending it, and quarantines a corrupt blob) is replaced by the next, which resumes
+        right after the bytes already yielded: blobs never change, so every replica holds the same.
+        """
         last_error: StrataError | None = None
+        sent = 0
         for node_id in self._replica_ids(blob):
             node = self._directory.node(node_id)
             if node is None:
                 last_error = StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"datanode {node_id} is not live")
                 continue
-            yielded = False
             try:
+                remaining = -1 if length == -1 else length - sent
                 async with aclosing(
-                    self.client_for(node.address).get(blob.blob_id, offset, length)
+                    self.client_for(node.address).get(blob.blob_id, offset + sent, remaining)
                 ) as pieces:
                     async for piece in pieces:
-                        yielded = True
+                        sent += len(piece)
                         yield piece
                 return
             except StrataError as error:
-                if yielded or error.reason not in _FALLBACK_REASONS:
+                if error.reason not in _FALLBACK_REASONS:
                     raise
                 last_error = error
                 logger.warning(
                     "replica read failed, trying the next one",
-                    extra=log_fields(blob_id=blob.blob_id, node_id=node_id, reason=error.reason_name),
+                    extra=log_fields(
+                        blob_id=blob.blob_id,
+                        node_id=node_id,
+                        reason=error.reason_name,
+                        resume_at=offset + sent,
+                    ),
                 )
+        if last_error is not None and last_error.reason == ErrorReason.BLOB_CORRUPT:
+            # The datanodes quarantined their rotten copies, so every later read finds none: say so now.
+            raise StrataError(
+                ErrorReason.BLOB_NOT_FOUND,
+                f"no sound replica of blob {blob.blob_id}: the corrupt ones were quarantined",
+            )
         if last_error is not None and last_error.reason == ErrorReason.BACKEND_UNAVAILABLE:
             # Every replica failed, the last one because its node could not be reached.
             raise StrataError(
@@ -481,13 +559,22 @@ class ReplicatedDataClient:
         for target in rendezvous_order(blob.blob_id, spare):
             if len(added) >= missing:
                 break
+            if self._recently_full(target.node_id):
+                continue  # no room there: the next node in rendezvous order takes the copy
             if before_copy is not None:
                 await before_copy(target.node_id)
             for source in sources:
                 if await self._copy(blob, source, target):
                     added.append(target.node_id)
                     break
+                if self._recently_full(target.node_id):
+                    break
         return added
+
+    async def copy_blob(self, blob: BlobRef, source_id: str, target_id: str) -> bool:
+        """Copies ``blob`` (``size`` known) from datanode ``source_id`` onto ``target_id``, as repair does:
+        within :meth:`copy_deadline`, verified end to end; False (logged) if it failed."""
+        return await self._copy(blob, self._live_node(source_id), self._live_node(target_id))
 
     async def _copy(self, blob: BlobRef, source: NodeInfo, target: NodeInfo) -> bool:
         """One copy of ``blob`` from ``source`` to ``target`` within its deadline; False if it failed."""
@@ -497,6 +584,8 @@ class ReplicatedDataClient:
                     written = await self.client_for(target.address).put(blob.blob_id, blob.location, pieces)
         except (StrataError, TimeoutError) as error:
             reason = error.reason_name if isinstance(error, StrataError) else "TIMEOUT"
+            if isinstance(error, StrataError) and error.reason == ErrorReason.INSUFFICIENT_STORAGE:
+                self._full_until[target.node_id] = time.monotonic() + FULL_NODE_BACKOFF_S
             logger.warning(
                 "could not copy a blob to a new replica",
                 extra=log_fields(

@@ -17,6 +17,13 @@ A write goes to a temporary file, is fdatasync'ed, renamed into place, and the d
 fsync'ed. A read verifies the CRC of every chunk its range touches and seeks straight
 to the first one. All file I/O runs in a small thread pool, never on the event loop.
 
+A blob found corrupt (by a read, a Head of its footer, or a scrub) is moved into
+``root/quarantine`` (see :mod:`datanode.quarantine`): never served again, reported missing,
+kept for inspection until a healed copy is copied back from another replica.
+
+A full disk (``ENOSPC``, or free space under ``reserve_bytes``) fails a put with
+``INSUFFICIENT_STORAGE``, and the put's temporary file is removed.
+
 One directory is owned by one backend instance: starting a backend removes any
 temporary files left by a previous process.
 """
@@ -25,19 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
+import errno
 import os
 import re
 import struct
 import threading
 import uuid
 from array import array
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import crc32c
 
-from datanode.backend import CHUNK_SIZE, blob_not_found, resolve_range, validate_blob_id
+from datanode import quarantine
+from datanode.backend import CHUNK_SIZE, BlobCheck, Pace, blob_not_found, resolve_range, validate_blob_id
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 
@@ -50,6 +61,7 @@ _TMP_SUFFIX = ".tmp"
 _SHARD_DIR = re.compile(r"[0-9a-f]{2}")
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}")
 _IO_THREADS = 8
+_FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 _T = TypeVar("_T")
 
@@ -64,6 +76,27 @@ def _file_size_for(size: int) -> int:
 
 def _corrupt(blob_id: str, why: str) -> StrataError:
     return StrataError(ErrorReason.BLOB_CORRUPT, f"blob {blob_id} is corrupt: {why}")
+
+
+def _insufficient_storage(blob_id: str, why: str) -> StrataError:
+    return StrataError(ErrorReason.INSUFFICIENT_STORAGE, f"no room for blob {blob_id}: {why}")
+
+
+@contextlib.contextmanager
+def _full_disk_is_a_reason(blob_id: str) -> Iterator[None]:
+    """A full disk is the caller's cue to write elsewhere, not an internal error."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _FULL_DISK_ERRNOS:
+            raise _insufficient_storage(blob_id, os.strerror(error.errno)) from None
+        raise
+
+
+def free_bytes(path: str) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
 
 
 def _fsync_dir(path: str) -> None:
@@ -108,21 +141,36 @@ class _BlobWriter:
     waits for it instead of closing the descriptor under it.
     """
 
-    def __init__(self, tmp_path: str) -> None:
+    def __init__(self, tmp_path: str, blob_id: str, reserve_bytes: int) -> None:
         self._tmp_path = tmp_path
+        self._blob_id = blob_id
+        self._reserve_bytes = reserve_bytes
         self._lock = threading.Lock()
-        self._fd: int | None = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._check_room(0)
+        with _full_disk_is_a_reason(blob_id):
+            self._fd: int | None = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._crcs = array("I")
         self._chunk_crc = 0
         self._chunk_filled = 0
         self.size = 0
 
+    def _check_room(self, incoming: int) -> None:
+        if (
+            self._reserve_bytes
+            and free_bytes(os.path.dirname(self._tmp_path)) - incoming < self._reserve_bytes
+        ):
+            raise _insufficient_storage(
+                self._blob_id, f"free space is below the {self._reserve_bytes}-byte reserve"
+            )
+
     def write(self, data: bytes | memoryview) -> None:
         with self._lock:
             if self._fd is None:
                 raise StrataError(ErrorReason.INTERNAL, "write after the blob was closed")
-            _write_all(self._fd, data)
             view = memoryview(data)
+            self._check_room(len(view))
+            with _full_disk_is_a_reason(self._blob_id):
+                _write_all(self._fd, view)
             self.size += len(view)
             while view:
                 take = min(len(view), CHUNK_SIZE - self._chunk_filled)
@@ -140,14 +188,15 @@ class _BlobWriter:
             if self._chunk_filled:
                 self._crcs.append(self._chunk_crc)
             crc_table = self._crcs if _is_little_endian() else _byteswapped(self._crcs)
-            _write_all(self._fd, crc_table.tobytes() + _FOOTER.pack(_MAGIC, _FORMAT_VERSION, self.size))
-            os.fdatasync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            final_dir = os.path.dirname(final_path)
-            _ensure_dir(final_dir)
-            os.rename(self._tmp_path, final_path)
-            _fsync_dir(final_dir)
+            with _full_disk_is_a_reason(self._blob_id):
+                _write_all(self._fd, crc_table.tobytes() + _FOOTER.pack(_MAGIC, _FORMAT_VERSION, self.size))
+                os.fdatasync(self._fd)
+                os.close(self._fd)
+                self._fd = None
+                final_dir = os.path.dirname(final_path)
+                _ensure_dir(final_dir)
+                os.rename(self._tmp_path, final_path)
+                _fsync_dir(final_dir)
 
     def abort(self) -> None:
         with self._lock:
@@ -195,7 +244,11 @@ class _OpenRange:
     size: int
 
 
-def _open_range(path: str, blob_id: str, offset: int, length: int) -> _OpenRange:
+OnCorrupt = Callable[[int, StrataError], bool]
+"""Called (in the I/O thread) with the open descriptor of a blob found corrupt; True if it was quarantined."""
+
+
+def _open_range(path: str, blob_id: str, offset: int, length: int, on_corrupt: OnCorrupt) -> _OpenRange:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -210,6 +263,11 @@ def _open_range(path: str, blob_id: str, offset: int, length: int) -> _OpenRange
         raw = _read_exactly(fd, _CRC_SIZE * count, size + _CRC_SIZE * first_chunk, blob_id)
         crcs = struct.unpack(f"<{count}I", raw)
         return _OpenRange(fd, start, end, first_chunk, crcs, size)
+    except StrataError as error:
+        if error.reason == ErrorReason.BLOB_CORRUPT:
+            on_corrupt(fd, error)
+        os.close(fd)
+        raise
     except BaseException:
         os.close(fd)
         raise
@@ -223,36 +281,25 @@ def _read_chunk(fd: int, blob_id: str, index: int, expected_crc: int, size: int)
     return data
 
 
-def _verify_file(path: str, blob_id: str) -> bool:
-    """True if every chunk matches its CRC (a blob deleted meanwhile counts as fine)."""
-    try:
-        opened = _open_range(path, blob_id, 0, -1)
-    except FileNotFoundError:
-        return True
-    except StrataError as error:
-        return error.reason == ErrorReason.BLOB_NOT_FOUND
-    try:
-        for offset, crc in enumerate(opened.crcs):
-            _read_chunk(opened.fd, blob_id, opened.first_chunk + offset, crc, opened.size)
-        return True
-    except StrataError:
-        return False
-    finally:
-        os.close(opened.fd)
-
-
-def _head(path: str, blob_id: str) -> int | None:
+def _head(path: str, blob_id: str, on_corrupt: OnCorrupt) -> int | None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
         return _read_size(fd, blob_id)
+    except StrataError as error:
+        if error.reason != ErrorReason.BLOB_CORRUPT:
+            raise
+        # Quarantined now, so missing: repair and the scrubber see the replica as gone.
+        on_corrupt(fd, error)
+        return None
     finally:
         os.close(fd)
 
 
-def _delete(path: str) -> None:
+def _delete(root: str, path: str, blob_id: str) -> None:
+    quarantine.release(root, blob_id)
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -286,6 +333,11 @@ def _list_blob_names(shard_dir: str) -> list[str]:
         return []
 
 
+def _make_dirs(tmp_dir: str, quarantine_dir: str) -> None:
+    os.makedirs(tmp_dir, 0o755, True)
+    os.makedirs(quarantine_dir, 0o755, True)
+
+
 def _check_usable(root: str, tmp_dir: str) -> None:
     os.statvfs(root)
     if not os.access(tmp_dir, os.W_OK | os.X_OK):
@@ -295,9 +347,12 @@ def _check_usable(root: str, tmp_dir: str) -> None:
 class DiskBackend:
     """Blob files under ``root`` (see the module docstring for the format)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, reserve_bytes: int = 0) -> None:
+        """``reserve_bytes``: free space a put never eats into (0: write until the disk is full)."""
         self.root = os.path.abspath(os.fspath(root))
+        self.reserve_bytes = reserve_bytes
         self._tmp_dir = os.path.join(self.root, _TMP_DIR)
+        self.quarantine_dir = os.path.join(self.root, quarantine.QUARANTINE_DIR)
         self._executor = concurrent.futures.ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="blob-io")
         self._started = False
         self._start_lock = asyncio.Lock()
@@ -306,7 +361,9 @@ class DiskBackend:
         return os.path.join(self.root, blob_id[0:2], blob_id[2:4], blob_id)
 
     async def _run(self, function: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.wrap_future(self._executor.submit(function, *args))
+        # In the caller's context, so what the thread logs (a quarantine) carries the request id.
+        context = contextvars.copy_context()
+        return await asyncio.wrap_future(self._executor.submit(context.run, function, *args))
 
     async def start(self) -> None:
         """Creates the directories and removes temporaries left by a crash; idempotent."""
@@ -314,7 +371,7 @@ class DiskBackend:
             return
         async with self._start_lock:
             if not self._started:
-                await self._run(os.makedirs, self._tmp_dir, 0o755, True)
+                await self._run(_make_dirs, self._tmp_dir, self.quarantine_dir)
                 await self._run(_remove_leftover_temporaries, self._tmp_dir)
                 self._started = True
 
@@ -322,7 +379,7 @@ class DiskBackend:
         validate_blob_id(blob_id)
         await self.start()
         tmp_path = os.path.join(self._tmp_dir, f"{blob_id}.{uuid.uuid4().hex}{_TMP_SUFFIX}")
-        opening = self._executor.submit(_BlobWriter, tmp_path)
+        opening = self._executor.submit(_BlobWriter, tmp_path, blob_id, self.reserve_bytes)
         try:
             writer = await asyncio.wrap_future(opening)
         except BaseException:
@@ -342,7 +399,9 @@ class DiskBackend:
     async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         validate_blob_id(blob_id)
         await self.start()
-        opened = await self._run(_open_range, self.blob_path(blob_id), blob_id, offset, length)
+        opened = await self._run(
+            _open_range, self.blob_path(blob_id), blob_id, offset, length, self._quarantiner(blob_id)
+        )
         pending: concurrent.futures.Future[bytes] | None = None
         try:
             last_index = len(opened.crcs) - 1
@@ -363,9 +422,26 @@ class DiskBackend:
     def _submit_chunk_read(
         self, opened: _OpenRange, blob_id: str, index: int
     ) -> concurrent.futures.Future[bytes]:
-        return self._executor.submit(
-            _read_chunk, opened.fd, blob_id, opened.first_chunk + index, opened.crcs[index], opened.size
-        )
+        context = contextvars.copy_context()
+        return self._executor.submit(context.run, self._read_chunk_or_quarantine, opened, blob_id, index)
+
+    def _read_chunk_or_quarantine(self, opened: _OpenRange, blob_id: str, index: int) -> bytes:
+        try:
+            return _read_chunk(
+                opened.fd, blob_id, opened.first_chunk + index, opened.crcs[index], opened.size
+            )
+        except StrataError as error:
+            if error.reason == ErrorReason.BLOB_CORRUPT:
+                self._quarantiner(blob_id)(opened.fd, error)
+            raise
+
+    def _quarantiner(self, blob_id: str) -> OnCorrupt:
+        def quarantine_file(fd: int, error: StrataError) -> bool:
+            return quarantine.quarantine(
+                self.root, self.blob_path(blob_id), blob_id, quarantine.identity_of(fd), error.message
+            )
+
+        return quarantine_file
 
     @staticmethod
     def _close_after(pending: concurrent.futures.Future[bytes] | None, fd: int) -> None:
@@ -378,12 +454,12 @@ class DiskBackend:
     async def head(self, blob_id: str) -> int | None:
         validate_blob_id(blob_id)
         await self.start()
-        return await self._run(_head, self.blob_path(blob_id), blob_id)
+        return await self._run(_head, self.blob_path(blob_id), blob_id, self._quarantiner(blob_id))
 
     async def delete(self, blob_id: str) -> None:
         validate_blob_id(blob_id)
         await self.start()
-        await self._run(_delete, self.blob_path(blob_id))
+        await self._run(_delete, self.root, self.blob_path(blob_id), blob_id)
 
     async def list_blobs(self) -> AsyncGenerator[str, None]:
         await self.start()
@@ -392,12 +468,57 @@ class DiskBackend:
                 yield name
 
     async def scrub(self) -> list[str]:
-        """Verifies every blob's checksums; returns the ids of corrupt blobs."""
+        """Verifies every blob's checksums at full speed; returns the ids of the corrupt (now quarantined)."""
         corrupt = []
         async for blob_id in self.list_blobs():
-            if not await self._run(_verify_file, self.blob_path(blob_id), blob_id):
+            if (await self.verify(blob_id)).corrupt:
                 corrupt.append(blob_id)
         return corrupt
+
+    async def verify(self, blob_id: str, pace: Pace | None = None) -> BlobCheck:
+        validate_blob_id(blob_id)
+        await self.start()
+        found_corrupt: list[bool] = []
+
+        def note_corrupt(fd: int, error: StrataError) -> bool:
+            moved = self._quarantiner(blob_id)(fd, error)
+            found_corrupt.append(moved)
+            return moved
+
+        try:
+            opened = await self._run(_open_range, self.blob_path(blob_id), blob_id, 0, -1, note_corrupt)
+        except StrataError as error:
+            if error.reason == ErrorReason.BLOB_NOT_FOUND:
+                return BlobCheck(0, False)
+            if error.reason == ErrorReason.BLOB_CORRUPT:
+                # Corrupt only if moved now: else it was deleted or healed since it was opened.
+                return BlobCheck(0, any(found_corrupt))
+            raise
+        checked = 0
+        pending: concurrent.futures.Future[bytes] | None = None
+        try:
+            for index, crc in enumerate(opened.crcs):
+                pending = self._executor.submit(
+                    _read_chunk, opened.fd, blob_id, opened.first_chunk + index, crc, opened.size
+                )
+                data = await asyncio.wrap_future(pending)
+                length = len(data)
+                pending = None
+                checked += length
+                if pace is not None:
+                    await pace(length)
+        except StrataError as error:
+            if error.reason != ErrorReason.BLOB_CORRUPT:
+                raise
+            moved = await self._run(note_corrupt, opened.fd, error)
+            return BlobCheck(checked, moved)
+        finally:
+            self._close_after(pending, opened.fd)
+        return BlobCheck(checked, False)
+
+    async def unhealed_quarantined(self) -> list[str]:
+        await self.start()
+        return await self._run(quarantine.unhealed, self.root, self.blob_path)
 
     async def health(self) -> None:
         try:

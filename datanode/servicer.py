@@ -9,6 +9,7 @@ from contextlib import aclosing
 import grpc
 
 from datanode.backend import Backend, validate_blob_id
+from datanode.scrubbing import rate_from_mb_per_s, scrub_pass
 from protos import data_pb2_grpc
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
 from protos.data_pb2 import (
@@ -20,6 +21,8 @@ from protos.data_pb2 import (
     ListBlobsResponse,
     PutChunk,
     PutResponse,
+    ScrubProgress,
+    ScrubRequest,
 )
 from protos.errors import StrataError, abort_with
 from strata.runtime.log import log_fields
@@ -50,7 +53,15 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                     f"this node serves location {self.location!r}, not {header.location!r}",
                 )
             # The backend stores the blob only if the stream reaches its end message; else it discards it.
-            size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+            try:
+                size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+            except StrataError as error:
+                if error.reason == ErrorReason.INSUFFICIENT_STORAGE:
+                    # Read the stream to its end first: an abort racing the client's writes reaches it
+                    # as a bare local INTERNAL error, without the reason that sends the blob elsewhere.
+                    async for _ in request_iterator:
+                        pass
+                raise
             blob = BlobRef(
                 location=header.location or self.location, blob_id=blob_id, size=size, replicas=[self.node_id]
             )
@@ -123,6 +134,20 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             await abort_with(context, error)
         except Exception:
             await _abort_internal(context, "ListBlobs")
+
+    async def Scrub(  # noqa: N802
+        self, request: ScrubRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ScrubProgress]:
+        try:
+            rate = rate_from_mb_per_s(request.rate_mb_per_s)
+            scrubbing = scrub_pass(self.backend, rate, unhealed_only=request.unhealed_only)
+            async with aclosing(scrubbing) as progress:
+                async for message in progress:
+                    yield message
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await _abort_internal(context, "Scrub")
 
 
 async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterator[bytes]:

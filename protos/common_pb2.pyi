@@ -31,6 +31,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BLOB_CORRUPT: _ClassVar[ErrorReason]
     BUCKET_OWNED_BY_YOU: _ClassVar[ErrorReason]
     DATA_UNREACHABLE: _ClassVar[ErrorReason]
+    INSUFFICIENT_STORAGE: _ClassVar[ErrorReason]
     OUTCOME_UNKNOWN: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 NO_SUCH_BUCKET: ErrorReason
@@ -54,6 +55,7 @@ INTERNAL: ErrorReason
 BLOB_CORRUPT: ErrorReason
 BUCKET_OWNED_BY_YOU: ErrorReason
 DATA_UNREACHABLE: ErrorReason
+INSUFFICIENT_STORAGE: ErrorReason
 OUTCOME_UNKNOWN: ErrorReason
 
 class BlobRef(_message.Message):

@@ -84,3 +84,25 @@ class ListBlobsResponse(_message.Message):
     BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
     blob_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, blob_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ScrubRequest(_message.Message):
+    __slots__ = ("rate_mb_per_s", "unhealed_only")
+    RATE_MB_PER_S_FIELD_NUMBER: _ClassVar[int]
+    UNHEALED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    rate_mb_per_s: float
+    unhealed_only: bool
+    def __init__(self, rate_mb_per_s: _Optional[float] = ..., unhealed_only: _Optional[bool] = ...) -> None: ...
+
+class ScrubProgress(_message.Message):
+    __slots__ = ("blobs_total", "blobs_checked", "bytes_checked", "corrupt_blob_ids", "done")
+    BLOBS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_BLOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    blobs_total: int
+    blobs_checked: int
+    bytes_checked: int
+    corrupt_blob_ids: _containers.RepeatedScalarFieldContainer[str]
+    done: bool
+    def __init__(self, blobs_total: _Optional[int] = ..., blobs_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., corrupt_blob_ids: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ...) -> None: ...

@@ -65,6 +65,11 @@ class DataServiceStub:
                 request_serializer=common__pb2.Empty.SerializeToString,
                 response_deserializer=data__pb2.ListBlobsResponse.FromString,
                 _registered_method=True)
+        self.Scrub = channel.unary_stream(
+                '/strata.DataService/Scrub',
+                request_serializer=data__pb2.ScrubRequest.SerializeToString,
+                response_deserializer=data__pb2.ScrubProgress.FromString,
+                _registered_method=True)
 
 
 class DataServiceServicer:
@@ -106,6 +111,13 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scrub(self, request, context):
+        """Verifies every blob's checksums at a bounded rate, quarantining corrupt ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +150,11 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.ListBlobs,
                     request_deserializer=common__pb2.Empty.FromString,
                     response_serializer=data__pb2.ListBlobsResponse.SerializeToString,
+            ),
+            'Scrub': grpc.unary_stream_rpc_method_handler(
+                    servicer.Scrub,
+                    request_deserializer=data__pb2.ScrubRequest.FromString,
+                    response_serializer=data__pb2.ScrubProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -302,6 +319,33 @@ class DataService:
             '/strata.DataService/ListBlobs',
             common__pb2.Empty.SerializeToString,
             data__pb2.ListBlobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scrub(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/strata.DataService/Scrub',
+            data__pb2.ScrubRequest.SerializeToString,
+            data__pb2.ScrubProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,7 @@ _STATUS_BY_REASON: dict[int, grpc.StatusCode] = {
     ErrorReason.OUTCOME_UNKNOWN: grpc.StatusCode.UNAVAILABLE,
     ErrorReason.BACKEND_AUTH: grpc.StatusCode.PERMISSION_DENIED,
     ErrorReason.QUOTA: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorReason.INSUFFICIENT_STORAGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorReason.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorReason.INTERNAL: grpc.StatusCode.INTERNAL,
 }

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from coordinator.leadership import Worker
     from coordinator.registry import NodeWatcher
     from coordinator.shard_leaders import ShardLeaders
+    from datanode.client import ReplicatedDataClient
 
 log = logging.getLogger("strata.roles")
 
@@ -178,6 +179,8 @@ async def _datanode(args: argparse.Namespace) -> None:
     if args.data_dir:
         await asyncio.to_thread(usable_directory, args.data_dir, "data directory (--data-dir)")
     details = _datanode_details(args)
+    if args.type == "file" and args.disk_reserve_mb:
+        details.setdefault("reserveBytes", int(args.disk_reserve_mb * 1_000_000))
     backend = create_backend(args.type, details, data_dir=args.data_dir)
     server = await _start_grpc(start_server(backend, args.listen, args.node_id, args.location), args.listen)
     etcd = await _connect_etcd(args.etcd)
@@ -361,14 +364,22 @@ REPAIR_CALL_TIMEOUT_S = 3600.0
 
 
 def _coordinator_workers(
-    args: argparse.Namespace, etcd: EtcdClient, shards: ShardLeaders, datanodes: NodeWatcher
+    args: argparse.Namespace,
+    etcd: EtcdClient,
+    shards: ShardLeaders,
+    datanodes: NodeWatcher,
+    data: ReplicatedDataClient,
 ) -> list[Worker]:
     """What the active coordinator runs, started in order when it is elected and stopped in reverse."""
     from coordinator.down_nodes import DownNodes
     from coordinator.repair import RepairWorker
+    from coordinator.scrub import scrubber_from_args
 
     down_nodes = DownNodes(etcd, args.cluster, datanodes)
-    return [RepairWorker(shards, down_nodes, interval_s=args.repair_interval, grace_s=args.repair_grace)]
+    return [
+        RepairWorker(shards, down_nodes, interval_s=args.repair_interval, grace_s=args.repair_grace),
+        scrubber_from_args(args, datanodes, data),
+    ]
 
 
 async def _coordinator(args: argparse.Namespace) -> None:
@@ -387,7 +398,8 @@ async def _coordinator(args: argparse.Namespace) -> None:
     for watcher in (metanodes, datanodes):
         await watcher.start()
     shards = ShardLeaders(etcd, args.cluster, metanodes, timeout_s=REPAIR_CALL_TIMEOUT_S)
-    workers = _coordinator_workers(args, etcd, shards, datanodes)
+    scrub_data = ReplicatedDataClient(datanodes)
+    workers = _coordinator_workers(args, etcd, shards, datanodes, scrub_data)
     info = {"node_id": args.node_id, "address": advertised(args.listen, args.advertise)}
     election = LeaderElection(etcd, Keyspace(args.cluster).coordinator_leader, json.dumps(info))
     try:
@@ -418,6 +430,7 @@ async def _coordinator(args: argparse.Namespace) -> None:
             await registration.close()
             await probes.cleanup()
             await shards.close()
+            await scrub_data.close()
             for watcher in (metanodes, datanodes):
                 await watcher.close()
             await etcd.close()
@@ -467,6 +480,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
     return value
 
 
@@ -540,6 +560,13 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
     datanode.add_argument("--location", default="us-east-1", help="location constraint served")
     datanode.add_argument("--type", default="file", help="backend type (file, mem, ...)")
     datanode.add_argument("--details", default="{}", help="backend details as JSON")
+    datanode.add_argument(
+        "--disk-reserve-mb",
+        type=_non_negative_float,
+        default=os.environ.get("STRATA_DISK_RESERVE_MB", "0"),
+        help="free disk space (MB) writes never use; below it, puts are refused so they go elsewhere "
+        "(file backend; STRATA_DISK_RESERVE_MB; default 0: until the disk is full)",
+    )
     datanode.set_defaults(run=_runner("datanode", _datanode))
 
     gateway = commands.add_parser("gateway", help="run an S3 gateway (cluster role)")
@@ -575,4 +602,7 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         default=600.0,
         help="seconds a datanode may be down before its blobs are re-replicated to other datanodes",
     )
+    from coordinator.scrub import add_scrub_arguments
+
+    add_scrub_arguments(coordinator)
     coordinator.set_defaults(run=_runner("coordinator", _coordinator))

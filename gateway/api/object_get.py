@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,7 +14,11 @@ from gateway.context import RequestContext
 from gateway.ports import DataPort
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
+from protos.errors import StrataError
 from protos.metadata_pb2 import VERSIONING_UNSET, ObjectMD
+from strata.runtime.log import log_fields
+
+log = logging.getLogger("gateway.get")
 
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -105,10 +110,22 @@ async def get_object(ctx: RequestContext) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
     await response.prepare(ctx.request)
-    if first:
-        await response.write(first)
-    async for piece in pieces:
-        await response.write(piece)
+    try:
+        if first:
+            await response.write(first)
+        async for piece in pieces:
+            await response.write(piece)
+    except StrataError as error:
+        # The status line and part of the body are out: no error response can follow, and the rest
+        # must never be made up. Cutting the connection leaves the client a body shorter than its
+        # Content-Length, which every client treats as a failed download.
+        log.warning(
+            "no replica could serve the rest of an object being sent; the connection is cut",
+            extra=log_fields(bucket=ctx.bucket, key=ctx.key, reason=error.reason_name, error=error.message),
+        )
+        if ctx.request.transport is not None:
+            ctx.request.transport.abort()
+        return response
     await response.write_eof()
     return response
 

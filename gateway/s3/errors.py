@@ -462,7 +462,7 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
     if reason == ErrorReason.INVALID_ARGUMENT:
         # Domain validation messages are written for users (e.g. "max-keys must be >= 0").
         return InvalidArgument(err.message)
-    if reason == ErrorReason.QUOTA:
+    if reason in (ErrorReason.QUOTA, ErrorReason.INSUFFICIENT_STORAGE):
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from strata.admin import gc, repair
+from strata.admin import gc, repair, scrub
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -12,3 +12,4 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     actions = admin.add_subparsers(dest="admin_command", required=True)
     repair.add_command(actions)
     gc.add_command(actions)
+    scrub.add_command(actions)

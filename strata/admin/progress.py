@@ -43,8 +43,24 @@ class ProgressBar:
         self._stream.flush()
         self._last_line, self._last_write = line, now
 
-    def finish(self, done: int, total: int, details: str) -> None:
-        line = render(self._label, done, total, details)
+    def finish(self, done: int | None = None, total: int | None = None, details: str = "") -> None:
+        """Writes the final line: these figures, or the last ones drawn."""
+        line = (
+            render(self._label, done, total, details)
+            if done is not None and total is not None
+            else self._last_line
+        )
+        if not line:
+            return
         self._stream.write(("\r\x1b[K" if self._interactive else "") + line + "\n")
         self._stream.flush()
         self._last_line = line
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")

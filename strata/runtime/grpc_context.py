@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -77,7 +78,9 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str, method: str) 
                     yield item
             finally:
                 _log_call(method, started, context)
-                request_id_var.reset(token)
+                # A stream cancelled by its client is closed from another context: nothing to restore there.
+                with contextlib.suppress(ValueError):
+                    request_id_var.reset(token)
 
         return call
 

@@ -30,8 +30,10 @@ async def start_datanode(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitabl
     """Starts real gRPC datanodes on 127.0.0.1 with free ports, each over its own DiskBackend."""
     running: list[RunningDataNode] = []
 
-    async def start(node_id: str, location: str = "us-east-1") -> RunningDataNode:
-        backend = DiskBackend(tmp_path / node_id)
+    async def start(
+        node_id: str, location: str = "us-east-1", *, root: Path | None = None, reserve_bytes: int = 0
+    ) -> RunningDataNode:
+        backend = DiskBackend(root or tmp_path / node_id, reserve_bytes=reserve_bytes)
         server = await start_server(backend, "127.0.0.1:0", node_id, location)
         node = RunningDataNode(node_id, location, backend, server, f"127.0.0.1:{bound_port(server)}")
         running.append(node)

@@ -130,16 +130,33 @@ async def test_get_falls_back_when_the_first_replica_lost_the_blob(
     assert await read_all(replicated.get(blob)) == data
 
 
-async def test_get_does_not_switch_replicas_after_bytes_were_yielded(
+async def test_get_resumes_on_the_next_replica_after_the_bytes_already_yielded(
+    pair: list[RunningDataNode], replicated: ReplicatedDataClient
+) -> None:
+    blob, data = await put_random(replicated, 3 * CHUNK_SIZE)
+    first = by_id(pair, blob.replicas[0])
+    flip_byte(first.backend.blob_path(blob.blob_id), CHUNK_SIZE + 1)
+    chunks = replicated.get(blob, 100, 3 * CHUNK_SIZE - 200)
+    assert await anext(chunks) == data[100:CHUNK_SIZE]
+    # The second chunk is rotten on the first replica: the rest comes from the other one.
+    assert await read_all(chunks) == data[CHUNK_SIZE : 3 * CHUNK_SIZE - 100]
+    # ... and the rotten copy is quarantined: never served again, missing for repair.
+    assert await first.backend.head(blob.blob_id) is None
+    assert await first.backend.unhealed_quarantined() == [blob.blob_id]
+
+
+async def test_get_with_every_replica_rotten_after_bytes_were_yielded_raises(
     pair: list[RunningDataNode], replicated: ReplicatedDataClient
 ) -> None:
     blob, data = await put_random(replicated, 2 * CHUNK_SIZE)
-    flip_byte(by_id(pair, blob.replicas[0]).backend.blob_path(blob.blob_id), CHUNK_SIZE + 1)
+    for node in pair:
+        flip_byte(node.backend.blob_path(blob.blob_id), CHUNK_SIZE + 1)
     chunks = replicated.get(blob)
     assert await anext(chunks) == data[:CHUNK_SIZE]
     with pytest.raises(StrataError) as raised:
         await anext(chunks)
-    assert raised.value.reason == ErrorReason.BLOB_CORRUPT
+    # Every replica was rotten and is quarantined now: as missing as it will be for the next read.
+    assert raised.value.reason == ErrorReason.BLOB_NOT_FOUND
 
 
 async def test_get_with_every_replica_gone_raises_the_last_reason(replicated: ReplicatedDataClient) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from datanode.backend import CHUNK_SIZE
+from datanode.backend import CHUNK_SIZE, BlobCheck
 from datanode.disk import DiskBackend
+from datanode.quarantine import quarantined_copies
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from tests.unit.datanode.datanode_testing import flip_byte, new_blob_id, pieces_of, read_all, stream
@@ -45,9 +46,44 @@ async def test_flipped_byte_is_detected_by_reads_that_cover_its_chunk(disk: Disk
     assert await read_all(disk.get(blob_id, 0, CHUNK_SIZE)) == data[:CHUNK_SIZE]
     assert await read_all(disk.get(blob_id, 2 * CHUNK_SIZE, -1)) == data[2 * CHUNK_SIZE :]
     for offset, length in [(0, -1), (CHUNK_SIZE + 100, 1), (CHUNK_SIZE - 1, 2)]:
+        rotten, _ = await put_random(disk, 3 * CHUNK_SIZE)
+        flip_byte(disk.blob_path(rotten), CHUNK_SIZE + 5)
         with pytest.raises(StrataError) as raised:
-            await read_all(disk.get(blob_id, offset, length))
+            await read_all(disk.get(rotten, offset, length))
         assert raised.value.reason == ErrorReason.BLOB_CORRUPT
+
+
+async def test_a_read_that_finds_bitrot_quarantines_the_blob(disk: DiskBackend) -> None:
+    blob_id, data = await put_random(disk, 2 * CHUNK_SIZE)
+    flip_byte(disk.blob_path(blob_id), CHUNK_SIZE + 5)
+    with pytest.raises(StrataError) as raised:
+        await read_all(disk.get(blob_id))
+    assert raised.value.reason == ErrorReason.BLOB_CORRUPT
+    # Never served again: missing for Head and Get, so repair sees the replica as gone.
+    assert await disk.head(blob_id) is None
+    with pytest.raises(StrataError) as missing:
+        await read_all(disk.get(blob_id))
+    assert missing.value.reason == ErrorReason.BLOB_NOT_FOUND
+    assert blob_id not in {found async for found in disk.list_blobs()}
+    # Kept for inspection, and waiting for a healed copy ...
+    [kept] = quarantined_copies(disk.root, blob_id)
+    assert await asyncio.to_thread(os.path.getsize, kept) > 2 * CHUNK_SIZE
+    assert await disk.unhealed_quarantined() == [blob_id]
+    # ... until one is stored again, which then verifies.
+    await disk.put(blob_id, stream(pieces_of(data, CHUNK_SIZE)))
+    assert await disk.unhealed_quarantined() == []
+    assert await disk.verify(blob_id) == BlobCheck(2 * CHUNK_SIZE, False)
+    assert await read_all(disk.get(blob_id)) == data
+
+
+async def test_a_deleted_quarantined_blob_needs_no_healing(disk: DiskBackend) -> None:
+    blob_id, _ = await put_random(disk, 100)
+    flip_byte(disk.blob_path(blob_id), 3)
+    assert (await disk.verify(blob_id)).corrupt
+    assert await disk.unhealed_quarantined() == [blob_id]
+    await disk.delete(blob_id)
+    assert await disk.unhealed_quarantined() == []
+    assert len(quarantined_copies(disk.root, blob_id)) == 1
 
 
 async def test_damaged_checksum_table_is_detected(disk: DiskBackend) -> None:
@@ -58,13 +94,16 @@ async def test_damaged_checksum_table_is_detected(disk: DiskBackend) -> None:
     assert raised.value.reason == ErrorReason.BLOB_CORRUPT
 
 
-async def test_truncated_blob_file_is_corrupt(disk: DiskBackend) -> None:
+async def test_truncated_blob_file_is_quarantined_by_head(disk: DiskBackend) -> None:
     blob_id, _ = await put_random(disk, CHUNK_SIZE + 10)
     os.truncate(disk.blob_path(blob_id), CHUNK_SIZE)
-    for call in (disk.head(blob_id), read_all(disk.get(blob_id))):
-        with pytest.raises(StrataError) as raised:
-            await call
-        assert raised.value.reason == ErrorReason.BLOB_CORRUPT
+    assert await disk.head(blob_id) is None
+    assert await disk.unhealed_quarantined() == [blob_id]
+    other, _ = await put_random(disk, CHUNK_SIZE + 10)
+    os.truncate(disk.blob_path(other), CHUNK_SIZE)
+    with pytest.raises(StrataError) as raised:
+        await read_all(disk.get(other))
+    assert raised.value.reason == ErrorReason.BLOB_CORRUPT
 
 
 async def test_scrub_returns_exactly_the_corrupt_blobs(disk: DiskBackend) -> None:
@@ -74,7 +113,19 @@ async def test_scrub_returns_exactly_the_corrupt_blobs(disk: DiskBackend) -> Non
     assert await disk.scrub() == []
     flip_byte(disk.blob_path(rotten), 2 * CHUNK_SIZE - 1)
     assert await disk.scrub() == [rotten]
-    assert {healthy, empty} < {found async for found in disk.list_blobs()}
+    assert {found async for found in disk.list_blobs()} == {healthy, empty}
+    assert await disk.scrub() == []
+
+
+async def test_verify_paces_its_reads(disk: DiskBackend) -> None:
+    blob_id, _ = await put_random(disk, 2 * CHUNK_SIZE + 3)
+    paced: list[int] = []
+
+    async def pace(read_bytes: int) -> None:
+        paced.append(read_bytes)
+
+    assert await disk.verify(blob_id, pace) == BlobCheck(2 * CHUNK_SIZE + 3, False)
+    assert paced == [CHUNK_SIZE, CHUNK_SIZE, 3]
 
 
 async def test_leftover_temporary_files_are_removed_at_startup(tmp_path: Path) -> None:
