@@ -398,7 +398,9 @@ async def _coordinator(args: argparse.Namespace) -> None:
     for watcher in (metanodes, datanodes):
         await watcher.start()
     shards = ShardLeaders(etcd, args.cluster, metanodes, timeout_s=REPAIR_CALL_TIMEOUT_S)
-    scrub_data = ReplicatedDataClient(datanodes)
+    from datanode.client import ReplicatedDataClient as DataClient
+
+    scrub_data = DataClient(datanodes)
     workers = _coordinator_workers(args, etcd, shards, datanodes, scrub_data)
     info = {"node_id": args.node_id, "address": advertised(args.listen, args.advertise)}
     election = LeaderElection(etcd, Keyspace(args.cluster).coordinator_leader, json.dumps(info))
