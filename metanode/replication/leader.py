@@ -406,7 +406,12 @@ class Leader:
                 members.append(add)
             if tuple(members) == self.isr.members and self.isr.term == self._term:
                 return
-            changed = await self._node.membership.change_isr(self.isr, self._term, tuple(sorted(members)))
+            try:
+                changed = await self._node.membership.change_isr(self.isr, self._term, tuple(sorted(members)))
+            except StrataError as error:
+                # etcd did not answer: the ISR stays as it is (commits wait) and the change is tried again.
+                log.warning("shard %s: could not change the ISR: %s", self._node.shard, error.message)
+                return
             if changed is None:
                 self.end("the ISR changed under another term")
                 return

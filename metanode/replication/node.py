@@ -316,10 +316,13 @@ class ShardNode:
     async def _keep_lease(self, lease_id: int, ttl_s: int) -> None:
         """Keeps the lease alive; the leadership is proven only while a recent refresh says so."""
         interval_s = max(ttl_s / 4, 0.1)
+        # A hung etcd member holds a call until it times out: give up on it soon enough that the
+        # retry (the channel sends it to the next member) still beats the lease.
+        attempt_timeout_s = max(ttl_s / 6, 0.3)
         while True:
             sent = time.monotonic()
             try:
-                remaining_s = await self._etcd.keep_alive_once(lease_id)
+                remaining_s = await self._etcd.keep_alive_once(lease_id, attempt_timeout_s)
             except StrataError as error:
                 log.warning("shard %s lease refresh failed: %s", self.shard, error.message)
                 await asyncio.sleep(0.1)
