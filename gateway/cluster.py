@@ -271,10 +271,9 @@ class ClusterMetadata:
     # ---- intents and garbage ----
 
     async def create_intent(self, request: CreateIntentRequest) -> Intent:
-        # An intent made twice is harmless: the unused one expires into the GC queue.
-        return await self._on_bucket(
-            request.bucket, lambda client: client.create_intent(request), idempotent=True
-        )
+        # Not retried after an unknown outcome: a second intent naming the same planned blob would,
+        # when it expired, queue for deletion a blob the first one's commit made live.
+        return await self._on_bucket(request.bucket, lambda client: client.create_intent(request))
 
     async def abort_intent(self, request: AbortIntentRequest) -> Empty:
         return await self._on_bucket(

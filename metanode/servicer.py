@@ -77,6 +77,10 @@ class CoreSource(Protocol):
         """Returns once what ``core`` answered may leave (everything it read is committed)."""
         ...
 
+    def release(self, core: MetadataCore) -> None:
+        """The request that ``serving_core`` gave ``core`` to is over."""
+        ...
+
 
 class FixedCore:
     """A core that always serves and whose answers are final as soon as they are computed."""
@@ -88,6 +92,9 @@ class FixedCore:
         return self.core
 
     async def confirm(self, core: MetadataCore) -> None:
+        return None
+
+    def release(self, core: MetadataCore) -> None:
         return None
 
 
@@ -102,13 +109,16 @@ async def _serve(
     try:
         core = source.serving_core()
         try:
-            result = await handler(core)(request)
-        except StrataError as error:
-            if error.reason not in _LEADERSHIP_REASONS:
-                await source.confirm(core)  # an answer such as NoSuchKey is a read too
-            raise error
-        await source.confirm(core)
-        return result
+            try:
+                result = await handler(core)(request)
+            except StrataError as error:
+                if error.reason not in _LEADERSHIP_REASONS:
+                    await source.confirm(core)  # an answer such as NoSuchKey is a read too
+                raise error
+            await source.confirm(core)
+            return result
+        finally:
+            source.release(core)
     except StrataError as error:
         failure = error
     except Exception:

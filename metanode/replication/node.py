@@ -100,6 +100,11 @@ class ShardNode:
         self._not_leading.set()
         self._channels: dict[str, tuple[grpc.aio.Channel, metadata_pb2_grpc.ReplicationServiceStub]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Client calls still running on a core (one of a term that may have ended): the store
+        # is not swapped for a snapshot under them.
+        self._in_flight = 0
+        self._no_calls = asyncio.Event()
+        self._no_calls.set()
 
     @property
     def kv(self) -> RocksKV:
@@ -158,7 +163,14 @@ class ShardNode:
         core, leader = self.core, self.leader
         if core is None or leader is None or leader.ended.is_set() or not self.lease_valid():
             raise not_leader(self.shard, self.leader_hint)
+        self._in_flight += 1
+        self._no_calls.clear()
         return core
+
+    def release(self, core: MetadataCore) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._no_calls.set()
 
     async def confirm(self, core: MetadataCore) -> None:
         """Waits until whatever ``core`` may have read is committed under a live leadership."""
@@ -208,6 +220,9 @@ class ShardNode:
         self._observe_term(header.term)
         async with self._append_lock:
             await self._not_leading.wait()
+            # Calls of the last term still running here fail once their writer is gone; let them end.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_calls.wait(), 30)
             self.installing = True
             log.warning(
                 "shard %s: installing %s's snapshot at %d (log was at %d)",

@@ -40,8 +40,17 @@ BEYOND_LEASE_S = LEASE_S + 3
 
 
 def fault_cluster_spec(namespaced_roles: tuple[str, ...] = ()) -> ClusterSpec:
-    """3 datanodes, 3 etcd members; datanode-3, etcd-3 and every metanode in namespaces (for partitions)."""
-    spec = ClusterSpec(gateway_base_port=None, datanodes=3, etcd_members=3, repair_interval_s=5.0)
+    """3 datanodes, 3 etcd members; datanode-3, etcd-3 and every metanode in namespaces (for partitions).
+
+    The metanodes keep a short log, so a replica down for a few seconds comes back through a snapshot.
+    """
+    spec = ClusterSpec(
+        gateway_base_port=None,
+        datanodes=3,
+        etcd_members=3,
+        repair_interval_s=5.0,
+        metanode_args=["--log-retention", "50"],
+    )
     metanodes = tuple(f"metanode-{index}" for index in range(1, spec.shards * spec.replicas + 1))
     spec.namespaced = ("datanode-3", "etcd-3", *metanodes, *namespaced_roles)
     return spec
@@ -54,8 +63,9 @@ def short_schedule() -> list[FaultStep]:
         FaultStep("kill_restart", etcd_leader_target(), duration_s=3, settle_s=2),
         FaultStep("partition", "datanode-3", duration_s=4, settle_s=2),
         FaultStep("partition", "etcd-3", duration_s=BEYOND_LEASE_S, settle_s=2),
-        # Skipped (and reported) while shards have no elected leader key.
         FaultStep("kill_restart", shard_leader_target(), duration_s=1, settle_s=3),
+        FaultStep("pause", shard_leader_target(), duration_s=BEYOND_LEASE_S, settle_s=3),
+        FaultStep("partition", shard_leader_target(), duration_s=5, settle_s=3),
     ]
 
 
