@@ -85,6 +85,8 @@ class MetadataClient:
         a call that fails after this may have reached the server; one refused before it did not."""
         self._stub  # noqa: B018 - opens the channel for the current address
         channel = self._channels[self._resolve()][0]
+        if channel.get_state() == grpc.ChannelConnectivity.READY:
+            return True  # the common case, on every call: nothing to wait for
         try:
             await asyncio.wait_for(channel.channel_ready(), timeout_s)
         except TimeoutError:

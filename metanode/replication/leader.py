@@ -191,14 +191,14 @@ class Leader:
             raise outcome_unknown("the shard leader's lease lapsed")
 
     def _prune_window(self) -> None:
-        excess = len(self._window) - WINDOW_ENTRIES
-        if excess <= 0:
-            return
-        for index in sorted(self._window)[:excess]:
-            if index <= self.durable_index:
-                del self._window[index]
-                self._appended_at.pop(index, None)
-                self._terms.pop(index, None)
+        # Entries go in in index order, so the oldest are first; the undurable tail is never dropped.
+        while len(self._window) > WINDOW_ENTRIES:
+            oldest = next(iter(self._window))
+            if oldest > self.durable_index:
+                return
+            del self._window[oldest]
+            self._appended_at.pop(oldest, None)
+            self._terms.pop(oldest, None)
 
     def forget_through(self, index: int) -> None:
         """The log was trimmed through ``index``: followers behind it get a snapshot, not memory."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import grpc
 
@@ -16,6 +16,20 @@ from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
 log = logging.getLogger("metanode.replication.servicer")
 
 
+async def _answer(
+    context: grpc.aio.ServicerContext, method: str, call: Awaitable[AppendResponse]
+) -> AppendResponse:
+    try:
+        return await call
+    except StrataError as error:
+        failure = error
+    except Exception:
+        log.exception("%s failed", method)
+        failure = StrataError(ErrorReason.INTERNAL, f"internal error in {method}")
+    await abort_with(context, failure)
+    raise AssertionError("unreachable: abort raises")
+
+
 class ReplicationServicer(metadata_pb2_grpc.ReplicationServiceServicer):
     def __init__(self, node: ShardNode) -> None:
         self._node = node
@@ -23,25 +37,9 @@ class ReplicationServicer(metadata_pb2_grpc.ReplicationServiceServicer):
     async def Append(  # noqa: N802 - gRPC method name
         self, request: AppendRequest, context: grpc.aio.ServicerContext
     ) -> AppendResponse:
-        try:
-            return await self._node.append(request)
-        except StrataError as error:
-            failure = error
-        except Exception:
-            log.exception("Append failed")
-            failure = StrataError(ErrorReason.INTERNAL, "internal error in Append")
-        await abort_with(context, failure)
-        raise AssertionError("unreachable: abort raises")
+        return await _answer(context, "Append", self._node.append(request))
 
     async def InstallSnapshot(  # noqa: N802 - gRPC method name
         self, request_iterator: AsyncIterator[SnapshotChunk], context: grpc.aio.ServicerContext
     ) -> AppendResponse:
-        try:
-            return await self._node.install_snapshot(aiter(request_iterator))
-        except StrataError as error:
-            failure = error
-        except Exception:
-            log.exception("InstallSnapshot failed")
-            failure = StrataError(ErrorReason.INTERNAL, "internal error in InstallSnapshot")
-        await abort_with(context, failure)
-        raise AssertionError("unreachable: abort raises")
+        return await _answer(context, "InstallSnapshot", self._node.install_snapshot(aiter(request_iterator)))

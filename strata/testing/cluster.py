@@ -7,13 +7,15 @@ with LocalCluster(tmp_path) as cluster:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from coordinator.shards import ShardState
 
 from strata.localcluster import CLUSTER_NAME, ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
 
@@ -96,29 +98,24 @@ class LocalCluster:
 
     def shard_leader(self, shard: str = "s1") -> str | None:
         """The process name of the shard's current leader, as etcd says (None: no leader now)."""
-        return asyncio.run(_shard_leader(self.etcd, shard))
+        state = asyncio.run(_shard_state(self.etcd, shard))
+        return state.leader.node_id if state is not None and state.leader is not None else None
 
     def shard_isr(self, shard: str = "s1") -> list[str]:
         """The shard's in-sync replicas, as etcd says."""
-        return asyncio.run(_shard_record(self.etcd, shard, "isr")).get("members", [])
+        state = asyncio.run(_shard_state(self.etcd, shard))
+        return list(state.isr.members) if state is not None and state.isr is not None else []
 
 
-async def _shard_record(endpoint: str, shard: str, part: str) -> dict[str, Any]:
+async def _shard_state(endpoint: str, shard: str) -> ShardState | None:
     from coordinator.etcd import EtcdClient
-    from coordinator.keyspace import Keyspace
+    from coordinator.shards import read_shards
 
     client = await EtcdClient.connect(endpoint)
     try:
-        keys = Keyspace(CLUSTER_NAME)
-        raw = await client.get(f"{keys.shards_prefix}{shard}/{part}")
-        return dict(json.loads(raw)) if raw else {}
+        return (await read_shards(client, CLUSTER_NAME)).get(shard)
     finally:
         await client.close()
-
-
-async def _shard_leader(endpoint: str, shard: str) -> str | None:
-    leader = await _shard_record(endpoint, shard, "leader")
-    return str(leader["node_id"]) if leader else None
 
 
 async def _bucket_shard(endpoint: str, bucket: str) -> str | None:

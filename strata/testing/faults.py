@@ -15,7 +15,6 @@ step runs, and may find none: the step is then skipped and says why).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -215,7 +214,7 @@ async def shard_leader_node(
 def shard_leader_name(cluster: LocalCluster, shard_id: str = DEFAULT_SHARD) -> str | None:
     """The process name of the shard's current leader (the leader key's ``node_id`` is the LocalCluster
     process name), or None when the shard has no leader key (no replication, or between leaders)."""
-    return asyncio.run(shard_leader_node(cluster.etcd, shard_id))
+    return cluster.shard_leader(shard_id)
 
 
 def etcd_leader_name(cluster: LocalCluster) -> str | None:
