@@ -55,6 +55,8 @@ class _Watch(logging.Handler):
         self._lock_findings = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _is_closed_loop_completion(record):
+            return
         fields = getattr(record, "fields", None) or {}
         status = fields.get("status") if record.name == ACCESS_LOGGER else None
         finding: Finding | None = None
@@ -85,6 +87,26 @@ class _Watch(logging.Handler):
                 if finding is not None:
                     with self._lock_findings:
                         self.findings.append(finding)
+
+
+def _is_closed_loop_completion(record: logging.LogRecord) -> bool:
+    """grpc's poller thread handing a completion to the event loop of a test that already ended.
+
+    grpc.aio delivers the completions of calls cancelled by ``Channel.close()`` from its own
+    thread, to the loop each call started on; pytest closes every test's loop right after
+    its teardown, so a late completion for the previous test is logged by asyncio (as
+    ``Exception in callback PollerCompletionQueue._handle_events``, RuntimeError
+    ``Event loop is closed``) during the next one. No server is involved: a server's loop
+    lives as long as the server.
+    """
+    if record.name != "asyncio" or not record.exc_info:
+        return False
+    error = record.exc_info[1]
+    return (
+        isinstance(error, RuntimeError)
+        and str(error) == "Event loop is closed"
+        and "PollerCompletionQueue._handle_events" in _message(record)
+    )
 
 
 def _message(record: logging.LogRecord) -> str:

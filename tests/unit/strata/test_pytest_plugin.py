@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import pytest
+
+from strata.testing.pytest_plugin import _Watch
 
 pytest_plugins = ["pytester"]
 
@@ -57,3 +62,23 @@ def test_plugin_fails_only_the_test_with_an_unexpected_500(pytester: pytest.Pyte
     assert "HTTP 500 [in-process]: GET / 500" in output
     assert "traceback [in-process]: gateway: unhandled error (RuntimeError)" in output
     assert "teardown of test_deliberate_500" not in output
+
+
+def _asyncio_callback_error(callback: str, error: Exception) -> logging.LogRecord:
+    try:
+        raise error
+    except Exception:
+        exc_info = sys.exc_info()
+    return logging.LogRecord(
+        "asyncio", logging.ERROR, __file__, 1, "Exception in callback %s", (callback,), exc_info
+    )
+
+
+def test_grpc_completions_for_an_ended_tests_loop_are_not_findings_but_other_loop_errors_are() -> None:
+    watch = _Watch()
+    poller = "PollerCompletionQueue._handle_events(<_UnixSelectorEventLoop running=True>)()"
+    watch.emit(_asyncio_callback_error(poller, RuntimeError("Event loop is closed")))
+    assert watch.findings == []
+    watch.emit(_asyncio_callback_error("Server._accept()", RuntimeError("Event loop is closed")))
+    watch.emit(_asyncio_callback_error(poller, RuntimeError("something else")))
+    assert [finding.text.split(" (")[-1] for finding in watch.findings] == ["RuntimeError)", "RuntimeError)"]
