@@ -32,6 +32,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BUCKET_OWNED_BY_YOU: _ClassVar[ErrorReason]
     DATA_UNREACHABLE: _ClassVar[ErrorReason]
     INSUFFICIENT_STORAGE: _ClassVar[ErrorReason]
+    BACKEND_THROTTLED: _ClassVar[ErrorReason]
     OUTCOME_UNKNOWN: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 NO_SUCH_BUCKET: ErrorReason
@@ -56,21 +57,26 @@ BLOB_CORRUPT: ErrorReason
 BUCKET_OWNED_BY_YOU: ErrorReason
 DATA_UNREACHABLE: ErrorReason
 INSUFFICIENT_STORAGE: ErrorReason
+BACKEND_THROTTLED: ErrorReason
 OUTCOME_UNKNOWN: ErrorReason
 
 class BlobRef(_message.Message):
-    __slots__ = ("location", "blob_id", "size", "replicas", "replicas_wanted")
+    __slots__ = ("location", "blob_id", "size", "replicas", "replicas_wanted", "remote_name", "remote_version")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_WANTED_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_NAME_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_VERSION_FIELD_NUMBER: _ClassVar[int]
     location: str
     blob_id: str
     size: int
     replicas: _containers.RepeatedScalarFieldContainer[str]
     replicas_wanted: int
-    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., replicas_wanted: _Optional[int] = ...) -> None: ...
+    remote_name: str
+    remote_version: str
+    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., replicas_wanted: _Optional[int] = ..., remote_name: _Optional[str] = ..., remote_version: _Optional[str] = ...) -> None: ...
 
 class Checksum(_message.Message):
     __slots__ = ("algorithm", "value")

@@ -466,6 +466,11 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable("The storage location has no capacity left.")
     if reason in (ErrorReason.BACKEND_UNAVAILABLE, ErrorReason.NOT_LEADER, ErrorReason.STALE_EPOCH):
         return ServiceUnavailable()
+    if reason == ErrorReason.BACKEND_AUTH:
+        # An external location refused Strata's credentials: the operator's problem, detail in our logs.
+        return ServiceUnavailable("A storage location of this object could not be used right now.")
+    if reason == ErrorReason.BACKEND_THROTTLED:
+        return SlowDown()
     if reason == ErrorReason.OUTCOME_UNKNOWN:
         return ServiceUnavailable(
             "The metadata service changed leaders during the request; it may or may not have taken effect."
@@ -481,7 +486,7 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
         return ServiceUnavailable(
             "The upload's data could not be kept until it was committed; please retry the upload."
         )
-    # BLOB_CORRUPT, CHECKSUM_MISMATCH, BACKEND_AUTH, INTERNAL, unknown:
+    # BLOB_CORRUPT, CHECKSUM_MISMATCH, INTERNAL, unknown:
     # the detail stays in our logs, never in the response.
     return InternalError()
 

@@ -1,0 +1,60 @@
+"""The conformance suite's servers: each emulator starts once per session, on first use.
+
+``pytest tests/backends -k azure`` runs one backend. A server that cannot run here fails
+the tests under ``CI=true`` and skips them, naming what to install, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from datanode.backends.remote import RemoteBackend, create_remote
+from strata.testing.emulators import EMULATORS, Emulator, EmulatorMissing, load_emulator
+
+_started: dict[str, Emulator] = {}
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[dict[str, Emulator]]:
+    yield _started
+    for emulator in _started.values():
+        emulator.close()
+    _started.clear()
+
+
+@pytest.fixture(params=sorted(EMULATORS))
+def emulator(request: pytest.FixtureRequest, emulators: dict[str, Emulator]) -> Emulator:
+    emulator_id: str = request.param
+    if emulator_id not in emulators:
+        try:
+            started = load_emulator(emulator_id)
+            started.start()
+        except EmulatorMissing as missing:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{emulator_id}: {missing}")
+            pytest.skip(f"{emulator_id}: {missing}")
+        emulators[emulator_id] = started
+    return emulators[emulator_id]
+
+
+@pytest.fixture(params=[True, False], ids=["bucketMatch", "bucketPrefix"])
+def bucket_match(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def location(emulator: Emulator, bucket_match: bool) -> dict[str, Any]:
+    return emulator.location(bucket_match=bucket_match)
+
+
+@pytest.fixture
+async def backend(location: dict[str, Any]) -> AsyncIterator[RemoteBackend]:
+    remote = create_remote("test-location", location)
+    try:
+        yield remote
+    finally:
+        await remote.close()
