@@ -61,7 +61,7 @@ BACKEND_THROTTLED: ErrorReason
 OUTCOME_UNKNOWN: ErrorReason
 
 class BlobRef(_message.Message):
-    __slots__ = ("location", "blob_id", "size", "replicas", "replicas_wanted", "remote_name", "remote_version")
+    __slots__ = ("location", "blob_id", "size", "replicas", "replicas_wanted", "remote_name", "remote_version", "remote_part")
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     BLOB_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,7 @@ class BlobRef(_message.Message):
     REPLICAS_WANTED_FIELD_NUMBER: _ClassVar[int]
     REMOTE_NAME_FIELD_NUMBER: _ClassVar[int]
     REMOTE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_PART_FIELD_NUMBER: _ClassVar[int]
     location: str
     blob_id: str
     size: int
@@ -76,7 +77,8 @@ class BlobRef(_message.Message):
     replicas_wanted: int
     remote_name: str
     remote_version: str
-    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., replicas_wanted: _Optional[int] = ..., remote_name: _Optional[str] = ..., remote_version: _Optional[str] = ...) -> None: ...
+    remote_part: bool
+    def __init__(self, location: _Optional[str] = ..., blob_id: _Optional[str] = ..., size: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., replicas_wanted: _Optional[int] = ..., remote_name: _Optional[str] = ..., remote_version: _Optional[str] = ..., remote_part: _Optional[bool] = ...) -> None: ...
 
 class Checksum(_message.Message):
     __slots__ = ("algorithm", "value")

@@ -25,37 +25,63 @@ _sym_db = _symbol_database.Default()
 from protos import common_pb2 as common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x06strata\x1a\x0c\x63ommon.proto\".\n\tPutHeader\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\"\x16\n\x06PutEnd\x12\x0c\n\x04size\x18\x01 \x01(\x03\"f\n\x08PutChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.strata.PutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x0e.strata.PutEndH\x00\x42\x06\n\x04part\",\n\x0bPutResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.strata.BlobRef\"=\n\nGetRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x18\n\x08GetChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x19\n\x06\x42lobId\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\",\n\x0cHeadResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"O\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"%\n\x11ListBlobsResponse\x12\x10\n\x08\x62lob_ids\x18\x01 \x03(\t\"<\n\x0cScrubRequest\x12\x15\n\rrate_mb_per_s\x18\x01 \x01(\x01\x12\x15\n\runhealed_only\x18\x02 \x01(\x08\"z\n\rScrubProgress\x12\x13\n\x0b\x62lobs_total\x18\x01 \x01(\x03\x12\x15\n\rblobs_checked\x18\x02 \x01(\x03\x12\x15\n\rbytes_checked\x18\x03 \x01(\x03\x12\x18\n\x10\x63orrupt_blob_ids\x18\x04 \x03(\t\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x32\xe5\x02\n\x0b\x44\x61taService\x12.\n\x03Put\x12\x10.strata.PutChunk\x1a\x13.strata.PutResponse(\x01\x12-\n\x03Get\x12\x12.strata.GetRequest\x1a\x10.strata.GetChunk0\x01\x12,\n\x04Head\x12\x0e.strata.BlobId\x1a\x14.strata.HeadResponse\x12\'\n\x06\x44\x65lete\x12\x0e.strata.BlobId\x1a\r.strata.Empty\x12/\n\x06Health\x12\r.strata.Empty\x1a\x16.strata.HealthResponse\x12\x37\n\tListBlobs\x12\r.strata.Empty\x1a\x19.strata.ListBlobsResponse0\x01\x12\x36\n\x05Scrub\x12\x14.strata.ScrubRequest\x1a\x15.strata.ScrubProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x06strata\x1a\x0c\x63ommon.proto\"e\n\tPutHeader\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x13\n\x0bremote_name\x18\x03 \x01(\t\x12 \n\x04meta\x18\x04 \x01(\x0b\x32\x12.strata.RemoteMeta\"\xe3\x02\n\nRemoteMeta\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12;\n\ruser_metadata\x18\x02 \x03(\x0b\x32$.strata.RemoteMeta.UserMetadataEntry\x12*\n\x04tags\x18\x03 \x03(\x0b\x32\x1c.strata.RemoteMeta.TagsEntry\x12\x15\n\rcache_control\x18\x04 \x01(\t\x12\x1b\n\x13\x63ontent_disposition\x18\x05 \x01(\t\x12\x18\n\x10\x63ontent_encoding\x18\x06 \x01(\t\x12\x18\n\x10\x63ontent_language\x18\x07 \x01(\t\x12\x0c\n\x04size\x18\x08 \x01(\x03\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x16\n\x06PutEnd\x12\x0c\n\x04size\x18\x01 \x01(\x03\"f\n\x08PutChunk\x12#\n\x06header\x18\x01 \x01(\x0b\x32\x11.strata.PutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x0e.strata.PutEndH\x00\x42\x06\n\x04part\",\n\x0bPutResponse\x12\x1d\n\x04\x62lob\x18\x01 \x01(\x0b\x32\x0f.strata.BlobRef\"`\n\nGetRequest\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\x12!\n\x06remote\x18\x04 \x01(\x0b\x32\x11.strata.RemoteRef\"8\n\tRemoteRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"\x18\n\x08GetChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"<\n\x06\x42lobId\x12\x0f\n\x07\x62lob_id\x18\x01 \x01(\t\x12!\n\x06remote\x18\x02 \x01(\x0b\x32\x11.strata.RemoteRef\"O\n\x16\x43reateMultipartRequest\x12\x13\n\x0bremote_name\x18\x01 \x01(\t\x12 \n\x04meta\x18\x02 \x01(\x0b\x32\x12.strata.RemoteMeta\",\n\x17\x43reateMultipartResponse\x12\x11\n\tupload_id\x18\x01 \x01(\t\"]\n\x10UploadPartHeader\x12\x13\n\x0bremote_name\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\x12\x13\n\x0bpart_number\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x03\"t\n\x0fUploadPartChunk\x12*\n\x06header\x18\x01 \x01(\x0b\x32\x18.strata.UploadPartHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x1d\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x0e.strata.PutEndH\x00\x42\x06\n\x04part\"A\n\rRemotePartRef\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\"\x8a\x01\n\x18\x43ompleteMultipartRequest\x12\x13\n\x0bremote_name\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\x12$\n\x05parts\x18\x03 \x03(\x0b\x32\x15.strata.RemotePartRef\x12 \n\x04meta\x18\x04 \x01(\x0b\x32\x12.strata.RemoteMeta\"?\n\x15\x41\x62ortMultipartRequest\x12\x13\n\x0bremote_name\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\",\n\x0cHeadResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"O\n\x0eHealthResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"%\n\x11ListBlobsResponse\x12\x10\n\x08\x62lob_ids\x18\x01 \x03(\t\"<\n\x0cScrubRequest\x12\x15\n\rrate_mb_per_s\x18\x01 \x01(\x01\x12\x15\n\runhealed_only\x18\x02 \x01(\x08\"z\n\rScrubProgress\x12\x13\n\x0b\x62lobs_total\x18\x01 \x01(\x03\x12\x15\n\rblobs_checked\x18\x02 \x01(\x03\x12\x15\n\rbytes_checked\x18\x03 \x01(\x03\x12\x18\n\x10\x63orrupt_blob_ids\x18\x04 \x03(\t\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\x32\x83\x05\n\x0b\x44\x61taService\x12.\n\x03Put\x12\x10.strata.PutChunk\x1a\x13.strata.PutResponse(\x01\x12-\n\x03Get\x12\x12.strata.GetRequest\x1a\x10.strata.GetChunk0\x01\x12,\n\x04Head\x12\x0e.strata.BlobId\x1a\x14.strata.HeadResponse\x12\'\n\x06\x44\x65lete\x12\x0e.strata.BlobId\x1a\r.strata.Empty\x12/\n\x06Health\x12\r.strata.Empty\x1a\x16.strata.HealthResponse\x12\x37\n\tListBlobs\x12\r.strata.Empty\x1a\x19.strata.ListBlobsResponse0\x01\x12\x36\n\x05Scrub\x12\x14.strata.ScrubRequest\x1a\x15.strata.ScrubProgress0\x01\x12R\n\x0f\x43reateMultipart\x12\x1e.strata.CreateMultipartRequest\x1a\x1f.strata.CreateMultipartResponse\x12>\n\nUploadPart\x12\x17.strata.UploadPartChunk\x1a\x15.strata.RemotePartRef(\x01\x12H\n\x11\x43ompleteMultipart\x12 .strata.CompleteMultipartRequest\x1a\x11.strata.RemoteRef\x12>\n\x0e\x41\x62ortMultipart\x12\x1d.strata.AbortMultipartRequest\x1a\r.strata.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'data_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_REMOTEMETA_USERMETADATAENTRY']._loaded_options = None
+  _globals['_REMOTEMETA_USERMETADATAENTRY']._serialized_options = b'8\001'
+  _globals['_REMOTEMETA_TAGSENTRY']._loaded_options = None
+  _globals['_REMOTEMETA_TAGSENTRY']._serialized_options = b'8\001'
   _globals['_PUTHEADER']._serialized_start=36
-  _globals['_PUTHEADER']._serialized_end=82
-  _globals['_PUTEND']._serialized_start=84
-  _globals['_PUTEND']._serialized_end=106
-  _globals['_PUTCHUNK']._serialized_start=108
-  _globals['_PUTCHUNK']._serialized_end=210
-  _globals['_PUTRESPONSE']._serialized_start=212
-  _globals['_PUTRESPONSE']._serialized_end=256
-  _globals['_GETREQUEST']._serialized_start=258
-  _globals['_GETREQUEST']._serialized_end=319
-  _globals['_GETCHUNK']._serialized_start=321
-  _globals['_GETCHUNK']._serialized_end=345
-  _globals['_BLOBID']._serialized_start=347
-  _globals['_BLOBID']._serialized_end=372
-  _globals['_HEADRESPONSE']._serialized_start=374
-  _globals['_HEADRESPONSE']._serialized_end=418
-  _globals['_HEALTHRESPONSE']._serialized_start=420
-  _globals['_HEALTHRESPONSE']._serialized_end=499
-  _globals['_LISTBLOBSRESPONSE']._serialized_start=501
-  _globals['_LISTBLOBSRESPONSE']._serialized_end=538
-  _globals['_SCRUBREQUEST']._serialized_start=540
-  _globals['_SCRUBREQUEST']._serialized_end=600
-  _globals['_SCRUBPROGRESS']._serialized_start=602
-  _globals['_SCRUBPROGRESS']._serialized_end=724
-  _globals['_DATASERVICE']._serialized_start=727
-  _globals['_DATASERVICE']._serialized_end=1084
+  _globals['_PUTHEADER']._serialized_end=137
+  _globals['_REMOTEMETA']._serialized_start=140
+  _globals['_REMOTEMETA']._serialized_end=495
+  _globals['_REMOTEMETA_USERMETADATAENTRY']._serialized_start=399
+  _globals['_REMOTEMETA_USERMETADATAENTRY']._serialized_end=450
+  _globals['_REMOTEMETA_TAGSENTRY']._serialized_start=452
+  _globals['_REMOTEMETA_TAGSENTRY']._serialized_end=495
+  _globals['_PUTEND']._serialized_start=497
+  _globals['_PUTEND']._serialized_end=519
+  _globals['_PUTCHUNK']._serialized_start=521
+  _globals['_PUTCHUNK']._serialized_end=623
+  _globals['_PUTRESPONSE']._serialized_start=625
+  _globals['_PUTRESPONSE']._serialized_end=669
+  _globals['_GETREQUEST']._serialized_start=671
+  _globals['_GETREQUEST']._serialized_end=767
+  _globals['_REMOTEREF']._serialized_start=769
+  _globals['_REMOTEREF']._serialized_end=825
+  _globals['_GETCHUNK']._serialized_start=827
+  _globals['_GETCHUNK']._serialized_end=851
+  _globals['_BLOBID']._serialized_start=853
+  _globals['_BLOBID']._serialized_end=913
+  _globals['_CREATEMULTIPARTREQUEST']._serialized_start=915
+  _globals['_CREATEMULTIPARTREQUEST']._serialized_end=994
+  _globals['_CREATEMULTIPARTRESPONSE']._serialized_start=996
+  _globals['_CREATEMULTIPARTRESPONSE']._serialized_end=1040
+  _globals['_UPLOADPARTHEADER']._serialized_start=1042
+  _globals['_UPLOADPARTHEADER']._serialized_end=1135
+  _globals['_UPLOADPARTCHUNK']._serialized_start=1137
+  _globals['_UPLOADPARTCHUNK']._serialized_end=1253
+  _globals['_REMOTEPARTREF']._serialized_start=1255
+  _globals['_REMOTEPARTREF']._serialized_end=1320
+  _globals['_COMPLETEMULTIPARTREQUEST']._serialized_start=1323
+  _globals['_COMPLETEMULTIPARTREQUEST']._serialized_end=1461
+  _globals['_ABORTMULTIPARTREQUEST']._serialized_start=1463
+  _globals['_ABORTMULTIPARTREQUEST']._serialized_end=1526
+  _globals['_HEADRESPONSE']._serialized_start=1528
+  _globals['_HEADRESPONSE']._serialized_end=1572
+  _globals['_HEALTHRESPONSE']._serialized_start=1574
+  _globals['_HEALTHRESPONSE']._serialized_end=1653
+  _globals['_LISTBLOBSRESPONSE']._serialized_start=1655
+  _globals['_LISTBLOBSRESPONSE']._serialized_end=1692
+  _globals['_SCRUBREQUEST']._serialized_start=1694
+  _globals['_SCRUBREQUEST']._serialized_end=1754
+  _globals['_SCRUBPROGRESS']._serialized_start=1756
+  _globals['_SCRUBPROGRESS']._serialized_end=1878
+  _globals['_DATASERVICE']._serialized_start=1881
+  _globals['_DATASERVICE']._serialized_end=2524
 # @@protoc_insertion_point(module_scope)

@@ -70,6 +70,26 @@ class DataServiceStub:
                 request_serializer=data__pb2.ScrubRequest.SerializeToString,
                 response_deserializer=data__pb2.ScrubProgress.FromString,
                 _registered_method=True)
+        self.CreateMultipart = channel.unary_unary(
+                '/strata.DataService/CreateMultipart',
+                request_serializer=data__pb2.CreateMultipartRequest.SerializeToString,
+                response_deserializer=data__pb2.CreateMultipartResponse.FromString,
+                _registered_method=True)
+        self.UploadPart = channel.stream_unary(
+                '/strata.DataService/UploadPart',
+                request_serializer=data__pb2.UploadPartChunk.SerializeToString,
+                response_deserializer=data__pb2.RemotePartRef.FromString,
+                _registered_method=True)
+        self.CompleteMultipart = channel.unary_unary(
+                '/strata.DataService/CompleteMultipart',
+                request_serializer=data__pb2.CompleteMultipartRequest.SerializeToString,
+                response_deserializer=data__pb2.RemoteRef.FromString,
+                _registered_method=True)
+        self.AbortMultipart = channel.unary_unary(
+                '/strata.DataService/AbortMultipart',
+                request_serializer=data__pb2.AbortMultipartRequest.SerializeToString,
+                response_deserializer=common__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class DataServiceServicer:
@@ -118,6 +138,31 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateMultipart(self, request, context):
+        """External locations: native multipart uploads passed through to the provider.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadPart(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteMultipart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortMultipart(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +200,26 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.Scrub,
                     request_deserializer=data__pb2.ScrubRequest.FromString,
                     response_serializer=data__pb2.ScrubProgress.SerializeToString,
+            ),
+            'CreateMultipart': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMultipart,
+                    request_deserializer=data__pb2.CreateMultipartRequest.FromString,
+                    response_serializer=data__pb2.CreateMultipartResponse.SerializeToString,
+            ),
+            'UploadPart': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadPart,
+                    request_deserializer=data__pb2.UploadPartChunk.FromString,
+                    response_serializer=data__pb2.RemotePartRef.SerializeToString,
+            ),
+            'CompleteMultipart': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteMultipart,
+                    request_deserializer=data__pb2.CompleteMultipartRequest.FromString,
+                    response_serializer=data__pb2.RemoteRef.SerializeToString,
+            ),
+            'AbortMultipart': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortMultipart,
+                    request_deserializer=data__pb2.AbortMultipartRequest.FromString,
+                    response_serializer=common__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -346,6 +411,114 @@ class DataService:
             '/strata.DataService/Scrub',
             data__pb2.ScrubRequest.SerializeToString,
             data__pb2.ScrubProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMultipart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.DataService/CreateMultipart',
+            data__pb2.CreateMultipartRequest.SerializeToString,
+            data__pb2.CreateMultipartResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadPart(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/strata.DataService/UploadPart',
+            data__pb2.UploadPartChunk.SerializeToString,
+            data__pb2.RemotePartRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteMultipart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.DataService/CompleteMultipart',
+            data__pb2.CompleteMultipartRequest.SerializeToString,
+            data__pb2.RemoteRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortMultipart(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.DataService/AbortMultipart',
+            data__pb2.AbortMultipartRequest.SerializeToString,
+            common__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -211,7 +211,7 @@ class RepairEntry(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., queued_ms: _Optional[int] = ..., locations: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UploadInfo(_message.Message):
-    __slots__ = ("upload_id", "bucket", "key", "object", "initiated_ms", "checksum_algorithm", "checksum_type")
+    __slots__ = ("upload_id", "bucket", "key", "object", "initiated_ms", "checksum_algorithm", "checksum_type", "remote_upload_id", "remote_name")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +219,8 @@ class UploadInfo(_message.Message):
     INITIATED_MS_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     CHECKSUM_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_NAME_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     bucket: str
     key: str
@@ -226,7 +228,9 @@ class UploadInfo(_message.Message):
     initiated_ms: int
     checksum_algorithm: str
     checksum_type: str
-    def __init__(self, upload_id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., initiated_ms: _Optional[int] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ...) -> None: ...
+    remote_upload_id: str
+    remote_name: str
+    def __init__(self, upload_id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., initiated_ms: _Optional[int] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., remote_upload_id: _Optional[str] = ..., remote_name: _Optional[str] = ...) -> None: ...
 
 class PartInfo(_message.Message):
     __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums", "start_order")
