@@ -23,17 +23,19 @@ from typing import Any
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace, keyspace
 from coordinator.mirror import PrefixMirror
+from datanode.backends.remote import remote_location_types
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 
 DEFAULT_LOCATION = "us-east-1"
 REQUIRED_FIELDS = ("type", "legacyAwsBehavior", "details")
 LOCAL_BACKENDS = ("file", "mem")
-# The backends a datanode can serve today; a location of any other type would accept writes it
-# cannot store, so it is refused wherever a location config enters the system.
-SUPPORTED_LOCATION_TYPES = frozenset(LOCAL_BACKENDS)
-# CloudServer's external-cloud location types (DESIGN section 6), refused until their backends exist.
-REMOTE_LOCATION_TYPES = frozenset({"aws_s3", "azure", "gcp", "b2", "swift"})
+# CloudServer's external-cloud location types (DESIGN section 6), one backend module each.
+REMOTE_LOCATION_TYPES = frozenset(remote_location_types())
+# A location of any other type would accept writes nothing can store, so it is refused wherever
+# a location config enters the system. A remote location's ``details`` are checked by its backend
+# when a process that serves it starts.
+SUPPORTED_LOCATION_TYPES = frozenset(LOCAL_BACKENDS) | REMOTE_LOCATION_TYPES
 
 
 def _invalid(message: str) -> StrataError:
@@ -50,11 +52,6 @@ def validate_location(name: str, location: Any) -> None:
     if missing:
         raise _invalid(f"location {name!r} is missing {', '.join(missing)}")
     location_type = location["type"]
-    if isinstance(location_type, str) and location_type in REMOTE_LOCATION_TYPES:
-        raise _invalid(
-            f"location {name!r} has type {location_type!r}: external cloud backends are not supported "
-            f"yet (supported: {', '.join(sorted(SUPPORTED_LOCATION_TYPES))})"
-        )
     if not isinstance(location_type, str) or location_type not in SUPPORTED_LOCATION_TYPES:
         known = ", ".join(sorted(SUPPORTED_LOCATION_TYPES))
         raise _invalid(f"location {name!r} has unsupported type {location_type!r} (supported: {known})")

@@ -12,13 +12,25 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from datanode.backends.blobs import deletable, plan_remote
+from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart, is_remote
+from datanode.remote_client import RemoteLocationClient
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
 from protos.data_pb2 import (
     BlobId,
@@ -29,6 +41,8 @@ from protos.data_pb2 import (
     PutEnd,
     PutHeader,
     PutResponse,
+    RemoteMeta,
+    RemoteRef,
     ScrubProgress,
     ScrubRequest,
 )
@@ -68,8 +82,11 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_put_header(blob_id: str, location: str) -> bytes:
-    return PutChunk(header=PutHeader(blob_id=blob_id, location=location)).SerializeToString()
+def encode_put_header(
+    blob_id: str, location: str, remote_name: str = "", meta: RemoteMeta | None = None
+) -> bytes:
+    header = PutHeader(blob_id=blob_id, location=location, remote_name=remote_name, meta=meta)
+    return PutChunk(header=header).SerializeToString()
 
 
 def encode_put_end(size: int) -> bytes:
@@ -181,10 +198,21 @@ class DataNodeClient:
         """A raw Put stream: write ``encode_put_header(...)``, then ``encode_put_data(...)`` messages, then finish."""
         return PutStream(self._put(metadata=outgoing_metadata()))
 
-    async def put(self, blob_id: str, location: str, chunks: AsyncIterator[bytes]) -> BlobRef:
+    @property
+    def stub(self) -> DataServiceStub:
+        return self._stub
+
+    async def put(
+        self,
+        blob_id: str,
+        location: str,
+        chunks: AsyncIterator[bytes],
+        remote_name: str = "",
+        meta: RemoteMeta | None = None,
+    ) -> BlobRef:
         stream = self.open_put()
         try:
-            await stream.write(encode_put_header(blob_id, location))
+            await stream.write(encode_put_header(blob_id, location, remote_name, meta))
             size = 0
             async for chunk in chunks:
                 size += memoryview(chunk).nbytes
@@ -195,9 +223,12 @@ class DataNodeClient:
             stream.cancel()
             raise
 
-    async def get(self, blob_id: str, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
+    async def get(
+        self, blob_id: str, offset: int = 0, length: int = -1, remote: RemoteRef | None = None
+    ) -> AsyncGenerator[bytes, None]:
         call = self._get(
-            GetRequest(blob_id=blob_id, offset=offset, length=length), metadata=outgoing_metadata()
+            GetRequest(blob_id=blob_id, offset=offset, length=length, remote=remote),
+            metadata=outgoing_metadata(),
         )
         try:
             async for raw in call:
@@ -207,19 +238,23 @@ class DataNodeClient:
         finally:
             call.cancel()
 
-    async def head(self, blob_id: str) -> int | None:
+    async def head(self, blob_id: str, remote: RemoteRef | None = None) -> int | None:
         try:
             response = await self._stub.Head(
-                BlobId(blob_id=blob_id), metadata=outgoing_metadata(), timeout=self._call_timeout
+                BlobId(blob_id=blob_id, remote=remote),
+                metadata=outgoing_metadata(),
+                timeout=self._call_timeout,
             )
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
         return response.size if response.exists else None
 
-    async def delete(self, blob_id: str) -> None:
+    async def delete(self, blob_id: str, remote: RemoteRef | None = None) -> None:
         try:
             await self._stub.Delete(
-                BlobId(blob_id=blob_id), metadata=outgoing_metadata(), timeout=self._call_timeout
+                BlobId(blob_id=blob_id, remote=remote),
+                metadata=outgoing_metadata(),
+                timeout=self._call_timeout,
             )
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
@@ -337,7 +372,10 @@ class ReplicatedDataClient:
         *,
         copy_timeout_s: float = DEFAULT_COPY_TIMEOUT,
         copy_rate: float = DEFAULT_COPY_RATE,
+        locations: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
     ) -> None:
+        """``locations`` (the location config) is needed to plan writes to external locations; reads
+        and deletes of their blobs need only the blob's own reference."""
         if replication_factor < 1:
             raise ValueError("replication_factor must be at least 1")
         if copy_timeout_s <= 0 or copy_rate <= 0:
@@ -349,6 +387,8 @@ class ReplicatedDataClient:
         self._clients: dict[str, DataNodeClient] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._full_until: dict[str, float] = {}  # node id -> monotonic time its full disk is retried
+        self._locations = locations or dict
+        self._remote = RemoteLocationClient(directory, self.client_for)
 
     def client_for(self, address: str) -> DataNodeClient:
         client = self._clients.get(address)
@@ -356,7 +396,18 @@ class ReplicatedDataClient:
             client = self._clients[address] = DataNodeClient(address)
         return client
 
-    def plan(self, location: str) -> BlobRef:
+    def is_remote(self, location: str) -> bool:
+        config = self._locations().get(location)
+        return config is not None and is_remote(str(config.get("type", "")))
+
+    def plan(self, location: str, bucket: str = "", key: str = "") -> BlobRef:
+        config = self._locations().get(location)
+        if config is not None and is_remote(str(config.get("type", ""))):
+            if not self._directory.nodes_for_location(location):
+                raise StrataError(
+                    ErrorReason.BACKEND_UNAVAILABLE, f"no live datanode serves location {location!r}"
+                )
+            return plan_remote(location, config, bucket, key)
         live = self._directory.nodes_for_location(location)
         if not live:
             raise StrataError(
@@ -422,12 +473,17 @@ class ReplicatedDataClient:
                 f"only {len(streams)} datanodes had room for blob {blob.blob_id}; a write needs {quorum}",
             )
 
-    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+    async def put(
+        self, blob: BlobRef, chunks: AsyncIterator[bytes], meta: ObjectMeta | None = None
+    ) -> BlobRef:
         """Streams the blob to its planned replicas; returns it with the replicas that stored it.
 
         A replica whose disk fills up is dropped and the write goes on while a write quorum is left
-        (the blob is then short of replicas, so its commit queues it for repair elsewhere).
+        (the blob is then short of replicas, so its commit queues it for repair elsewhere). A blob
+        of an external location goes through one of the location's relays (``meta`` goes with it).
         """
+        if blob.remote_name:
+            return await self._remote.put(blob, chunks, meta)
         if not blob.replicas:
             raise StrataError(ErrorReason.INVALID_ARGUMENT, "a planned BlobRef names its replicas")
         # plan() checked the quorum among live nodes; a full disk must not take the write below it.
@@ -482,6 +538,11 @@ class ReplicatedDataClient:
         before sending it, and quarantines a corrupt blob) is replaced by the next, which resumes
         right after the bytes already yielded: blobs never change, so every replica holds the same.
         """
+        if blob.remote_name:
+            async with aclosing(self._remote.get(blob, offset, length)) as remote_pieces:
+                async for piece in remote_pieces:
+                    yield piece
+            return
         last_error: StrataError | None = None
         sent = 0
         for node_id in self._replica_ids(blob):
@@ -607,6 +668,10 @@ class ReplicatedDataClient:
         return True
 
     async def delete(self, blob: BlobRef) -> None:
+        if blob.remote_name:
+            if deletable(blob):
+                await self._remote.delete(blob)
+            return
         results = await asyncio.gather(
             *(self._delete_on(node_id, blob.blob_id) for node_id in self._replica_ids(blob)),
             return_exceptions=True,
@@ -614,6 +679,28 @@ class ReplicatedDataClient:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str:
+        return await self._remote.create_multipart(location, name, meta)
+
+    async def upload_part(
+        self,
+        location: str,
+        name: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterator[bytes],
+        size: int,
+    ) -> RemotePart:
+        return await self._remote.upload_part(location, name, upload_id, part_number, chunks, size)
+
+    async def complete_multipart(
+        self, location: str, name: str, upload_id: str, parts: Sequence[RemotePart], meta: ObjectMeta
+    ) -> RemoteObject:
+        return await self._remote.complete_multipart(location, name, upload_id, parts, meta)
+
+    async def abort_multipart(self, location: str, name: str, upload_id: str) -> None:
+        await self._remote.abort_multipart(location, name, upload_id)
 
     async def close(self) -> None:
         for task in list(self._background):

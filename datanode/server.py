@@ -7,6 +7,8 @@ import weakref
 import grpc
 
 from datanode.backend import Backend
+from datanode.backends.blobs import RemoteLocations
+from datanode.remote_servicer import RemoteDataServicer
 from datanode.servicer import DataServicer
 from protos import data_pb2_grpc
 from protos.common_pb2 import ErrorReason
@@ -19,8 +21,13 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 _BOUND_PORTS: weakref.WeakKeyDictionary[grpc.aio.Server, int] = weakref.WeakKeyDictionary()
 
 
-async def start_server(backend: Backend, listen: str, node_id: str, location: str) -> grpc.aio.Server:
-    """Serves ``backend`` on ``listen`` ("host:port"; port 0 picks a free one, see :func:`bound_port`)."""
+async def start_server(
+    backend: Backend | RemoteLocations, listen: str, node_id: str, location: str
+) -> grpc.aio.Server:
+    """Serves ``backend`` on ``listen`` ("host:port"; port 0 picks a free one, see :func:`bound_port`).
+
+    ``RemoteLocations``: the node relays to external location ``location``.
+    """
     server = grpc.aio.server(
         interceptors=[RequestIdServerInterceptor()],
         options=[
@@ -30,7 +37,12 @@ async def start_server(backend: Backend, listen: str, node_id: str, location: st
             ("grpc.so_reuseport", 0),
         ],
     )
-    data_pb2_grpc.add_DataServiceServicer_to_server(DataServicer(backend, node_id, location), server)
+    servicer: data_pb2_grpc.DataServiceServicer = (
+        RemoteDataServicer(backend, node_id, location)
+        if isinstance(backend, RemoteLocations)
+        else DataServicer(backend, node_id, location)
+    )
+    data_pb2_grpc.add_DataServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(listen)
     if port == 0:
         raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"cannot listen on {listen}")

@@ -23,6 +23,7 @@ from protos.data_pb2 import (
     PutResponse,
     ScrubProgress,
     ScrubRequest,
+    UploadPartChunk,
 )
 from protos.errors import StrataError, abort_with
 from strata.runtime.log import log_fields
@@ -54,7 +55,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                 )
             # The backend stores the blob only if the stream reaches its end message; else it discards it.
             try:
-                size = await self.backend.put(blob_id, _data_chunks(request_iterator))
+                size = await self.backend.put(blob_id, data_chunks(request_iterator))
             except StrataError as error:
                 if error.reason == ErrorReason.INSUFFICIENT_STORAGE:
                     # Read the stream to its end first: an abort racing the client's writes reaches it
@@ -69,7 +70,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "Put")
+            await abort_internal(context, "Put")
         raise AssertionError("unreachable: abort raises")
 
     async def Get(  # noqa: N802
@@ -83,7 +84,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "Get")
+            await abort_internal(context, "Get")
 
     async def Head(self, request: BlobId, context: grpc.aio.ServicerContext) -> HeadResponse:  # noqa: N802
         try:
@@ -92,7 +93,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "Head")
+            await abort_internal(context, "Head")
         raise AssertionError("unreachable: abort raises")
 
     async def Delete(self, request: BlobId, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
@@ -102,7 +103,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "Delete")
+            await abort_internal(context, "Delete")
         raise AssertionError("unreachable: abort raises")
 
     async def Health(self, request: Empty, context: grpc.aio.ServicerContext) -> HealthResponse:  # noqa: N802
@@ -114,7 +115,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                 ok=False, node_id=self.node_id, location=self.location, detail=error.message
             )
         except Exception:
-            await _abort_internal(context, "Health")
+            await abort_internal(context, "Health")
         raise AssertionError("unreachable: abort raises")
 
     async def ListBlobs(  # noqa: N802
@@ -133,7 +134,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "ListBlobs")
+            await abort_internal(context, "ListBlobs")
 
     async def Scrub(  # noqa: N802
         self, request: ScrubRequest, context: grpc.aio.ServicerContext
@@ -147,11 +148,13 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except StrataError as error:
             await abort_with(context, error)
         except Exception:
-            await _abort_internal(context, "Scrub")
+            await abort_internal(context, "Scrub")
 
 
-async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterator[bytes]:
-    """The data of a Put stream; raises unless the stream ends with a matching end message."""
+async def data_chunks(
+    request_iterator: AsyncIterator[PutChunk] | AsyncIterator[UploadPartChunk],
+) -> AsyncIterator[bytes]:
+    """The data of a Put (or UploadPart) stream; raises unless the stream ends with a matching end message."""
     received = 0
     async for message in request_iterator:
         part = message.WhichOneof("part")
@@ -172,6 +175,6 @@ async def _data_chunks(request_iterator: AsyncIterator[PutChunk]) -> AsyncIterat
     raise StrataError(ErrorReason.INVALID_ARGUMENT, "Put stream ended before its end message")
 
 
-async def _abort_internal(context: grpc.aio.ServicerContext, method: str) -> None:
+async def abort_internal(context: grpc.aio.ServicerContext, method: str) -> None:
     logger.exception("DataService.%s failed", method, extra=log_fields(method=method))
     await abort_with(context, StrataError(ErrorReason.INTERNAL, f"internal error in {method}"))

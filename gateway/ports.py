@@ -13,9 +13,10 @@ adapter in ``strata.embedded`` (embedded mode).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart
 from protos.common_pb2 import BlobRef, Empty
 from protos.metadata_pb2 import (
     AbortIntentRequest,
@@ -88,12 +89,22 @@ class MetadataPort(Protocol):
 
 
 class DataPort(Protocol):
-    def plan(self, location: str) -> BlobRef:
-        """A new BlobRef for ``location``: fresh blob id and chosen replicas, size 0, nothing written."""
+    def plan(self, location: str, bucket: str = "", key: str = "") -> BlobRef:
+        """A new BlobRef for ``location``: fresh blob id and chosen replicas (or, on an external
+        location, the provider object name of ``bucket/key``), size 0, nothing written."""
         ...
 
-    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
-        """Streams ``chunks`` into the planned blob on every replica; returns it with its size."""
+    def is_remote(self, location: str) -> bool:
+        """Whether ``location`` is an external one (a cloud or S3-compatible service)."""
+        ...
+
+    async def put(
+        self, blob: BlobRef, chunks: AsyncIterator[bytes], meta: ObjectMeta | None = None
+    ) -> BlobRef:
+        """Streams ``chunks`` into the planned blob on every replica; returns it with its size.
+
+        ``meta`` describes the object, for external locations that store it beside the data.
+        """
         ...
 
     def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
@@ -103,6 +114,26 @@ class DataPort(Protocol):
     async def delete(self, blob: BlobRef) -> None:
         """Deletes the blob from every replica; deleting a missing blob is not an error."""
         ...
+
+    # Native multipart uploads on external locations (``is_remote``), passed through to the provider.
+
+    async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str: ...
+
+    async def upload_part(
+        self,
+        location: str,
+        name: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterator[bytes],
+        size: int,
+    ) -> RemotePart: ...
+
+    async def complete_multipart(
+        self, location: str, name: str, upload_id: str, parts: Sequence[RemotePart], meta: ObjectMeta
+    ) -> RemoteObject: ...
+
+    async def abort_multipart(self, location: str, name: str, upload_id: str) -> None: ...
 
 
 class DatanodeMembership(Protocol):

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from datanode.backend import Backend, create_backend
+from datanode.backends.blobs import RemoteLocations, deletable, plan_remote, remote_object, stored_blob
+from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart
 from gateway.context import GatewayServices
 from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
 from gateway.s3.auth import Authenticator
@@ -32,11 +34,18 @@ log = logging.getLogger("strata.embedded")
 
 
 class LocalData:
-    """DataPort (and the GC's BlobDeleter) over in-process backends, one per location type."""
+    """DataPort (and the GC's BlobDeleter) over in-process backends: one per local location type,
+    one per external location."""
 
-    def __init__(self, locations: Mapping[str, Mapping[str, Any]], backends: Mapping[str, Backend]) -> None:
+    def __init__(
+        self,
+        locations: Mapping[str, Mapping[str, Any]],
+        backends: Mapping[str, Backend],
+        remotes: RemoteLocations | None = None,
+    ) -> None:
         self._locations = locations
         self._backends = backends
+        self.remotes = remotes if remotes is not None else RemoteLocations(lambda: locations)
 
     def _backend(self, location: str) -> Backend:
         config = self._locations.get(location)
@@ -45,19 +54,63 @@ class LocalData:
             raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"no backend serves location {location}")
         return backend
 
-    def plan(self, location: str) -> BlobRef:
+    def is_remote(self, location: str) -> bool:
+        return self.remotes.is_remote(location)
+
+    def plan(self, location: str, bucket: str = "", key: str = "") -> BlobRef:
+        config = self._locations.get(location)
+        if config is not None and self.remotes.is_remote(location):
+            return plan_remote(location, config, bucket, key)
         self._backend(location)
         return BlobRef(location=location, blob_id=uuid.uuid4().hex)
 
-    async def put(self, blob: BlobRef, chunks: AsyncIterator[bytes]) -> BlobRef:
+    async def put(
+        self, blob: BlobRef, chunks: AsyncIterator[bytes], meta: ObjectMeta | None = None
+    ) -> BlobRef:
+        if blob.remote_name:
+            remote = self.remotes.backend(blob.location)
+            return stored_blob(blob, await remote.put(blob.remote_name, chunks, meta or ObjectMeta()))
         size = await self._backend(blob.location).put(blob.blob_id, chunks)
         return BlobRef(location=blob.location, blob_id=blob.blob_id, size=size)
 
     def get(self, blob: BlobRef, offset: int = 0, length: int = -1) -> AsyncIterator[bytes]:
+        if blob.remote_name:
+            return self.remotes.backend(blob.location).get(remote_object(blob), offset, length)
         return self._backend(blob.location).get(blob.blob_id, offset, length)
 
     async def delete(self, blob: BlobRef) -> None:
+        if blob.remote_name:
+            if deletable(blob):
+                await self.remotes.backend(blob.location).delete(remote_object(blob))
+            return
         await self._backend(blob.location).delete(blob.blob_id)
+
+    async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str:
+        return await self.remotes.backend(location).create_multipart(name, meta)
+
+    async def upload_part(
+        self,
+        location: str,
+        name: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterator[bytes],
+        size: int,
+    ) -> RemotePart:
+        return await self.remotes.backend(location).upload_part(name, upload_id, part_number, chunks, size)
+
+    async def complete_multipart(
+        self, location: str, name: str, upload_id: str, parts: Sequence[RemotePart], meta: ObjectMeta
+    ) -> RemoteObject:
+        return await self.remotes.backend(location).complete_multipart(name, upload_id, parts, meta)
+
+    async def abort_multipart(self, location: str, name: str, upload_id: str) -> None:
+        await self.remotes.backend(location).abort_multipart(name, upload_id)
+
+    async def close(self) -> None:
+        for backend in self._backends.values():
+            await backend.close()
+        await self.remotes.close()
 
 
 @dataclass
@@ -81,8 +134,7 @@ class EmbeddedServer:
 
     async def close(self) -> None:
         await self.gc.stop()
-        for backend in self.backends.values():
-            await backend.close()
+        await self.data.close()
         await self.core.close()
 
 
@@ -112,6 +164,9 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
             intent_ttl_ms=int(settings.intent_ttl_s * 1000),
         )
     data = LocalData(settings.locations, backends)
+    for name in settings.locations:
+        if data.is_remote(name):
+            data.remotes.backend(name)  # checks the location's details now, not at its first request
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()

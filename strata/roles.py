@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datanode.backends.remote import is_remote
 from protos.errors import StrataError
 from strata.runtime.errors import StartupError, listen_error
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
@@ -176,6 +177,9 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.usage import UsageMeter, UsagePublisher
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
+    if is_remote(args.type):
+        await _remote_datanode(args)
+        return
     if args.data_dir:
         await asyncio.to_thread(usable_directory, args.data_dir, "data directory (--data-dir)")
     details = _datanode_details(args)
@@ -208,6 +212,63 @@ async def _datanode(args: argparse.Namespace) -> None:
         await server.stop(GRACE_SECONDS)
         await etcd.close()
         await backend.close()
+
+
+async def _remote_datanode(args: argparse.Namespace) -> None:
+    """A stateless relay to external location ``--location``, whose config (with its credentials)
+    is read from etcd and followed there: a changed location is used without a restart."""
+    from coordinator.locations import LocationWatcher
+    from coordinator.registry import register_node
+    from datanode.backends.blobs import RemoteLocations
+    from datanode.server import start_server
+
+    etcd = await _connect_etcd(args.etcd)
+    locations = LocationWatcher(etcd, args.cluster)
+    remotes = RemoteLocations(locations.locations)
+    try:
+        await locations.start()
+        try:
+            config = await locations.wait_for_location(args.location, timeout_s=REMOTE_LOCATION_WAIT_S)
+        except TimeoutError:
+            raise StartupError(
+                f"location {args.location!r} is not in the cluster's location config (strata config import "
+                "or strata location add it first)"
+            ) from None
+        if config.get("type") != args.type:
+            raise StartupError(
+                f"location {args.location!r} has type {config.get('type')!r} in the cluster's config, not {args.type!r}"
+            )
+        try:
+            remotes.backend(args.location)  # its details are checked now, not at the first request
+        except StrataError as error:
+            raise StartupError(error.message) from None
+        server = await _start_grpc(
+            start_server(remotes, args.listen, args.node_id, args.location), args.listen
+        )
+    except BaseException:
+        await remotes.close()
+        await locations.close()
+        await etcd.close()
+        raise
+    info = {
+        "node_id": args.node_id,
+        "address": advertised(args.listen, args.advertise),
+        "location": args.location,
+        "type": args.type,
+    }
+    registration = await register_node(
+        etcd, args.cluster, "datanode", args.node_id, {**info, "storage": None}
+    )
+    log.info("datanode %s relaying %s for external location %s", args.node_id, args.listen, args.location)
+    try:
+        await wait_for_stop_signal()
+    finally:
+        log.info("datanode %s stopping", args.node_id)
+        await registration.close()
+        await server.stop(GRACE_SECONDS)
+        await remotes.close()
+        await locations.close()
+        await etcd.close()
 
 
 def _datanode_details(args: argparse.Namespace) -> dict[str, object]:
@@ -316,7 +377,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     use_stored_accounts()
     config.on_accounts_change(use_stored_accounts)
     metadata = ClusterMetadata(etcd, args.cluster, shards)
-    data = ReplicatedDataClient(datanodes)
+    data = ReplicatedDataClient(datanodes, locations=locations.locations)
     services = GatewayServices(
         metadata=metadata,
         data=data,
@@ -361,6 +422,7 @@ async def _gateway(args: argparse.Namespace) -> None:
 
 # A repair pass copies whole blobs: the coordinator waits far longer for it than for a metadata call.
 REPAIR_CALL_TIMEOUT_S = 3600.0
+REMOTE_LOCATION_WAIT_S = 10.0  # a relay started with its location just being configured waits this long
 
 
 def _coordinator_workers(

@@ -9,6 +9,7 @@ from datetime import UTC
 
 from aiohttp import web
 
+from datanode.backends.remote import ObjectMeta
 from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
 from gateway.context import RequestContext
 from gateway.s3 import errors
@@ -188,3 +189,16 @@ def check_conditions(headers: Mapping[str, str], md: ObjectMD, prefix: str = "")
 
 def xml_response(root: Element, status: int = 200) -> web.Response:
     return web.Response(status=status, body=document(root), content_type="application/xml")
+
+
+def object_meta(md: ObjectMD) -> ObjectMeta:
+    """What an external location may keep beside the object's data (its content headers, metadata, tags)."""
+    return ObjectMeta(
+        content_type=md.content_type,
+        user_metadata=dict(md.user_metadata),
+        tags=dict(md.tags),
+        cache_control=md.cache_control,
+        content_disposition=md.content_disposition,
+        content_encoding=md.content_encoding,
+        content_language=md.content_language,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api import checksums
-from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, xml_response
+from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, object_meta, owned_bucket, xml_response
 from gateway.api.copy_source import (
     COPY_SOURCE_HEADER,
     CopySource,
@@ -125,8 +125,9 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
 
     pieces = read_object(ctx.services.data, source_md, 0, source_md.size)
     stored = await store_data(
-        ctx, bucket.name, ctx.key, location, pieces, source_md.size, hashers=calculator.hashers
-    )
+        ctx, bucket.name, ctx.key, location, pieces, source_md.size, hashers=calculator.hashers,
+        meta=object_meta(md),
+    )  # fmt: skip
     try:
         computed = calculator.result()
         if stored.size != source_md.size or (

@@ -14,7 +14,7 @@ import binascii
 from aiohttp import web
 
 from gateway.api import checksums
-from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, owned_bucket, user_metadata
+from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, object_meta, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.unsupported import STORED_STORAGE_CLASS
 from gateway.api.versioning import reject_version_id
@@ -162,7 +162,9 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     body = iter_payload(
         ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
     )
-    stored = await store_data(ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers)
+    stored = await store_data(
+        ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers, meta=object_meta(md)
+    )
     try:
         if length is not None and stored.size != length:
             raise errors.IncompleteBody()

@@ -26,7 +26,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 
 from gateway.access import anonymous_request_allowed
 from gateway.api import checksums
-from gateway.api.common import STORED_CONTENT_HEADERS, owned_bucket, user_metadata
+from gateway.api.common import STORED_CONTENT_HEADERS, object_meta, owned_bucket, user_metadata
 from gateway.api.object_put import parse_content_md5
 from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.write import commit_object, discard, store_data
@@ -391,8 +391,9 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     head, complete = await _peek_small_file(form.file, ctx.services.inline_threshold)
     pieces = _bounded(_file_pieces(form.file, head), minimum, maximum)
     stored = await store_data(
-        ctx, bucket.name, key, location, pieces, len(head) if complete else None, hashers=checksum.hashers
-    )
+        ctx, bucket.name, key, location, pieces, len(head) if complete else None, hashers=checksum.hashers,
+        meta=object_meta(md),
+    )  # fmt: skip
     try:
         if md5_expected is not None and stored.md5 != md5_expected:
             raise errors.BadDigest()

@@ -18,9 +18,10 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from datanode.backends.remote import ObjectMeta
 from gateway.api.versioning import put_request
 from gateway.context import RequestContext
 from gateway.ports import MetadataPort
@@ -96,22 +97,28 @@ async def store_data(
     length: int | None,
     allow_inline: bool = True,
     hashers: Sequence[Hasher] = (),
+    meta: ObjectMeta | None = None,
 ) -> StoredData:
     """Streams ``chunks`` into storage; nothing is visible until the caller commits metadata.
 
     ``hashers`` (e.g. flexible checksums) see every byte, hashed with the MD5 in the same thread hop.
+    ``meta`` describes the object to an external location (which keeps the data under the
+    object's own name, so small objects are never kept inline there).
     """
     services = ctx.services
     digest = Digest(chunks, hashers)
-    if allow_inline and length is not None and length <= services.inline_threshold:
+    remote = services.data.is_remote(location)
+    if allow_inline and not remote and length is not None and length <= services.inline_threshold:
         data = b"".join([piece async for piece in digest])
         return StoredData(size=digest.size, md5=digest.md5.digest(), inline=data)
-    blob = services.data.plan(location)
+    blob = services.data.plan(location, bucket, key)
+    if remote:
+        meta = replace(meta or ObjectMeta(), size=-1 if length is None else length)
     intent = await services.metadata.create_intent(
         CreateIntentRequest(bucket=bucket, key=key, blobs=[blob], ttl_ms=services.intent_ttl_ms)
     )
     stored = StoredData(size=0, md5=b"", blobs=[blob], intent_id=intent.id, bucket=bucket)
-    writing = asyncio.ensure_future(services.data.put(blob, digest.__aiter__()))
+    writing = asyncio.ensure_future(services.data.put(blob, digest.__aiter__(), meta))
     renewal = IntentRenewal(services.metadata, intent.id, services.intent_ttl_ms, bucket)
     try:
         async with renewal.while_running(writing):
@@ -218,6 +225,13 @@ async def discard(ctx: RequestContext, stored: StoredData) -> None:
         except Exception:
             log.warning("could not queue blobs of lost intent %s for deletion", stored.intent_id)
         return
+    if any(blob.remote_version for blob in stored.blobs):
+        # The intent recorded the external write before the provider named its version: only the
+        # written reference lets the collector delete exactly this write.
+        with contextlib.suppress(Exception):
+            await ctx.services.metadata.queue_garbage(
+                QueueGarbageRequest(blobs=stored.blobs, bucket=stored.bucket)
+            )
     try:
         await ctx.services.metadata.abort_intent(
             AbortIntentRequest(intent_id=stored.intent_id, bucket=stored.bucket)
