@@ -680,6 +680,9 @@ class ReplicatedDataClient:
             if isinstance(result, BaseException):
                 raise result
 
+    async def location_health(self, location: str) -> str | None:
+        return await self._remote.location_health(location)
+
     async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str:
         return await self._remote.create_multipart(location, name, meta)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from datanode.backends.blobs import from_remote_ref, meta_to_proto, remote_object, remote_ref
+from datanode.backends.blobs import HealthCache, from_remote_ref, meta_to_proto, remote_object, remote_ref
 from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.data_pb2 import (
@@ -40,6 +40,14 @@ class RemoteLocationClient:
     def __init__(self, directory: NodeDirectory, client_for: Callable[[str], DataNodeClient]) -> None:
         self._directory = directory
         self._client_for = client_for
+        self._health = HealthCache()
+
+    async def location_health(self, location: str) -> str | None:
+        async def check() -> str | None:
+            answer = await self._client(location).health()
+            return None if answer.ok else f"{answer.detail or 'unhealthy'} (seen by {answer.node_id})"
+
+        return await self._health.probe(location, check)
 
     def _nodes(self, location: str) -> list[NodeInfo]:
         nodes = list(self._directory.nodes_for_location(location))

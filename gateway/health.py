@@ -84,6 +84,13 @@ async def health_report(services: GatewayServices) -> dict[str, Any]:
     unreachable = datanodes.unreachable() if datanodes is not None else {}
     for name in _location_names(services, datanodes):
         entry: dict[str, Any] = {"code": 200, "message": OK}
+        if services.data.is_remote(name):
+            config = services.locations().get(name) or {}
+            entry["type"] = config.get("type")
+            problem = await services.data.location_health(name)
+            if problem is not None:
+                degraded = True
+                entry.update(code=503, message=f"degraded: {problem}")
         if datanodes is not None:
             members = datanodes.members_for_location(name)
             down = unreachable.get(name, [])

@@ -115,6 +115,10 @@ class DataPort(Protocol):
         """Deletes the blob from every replica; deleting a missing blob is not an error."""
         ...
 
+    async def location_health(self, location: str) -> str | None:
+        """An external location's state: None when it answers with working credentials, else what is wrong."""
+        ...
+
     # Native multipart uploads on external locations (``is_remote``), passed through to the provider.
 
     async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str: ...

@@ -363,7 +363,10 @@ class Multipart:
             final.etag = multipart_etag(chosen)
             final.inline_data = b""
             del final.blobs[:]
-            final.blobs.extend(part.blob for part in chosen)
+            if request.HasField("remote_blob"):
+                final.blobs.append(request.remote_blob)
+            else:
+                final.blobs.extend(part.blob for part in chosen)
             del final.part_sizes[:]
             final.part_sizes.extend(part.size for part in chosen)
             final.parts_count = len(chosen)

@@ -576,18 +576,20 @@ class CompletedPart(_message.Message):
     def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ...) -> None: ...
 
 class CompleteUploadRequest(_message.Message):
-    __slots__ = ("upload", "parts", "put", "min_part_size", "expected_checksum")
+    __slots__ = ("upload", "parts", "put", "min_part_size", "expected_checksum", "remote_blob")
     UPLOAD_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     PUT_FIELD_NUMBER: _ClassVar[int]
     MIN_PART_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_BLOB_FIELD_NUMBER: _ClassVar[int]
     upload: UploadRef
     parts: _containers.RepeatedCompositeFieldContainer[CompletedPart]
     put: PutObjectRequest
     min_part_size: int
     expected_checksum: _common_pb2.Checksum
-    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., min_part_size: _Optional[int] = ..., expected_checksum: _Optional[_Union[_common_pb2.Checksum, _Mapping]] = ...) -> None: ...
+    remote_blob: _common_pb2.BlobRef
+    def __init__(self, upload: _Optional[_Union[UploadRef, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CompletedPart, _Mapping]]] = ..., put: _Optional[_Union[PutObjectRequest, _Mapping]] = ..., min_part_size: _Optional[int] = ..., expected_checksum: _Optional[_Union[_common_pb2.Checksum, _Mapping]] = ..., remote_blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ...) -> None: ...
 
 class CompleteUploadResponse(_message.Message):
     __slots__ = ("problem", "problem_part_number", "object", "already_completed")

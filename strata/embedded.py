@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from datanode.backend import Backend, create_backend
-from datanode.backends.blobs import RemoteLocations, deletable, plan_remote, remote_object, stored_blob
+from datanode.backends.blobs import (
+    HealthCache,
+    RemoteLocations,
+    deletable,
+    plan_remote,
+    remote_object,
+    stored_blob,
+)
 from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart
 from gateway.context import GatewayServices
 from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
@@ -46,6 +53,7 @@ class LocalData:
         self._locations = locations
         self._backends = backends
         self.remotes = remotes if remotes is not None else RemoteLocations(lambda: locations)
+        self._health = HealthCache()
 
     def _backend(self, location: str) -> Backend:
         config = self._locations.get(location)
@@ -106,6 +114,12 @@ class LocalData:
 
     async def abort_multipart(self, location: str, name: str, upload_id: str) -> None:
         await self.remotes.backend(location).abort_multipart(name, upload_id)
+
+    async def location_health(self, location: str) -> str | None:
+        async def check() -> None:
+            await self.remotes.backend(location).health()
+
+        return await self._health.probe(location, check)
 
     async def close(self) -> None:
         for backend in self._backends.values():

@@ -7,10 +7,12 @@ with ``remote_part`` set, its provider token in ``remote_version``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from datanode.backends.remote import (
@@ -144,3 +146,42 @@ class RemoteLocations:
         self._retired.clear()
         for backend in backends:
             await backend.close()
+
+
+HEALTH_TIMEOUT_S = 5.0
+HEALTH_CACHE_S = (
+    2.0  # a load balancer polling every gateway's health check does not poll the provider as often
+)
+_HEALTH_WORDS: dict[int, str] = {
+    ErrorReason.BACKEND_UNAVAILABLE: "unreachable",
+    ErrorReason.BACKEND_AUTH: "credentials refused",
+    ErrorReason.BACKEND_THROTTLED: "throttling requests",
+    ErrorReason.INVALID_ARGUMENT: "misconfigured",
+}
+
+
+def describe_problem(error: StrataError) -> str:
+    """A health message for an external location's failure: the kind of problem, never provider text."""
+    return _HEALTH_WORDS.get(error.reason, error.reason_name.lower().replace("_", " "))
+
+
+class HealthCache:
+    """The last health probe of each location, reused for ``HEALTH_CACHE_S``."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, tuple[float, str | None]] = {}
+
+    async def probe(self, location: str, check: Callable[[], Awaitable[str | None]]) -> str | None:
+        """None when healthy, else what is wrong; ``check`` runs at most every ``HEALTH_CACHE_S``."""
+        cached = self._results.get(location)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < HEALTH_CACHE_S:
+            return cached[1]
+        try:
+            problem = await asyncio.wait_for(check(), HEALTH_TIMEOUT_S)
+        except StrataError as error:
+            problem = describe_problem(error)
+        except TimeoutError:
+            problem = "unreachable (no answer in time)"
+        self._results[location] = (time.monotonic(), problem)
+        return problem

@@ -9,14 +9,19 @@ uploads are freed through the metanode's GC queue in the batch that drops them.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import NoReturn
 from urllib.parse import quote
 
 from aiohttp import web
 
+from datanode.backends.remote import RemotePart
 from gateway.api import checksums, multipart_checksums
-from gateway.api.common import etag_header, owned_bucket, xml_response
+from gateway.api.common import etag_header, object_meta, owned_bucket, xml_response
 from gateway.api.copy_source import (
     COPY_SOURCE_HEADER,
     COPY_SOURCE_RANGE_HEADER,
@@ -31,12 +36,13 @@ from gateway.api.object_list import encoder
 from gateway.api.object_put import choose_location, declared_length, expected_md5, new_object_md
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.versioning import put_request
-from gateway.api.write import StoredData, closing_intent, discard, store_data
+from gateway.api.write import Hasher, StoredData, closing_intent, discard, store_data, store_remote_part
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
 from gateway.s3.xml import Element, element, iso8601, optional, parse
-from protos.common_pb2 import Checksum, ErrorReason
+from metanode.multipart import CompletionRejected, choose_parts
+from protos.common_pb2 import BlobRef, Checksum, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
     COMPLETE_BAD_DIGEST,
@@ -51,9 +57,13 @@ from protos.metadata_pb2 import (
     ObjectMD,
     PartInfo,
     PutPartRequest,
+    QueueGarbageRequest,
     UploadInfo,
     UploadRef,
 )
+from strata.runtime.log import log_fields
+
+log = logging.getLogger("gateway.multipart")
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -128,17 +138,24 @@ async def create_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     if tags:
         template.tags.update(tags)
     algorithm, checksum_type = _requested_checksum_config(ctx)
-    upload = await ctx.services.metadata.create_upload(
-        CreateUploadRequest(
-            upload=UploadInfo(
-                bucket=bucket.name,
-                key=ctx.key,
-                object=template,
-                checksum_algorithm=algorithm,
-                checksum_type=checksum_type,
-            )
-        )
+    info = UploadInfo(
+        bucket=bucket.name,
+        key=ctx.key,
+        object=template,
+        checksum_algorithm=algorithm,
+        checksum_type=checksum_type,
     )
+    data = ctx.services.data
+    if data.is_remote(location):
+        # The provider's own multipart upload carries the parts, so the object lands whole under its name.
+        info.remote_name = data.plan(location, bucket.name, ctx.key).remote_name
+        info.remote_upload_id = await data.create_multipart(location, info.remote_name, object_meta(template))
+    try:
+        upload = await ctx.services.metadata.create_upload(CreateUploadRequest(upload=info))
+    except BaseException:
+        if info.remote_upload_id:
+            await _abort_remote(ctx, info)
+        raise
     body = element(
         "InitiateMultipartUploadResult",
         None,
@@ -188,6 +205,28 @@ async def _commit_part(
     return part
 
 
+async def _store_part(
+    ctx: RequestContext,
+    upload: UploadInfo,
+    part_number: int,
+    body: AsyncIterator[bytes],
+    length: int | None,
+    hashers: Sequence[Hasher],
+) -> StoredData:
+    if upload.remote_upload_id:
+        return await store_remote_part(ctx, upload, part_number, body, length, hashers)
+    return await store_data(
+        ctx,
+        upload.bucket,
+        upload.key,
+        upload.object.location,
+        body,
+        length,
+        allow_inline=False,
+        hashers=hashers,
+    )
+
+
 async def upload_part(ctx: RequestContext) -> web.StreamResponse:
     ref = _upload_ref(ctx)
     part_number = _part_number(ctx)
@@ -200,16 +239,7 @@ async def upload_part(ctx: RequestContext) -> web.StreamResponse:
     body = iter_payload(
         ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
     )
-    stored = await store_data(
-        ctx,
-        ref.bucket,
-        ref.key,
-        upload.object.location,
-        body,
-        length,
-        allow_inline=False,
-        hashers=calculator.hashers,
-    )
+    stored = await _store_part(ctx, upload, part_number, body, length, calculator.hashers)
     try:
         if length is not None and stored.size != length:
             raise errors.IncompleteBody()
@@ -249,16 +279,7 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
         )
     calculator = checksums.ChecksumCalculator(None, default=upload.checksum_algorithm or None)
     pieces = read_object(ctx.services.data, source_md, start, length)
-    stored = await store_data(
-        ctx,
-        ref.bucket,
-        ref.key,
-        upload.object.location,
-        pieces,
-        length,
-        allow_inline=False,
-        hashers=calculator.hashers,
-    )
+    stored = await _store_part(ctx, upload, part_number, pieces, length, calculator.hashers)
     try:
         part = await _commit_part(ctx, ref, part_number, stored, calculator.result())
     except BaseException:
@@ -320,19 +341,77 @@ def _parse_parts(body: bytes) -> list[CompletedPart]:
     return parts
 
 
-async def _expected_checksum(
-    ctx: RequestContext,
-    ref: UploadRef,
-    parts: list[CompletedPart],
-    whole: multipart_checksums.CompletionChecksum,
-) -> Checksum | None:
+async def _current_upload(ctx: RequestContext, ref: UploadRef) -> UploadInfo | None:
     try:
-        upload = await ctx.services.metadata.get_upload(ref)
+        return await ctx.services.metadata.get_upload(ref)
     except StrataError as error:
         if error.reason != ErrorReason.NO_SUCH_UPLOAD:
             raise
         return None  # gone: the metanode answers a retried completion or NoSuchUpload
-    return multipart_checksums.expected_checksum(upload, parts, whole)
+
+
+async def _all_parts(ctx: RequestContext, ref: UploadRef) -> dict[int, PartInfo]:
+    parts: dict[int, PartInfo] = {}
+    marker = 0
+    while True:
+        page = await ctx.services.metadata.list_parts(
+            ListPartsRequest(upload=ref, part_number_marker=marker, max_parts=1000)
+        )
+        parts.update((part.part_number, part) for part in page.parts)
+        if not page.is_truncated or not page.parts:
+            return parts
+        marker = page.parts[-1].part_number
+
+
+async def _complete_remote(
+    ctx: RequestContext, upload: UploadInfo, request: CompleteUploadRequest
+) -> BlobRef:
+    """Completes the provider's upload with the parts the completion names (validated as the metanode
+    will validate them again), so the object exists whole under its name before its metadata does."""
+    try:
+        chosen = choose_parts(request, await _all_parts(ctx, request.upload), MIN_PART_SIZE)
+    except CompletionRejected as rejected:
+        _raise_problem(rejected.problem, rejected.part_number, request.upload.upload_id)
+    location = upload.object.location
+    written = await ctx.services.data.complete_multipart(
+        location,
+        upload.remote_name,
+        upload.remote_upload_id,
+        [RemotePart(part.part_number, part.blob.remote_version, part.size) for part in chosen],
+        object_meta(upload.object),
+    )
+    return BlobRef(
+        location=location,
+        blob_id=uuid.uuid4().hex,
+        size=written.size,
+        remote_name=written.name,
+        remote_version=written.version,
+    )
+
+
+def _raise_problem(problem: int, part_number: int, upload_id: str) -> NoReturn:
+    if problem == COMPLETE_INVALID_PART:
+        raise errors.InvalidPart(PartNumber=str(part_number), UploadId=upload_id)
+    if problem == COMPLETE_INVALID_PART_ORDER:
+        raise errors.InvalidPartOrder(UploadId=upload_id)
+    if problem == COMPLETE_ENTITY_TOO_SMALL:
+        raise errors.EntityTooSmall(PartNumber=str(part_number), MinSizeAllowed=str(MIN_PART_SIZE))
+    raise errors.InternalError()
+
+
+async def _abort_remote(ctx: RequestContext, upload: UploadInfo) -> None:
+    """Best effort: the provider's upload and its parts (an upload left behind is only storage)."""
+    try:
+        await ctx.services.data.abort_multipart(
+            upload.object.location, upload.remote_name, upload.remote_upload_id
+        )
+    except StrataError as error:
+        log.warning(
+            "could not abort an external location's multipart upload",
+            extra=log_fields(
+                location=upload.object.location, upload_id=upload.upload_id, reason=error.reason_name
+            ),
+        )
 
 
 async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
@@ -340,7 +419,8 @@ async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     whole = multipart_checksums.requested(ctx.headers)
     parts = _parse_parts(await _read_complete_body(ctx))
-    expected = await _expected_checksum(ctx, ref, parts, whole)
+    upload = await _current_upload(ctx, ref)
+    expected = multipart_checksums.expected_checksum(upload, parts, whole) if upload is not None else None
     if_none_match = ctx.headers.get("If-None-Match")
     if if_none_match is not None and if_none_match.strip() != "*":
         raise errors.S3NotImplemented("If-None-Match only supports '*'")
@@ -353,17 +433,24 @@ async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     request = CompleteUploadRequest(upload=ref, parts=parts, put=put, min_part_size=MIN_PART_SIZE)
     if expected is not None:
         request.expected_checksum.CopyFrom(expected)
-    completed = await ctx.services.metadata.complete_upload(request)
-    if completed.problem == COMPLETE_BAD_DIGEST and expected is not None:
-        raise multipart_checksums.mismatch(expected.algorithm)
-    if completed.problem == COMPLETE_INVALID_PART:
-        raise errors.InvalidPart(PartNumber=str(completed.problem_part_number), UploadId=ref.upload_id)
-    if completed.problem == COMPLETE_INVALID_PART_ORDER:
-        raise errors.InvalidPartOrder(UploadId=ref.upload_id)
-    if completed.problem == COMPLETE_ENTITY_TOO_SMALL:
-        raise errors.EntityTooSmall(
-            PartNumber=str(completed.problem_part_number), MinSizeAllowed=str(MIN_PART_SIZE)
-        )
+    remote_blob = None
+    if upload is not None and upload.remote_upload_id:
+        remote_blob = await _complete_remote(ctx, upload, request)
+        request.remote_blob.CopyFrom(remote_blob)
+    try:
+        completed = await ctx.services.metadata.complete_upload(request)
+        if completed.problem == COMPLETE_BAD_DIGEST and expected is not None:
+            raise multipart_checksums.mismatch(expected.algorithm)
+        if completed.problem:
+            _raise_problem(completed.problem, completed.problem_part_number, ref.upload_id)
+    except BaseException:
+        if remote_blob is not None:
+            # The provider's object has no metadata pointing at it: queue it rather than leave it.
+            with contextlib.suppress(Exception):
+                await ctx.services.metadata.queue_garbage(
+                    QueueGarbageRequest(blobs=[remote_blob], bucket=ref.bucket)
+                )
+        raise
     md = completed.object
     location = f"{ctx.request.scheme}://{ctx.request.host}/{quote(bucket.name)}/{quote(ref.key, safe='/')}"
     checksum_elements = _checksum_elements(md.checksums)
@@ -393,7 +480,10 @@ def _object_checksum_type(md: ObjectMD) -> str:
 async def abort_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     ref = _upload_ref(ctx)
     await owned_bucket(ctx)
+    upload = await _current_upload(ctx, ref)
     await ctx.services.metadata.abort_upload(ref)
+    if upload is not None and upload.remote_upload_id:
+        await _abort_remote(ctx, upload)
     return web.Response(status=204)
 
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -25,6 +26,7 @@ from datanode.backends.remote import ObjectMeta
 from gateway.api.versioning import put_request
 from gateway.context import RequestContext
 from gateway.ports import MetadataPort
+from gateway.s3 import errors
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
@@ -35,6 +37,7 @@ from protos.metadata_pb2 import (
     PutObjectResponse,
     QueueGarbageRequest,
     RenewIntentRequest,
+    UploadInfo,
 )
 
 log = logging.getLogger("gateway.write")
@@ -213,8 +216,8 @@ def closing_intent(stored: StoredData) -> Iterator[None]:
 
 async def discard(ctx: RequestContext, stored: StoredData) -> None:
     """Best effort: drop uncommitted blobs now rather than when their intent expires."""
-    if not stored.blobs:
-        return
+    if not stored.blobs or all(blob.remote_part for blob in stored.blobs):
+        return  # a native multipart part goes with its upload
     if stored.intent_lost:
         # The collector closed the intent (and may have deleted the blobs) while bytes still
         # flowed: queue them again so nothing written afterwards is left behind.
@@ -269,3 +272,34 @@ async def commit_object(
                 bucket, md, intent_id=stored.intent_id, if_match=if_match, if_none_match=if_none_match
             )
         )
+
+
+async def store_remote_part(
+    ctx: RequestContext,
+    upload: UploadInfo,
+    part_number: int,
+    chunks: AsyncIterator[bytes],
+    length: int | None,
+    hashers: Sequence[Hasher] = (),
+) -> StoredData:
+    """Streams one part of a native multipart upload to its external location.
+
+    The provider keeps the part inside its own upload (which completion or abort disposes of),
+    so there is no intent: the part's reference carries the provider's token, never deleted alone.
+    """
+    if length is None:
+        raise errors.MissingContentLength()  # providers take a part's length up front, as S3 does
+    digest = Digest(chunks, hashers)
+    location = upload.object.location
+    part = await ctx.services.data.upload_part(
+        location, upload.remote_name, upload.remote_upload_id, part_number, digest.__aiter__(), length
+    )
+    blob = BlobRef(
+        location=location,
+        blob_id=uuid.uuid4().hex,
+        size=part.size,
+        remote_name=upload.remote_name,
+        remote_version=part.token,
+        remote_part=True,
+    )
+    return StoredData(size=digest.size, md5=digest.md5.digest(), blobs=[blob], bucket=upload.bucket)

@@ -196,16 +196,20 @@ async def test_rest_endpoint_to_an_unknown_location_is_rejected_before_writing(
     assert await get_authdata(client, cluster) == {"accounts": []}
 
 
-async def test_import_refuses_a_remote_location_before_writing(
+async def test_import_keeps_a_remote_location_and_refuses_an_unknown_type_before_writing(
     client: EtcdClient, cluster: str, tmp_path: Path
 ) -> None:
-    paths = write_samples(tmp_path, locations={**LOCATIONS, "azurebackend": AZURE_LOCATION})
+    unknown = {**AZURE_LOCATION, "type": "tape_library"}
+    paths = write_samples(tmp_path, locations={**LOCATIONS, "azurebackend": AZURE_LOCATION, "tape": unknown})
     with pytest.raises(StrataError) as raised:
         await import_files(client, cluster, *paths)
     assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
-    assert "'azurebackend'" in raised.value.message and "'azure'" in raised.value.message
+    assert "'tape'" in raised.value.message and "'tape_library'" in raised.value.message
     assert await get_locations(client, cluster) == {}
     assert await get_authdata(client, cluster) == {"accounts": []}
+    paths = write_samples(tmp_path, locations={**LOCATIONS, "azurebackend": AZURE_LOCATION})
+    await import_files(client, cluster, *paths)
+    assert (await get_locations(client, cluster))["azurebackend"] == AZURE_LOCATION
 
 
 async def test_config_alone_is_checked_against_locations_already_in_etcd(

@@ -51,21 +51,26 @@ def test_default_locations_follow_the_chosen_backend() -> None:
 
 
 @pytest.mark.parametrize("location_type", ["aws_s3", "azure", "gcp", "b2", "swift"])
-def test_remote_location_types_are_refused_by_name(location_type: str) -> None:
+def test_every_remote_location_type_is_a_valid_location(location_type: str) -> None:
     locations = sample_locations()
     locations["cloud-copy"] = {**AWS_LOCATION, "type": location_type}
+    validate_locations(locations)
+
+
+def test_an_unknown_location_type_is_refused_by_name() -> None:
+    locations = sample_locations()
+    locations["tape"] = {**AWS_LOCATION, "type": "tape_library"}
     with pytest.raises(StrataError) as raised:
         validate_locations(locations)
     assert raised.value.reason == ErrorReason.INVALID_ARGUMENT
-    assert "'cloud-copy'" in raised.value.message and f"'{location_type}'" in raised.value.message
-    assert "not supported yet" in raised.value.message
+    assert "'tape'" in raised.value.message and "'tape_library'" in raised.value.message
+    assert "aws_s3" in raised.value.message  # the message lists the types that exist
 
 
-async def test_remote_location_is_not_written_to_etcd(client: EtcdClient, cluster: str) -> None:
+async def test_remote_location_is_written_to_etcd(client: EtcdClient, cluster: str) -> None:
     await put_locations(client, cluster, default_locations("file"))
-    with pytest.raises(StrataError):
-        await put_location(client, cluster, "aws-test", AWS_LOCATION)
-    assert "aws-test" not in await get_locations(client, cluster)
+    await put_location(client, cluster, "aws-test", AWS_LOCATION)
+    assert (await get_locations(client, cluster))["aws-test"] == AWS_LOCATION
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from gateway.s3.auth import Authenticator
 from protos.common_pb2 import Empty, ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import RepairStatusResponse
+from strata.embedded import LocalData
 from strata.testing.etcd import EtcdProcess
 
 
@@ -44,7 +45,7 @@ async def _health(
 ) -> tuple[int, dict[str, Any]]:
     services = GatewayServices(
         metadata=_Metadata(reachable),  # type: ignore[arg-type]
-        data=None,  # type: ignore[arg-type]
+        data=LocalData({}, {}),  # no external location to probe
         authenticator=Authenticator(AccountStore.from_file("gateway/s3/default_authdata.json")),
         rest_endpoints=lambda: {"localhost": "us-east-1"},
         locations=lambda: {"us-east-1": {"type": "file", "legacyAwsBehavior": True, "details": {}}},

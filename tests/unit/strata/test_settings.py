@@ -76,10 +76,12 @@ def test_memory_location_with_metadata_on_disk_is_refused(tmp_path: Path) -> Non
     assert load_server_settings(env={"S3_LOCATION_FILE": path, "S3BACKEND": "mem"}).backend == "mem"
 
 
-def test_remote_location_in_location_file_is_refused(tmp_path: Path) -> None:
+def test_remote_location_in_location_file_is_kept_and_an_unknown_type_refused(tmp_path: Path) -> None:
     remote = {"type": "aws_s3", "legacyAwsBehavior": True, "details": {"bucketName": "b"}}
     path = _location_file(tmp_path, {"aws-location": remote})
-    with pytest.raises(SettingsError, match="'aws-location' has type 'aws_s3'"):
+    assert load_server_settings(env={"S3_LOCATION_FILE": path}).locations["aws-location"] == remote
+    path = _location_file(tmp_path, {"tape": {**remote, "type": "tape_library"}})
+    with pytest.raises(SettingsError, match="'tape' has unsupported type 'tape_library'"):
         load_server_settings(env={"S3_LOCATION_FILE": path})
 
 
