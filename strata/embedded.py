@@ -35,7 +35,13 @@ from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
 from strata.runtime.errors import listen_error
-from strata.settings import ServerSettings, check_data_outlives_metadata, server_ssl_context, usable_directory
+from strata.settings import (
+    ServerSettings,
+    SettingsError,
+    check_data_outlives_metadata,
+    server_ssl_context,
+    usable_directory,
+)
 
 log = logging.getLogger("strata.embedded")
 
@@ -180,7 +186,10 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     data = LocalData(settings.locations, backends)
     for name in settings.locations:
         if data.is_remote(name):
-            data.remotes.backend(name)  # checks the location's details now, not at its first request
+            try:
+                data.remotes.backend(name)  # checks the location's details now, not at its first request
+            except StrataError as error:
+                raise SettingsError(f"location file (S3_LOCATION_FILE): {error.message}") from None
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()

@@ -89,7 +89,7 @@ def _refused_start(workdir: Path, env: dict[str, str]) -> subprocess.CompletedPr
         ({"type": "mem", "legacyAwsBehavior": False, "details": {}}, "'scratch' has type 'mem'"),
         (
             {"type": "azure", "legacyAwsBehavior": False, "details": {"azureContainerName": "c"}},
-            "'scratch' has type 'azure'",
+            "location scratch: details.azureStorageEndpoint",
         ),
     ],
 )
