@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from protos.errors import StrataError
 from strata.localcluster import (
@@ -46,6 +46,8 @@ def _up(args: argparse.Namespace) -> int:
         gateways=args.gateways,
         gateway_base_port=args.port_base,
         etcd_members=args.etcd_members,
+        locations=_location_file(args.locations),
+        relays=args.relays,
     )
     launcher = _launcher(args)
     try:
@@ -54,6 +56,18 @@ def _up(args: argparse.Namespace) -> int:
         raise StartupError(str(error)) from None
     print("\n".join(launcher.status_lines()))
     return 0
+
+
+def _location_file(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise StartupError(f"--locations {path}: {error}") from None
+    if not isinstance(document, dict):
+        raise StartupError(f"--locations {path}: not a locationConfig.json object")
+    return document
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -215,6 +229,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         choices=(1, 3),
         default=1,
         help="how many etcd members form the cluster's etcd (default 1; 3 survives the loss of one)",
+    )
+    up.add_argument(
+        "--locations",
+        default=None,
+        help="a locationConfig.json to store in etcd; its external locations (aws_s3, azure, gcp, b2, swift) "
+        "are each served by --relays stateless datanodes",
+    )
+    up.add_argument(
+        "--relays", type=int, default=2, help="datanodes per external location of --locations (default 2)"
     )
     up.add_argument(
         "--port-base",

@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,21 @@ class ClusterSpec:
     # Processes (e.g. "metanode-2", "etcd-3") run in network namespaces of their own, so that
     # strata.testing.faults can cut them off; the cluster then runs on a private bridge (strata.netns).
     namespaced: tuple[str, ...] = ()
+    # A locationConfig.json document stored in etcd at start; each external location in it gets
+    # ``relays`` stateless datanodes (``datanode-<location>-<n>``) that serve it.
+    locations: dict[str, dict[str, Any]] | None = None
+    relays: int = 2
+
+
+def relay_names(spec: ClusterSpec) -> list[str]:
+    """The datanodes relaying to the spec's external locations."""
+    from datanode.backends.remote import is_remote
+
+    names: list[str] = []
+    for location, config in sorted((spec.locations or {}).items()):
+        if is_remote(str(config.get("type", ""))):
+            names.extend(f"datanode-{location}-{index}" for index in range(1, spec.relays + 1))
+    return names
 
 
 def etcd_member_names(members: int) -> list[str]:
@@ -203,6 +219,7 @@ def planned_names(spec: ClusterSpec) -> list[str]:
     return [
         *etcd_member_names(spec.etcd_members),
         *(f"datanode-{index}" for index in range(1, spec.datanodes + 1)),
+        *relay_names(spec),
         *(f"metanode-{index}" for index in range(1, spec.shards * spec.replicas + 1)),
         *(f"coordinator-{index}" for index in range(1, spec.coordinators + 1)),
         *(f"gateway-{index}" for index in range(1, spec.gateways + 1)),
@@ -332,6 +349,23 @@ class LocalClusterLauncher:
         try:
             self._start_etcd(state, spec.etcd_members, taken, env)
             common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
+            if spec.locations is not None:
+                self._import_locations(state, spec.locations, strata, env)
+                for name in relay_names(spec):
+                    location = name[len("datanode-") :].rsplit("-", 1)[0]
+                    port = pick_port(None, taken)
+                    argv = [
+                        *strata,
+                        "datanode",
+                        *common,
+                        "--node-id",
+                        name,
+                        "--listen",
+                        f"{host(name)}:{port}",
+                    ]
+                    location_type = str(spec.locations[location]["type"])
+                    argv += ["--location", location, "--type", location_type]
+                    self._spawn(state, "datanode", name, argv, port, f"{host(name)}:{port}", env)
             for index in range(1, spec.datanodes + 1):
                 port = pick_port(None, taken)
                 name = f"datanode-{index}"
@@ -398,6 +432,20 @@ class LocalClusterLauncher:
             self.down()
             raise
         return state
+
+    def _import_locations(
+        self, state: ClusterState, locations: Mapping[str, Any], strata: list[str], env: dict[str, str]
+    ) -> None:
+        """Stores the location config in etcd (``strata config import``), before any node reads it."""
+        path = self.workdir / "locationConfig.json"
+        path.write_text(json.dumps(locations, indent=2))
+        path.chmod(0o600)  # it may hold a cloud's credentials
+        command = [*strata, "config", "import", "--etcd", state.etcd, "--cluster", CLUSTER_NAME]
+        result = subprocess.run(
+            [*command, "--locations", str(path)], env=env, capture_output=True, text=True, timeout=60
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"the location config was refused: {result.stderr.strip()}")
 
     def _start_etcd(self, state: ClusterState, members: int, taken: set[int], env: dict[str, str]) -> None:
         """One etcd member, or several forming one cluster; every role is given all of their endpoints."""
