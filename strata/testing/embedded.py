@@ -11,7 +11,8 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from strata.settings import ServerSettings, embedded_default_locations
 
@@ -27,7 +28,9 @@ class EmbeddedThread:
         gc_interval_s: float = 3600.0,
         intent_ttl_s: float = 3600.0,
         gc_grace_s: float = 300.0,
+        locations: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """``locations``: a locationConfig document (default: the embedded defaults of ``backend``)."""
         if backend == "file" and root is None:
             raise ValueError("the file backend needs a root directory")
         self.settings = ServerSettings(
@@ -36,7 +39,7 @@ class EmbeddedThread:
             port=0,
             data_path=str(root / "data") if root else "",
             metadata_path=str(root / "metadata") if root else "",
-            locations=embedded_default_locations(backend),
+            locations=dict(locations) if locations is not None else embedded_default_locations(backend),
             gc_interval_s=gc_interval_s,
             intent_ttl_s=intent_ttl_s,
             gc_grace_s=gc_grace_s,
