@@ -60,12 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.set_defaults(run=_server)
 
-    from strata import admin, bench, cluster_cli, roles
+    from strata import admin, bench, cluster_cli, location_cli, roles
 
     roles.add_role_commands(commands)
     cluster_cli.add_commands(commands)
     bench.add_commands(commands)
     admin.add_commands(commands)
+    location_cli.add_commands(commands)
     return parser
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from strata.settings import ServerSettings, embedded_default_locations
