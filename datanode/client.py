@@ -202,6 +202,10 @@ class DataNodeClient:
     def stub(self) -> DataServiceStub:
         return self._stub
 
+    def seems_down(self) -> bool:
+        """The channel's last connection attempt failed (no call is made to find out)."""
+        return self._channel.get_state(try_to_connect=False) == grpc.ChannelConnectivity.TRANSIENT_FAILURE
+
     async def put(
         self,
         blob_id: str,

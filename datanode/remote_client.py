@@ -56,6 +56,8 @@ class RemoteLocationClient:
                 ErrorReason.BACKEND_UNAVAILABLE, f"no live datanode serves location {location!r}"
             )
         random.shuffle(nodes)  # spread the relaying over the location's nodes
+        # A relay that just died stays registered until its lease ends: try it last meanwhile.
+        nodes.sort(key=lambda node: self._client_for(node.address).seems_down())
         return nodes
 
     def _client(self, location: str) -> DataNodeClient:
