@@ -11,7 +11,8 @@ Versions. A write records the provider's identifier of exactly that write:
 - otherwise the quoted ETag. Get/head send ``If-Match`` with it, so a write that was
   overwritten reads as BLOB_NOT_FOUND instead of returning the newer bytes. Delete first
   checks with a conditional HEAD, then sends a DeleteObject with ``If-Match`` (S3's
-  conditional delete; a service that ignores it is still protected by the HEAD). The race
+  conditional delete; a service that ignores it, or refuses it with 501 NotImplemented, which
+  makes this backend fall back to a plain DELETE, is still protected by the HEAD). The race
   left on such a service: an overwrite landing between the HEAD and the DELETE is removed.
   Two writes of identical bytes by single PUT share an ETag, so they are the same write
   to this backend; that is harmless, as either reference reads the right bytes.
@@ -138,6 +139,7 @@ class AwsS3Backend:
     def __init__(self, settings: AwsS3Settings, timeouts: RemoteTimeouts | None = None) -> None:
         self.settings = settings
         self.keeps_versions = settings.supports_versioning
+        self._conditional_delete = True  # until the service answers that it has no If-Match on DELETE
         self._client = S3Client(settings, timeouts or RemoteTimeouts())
 
     @property
@@ -264,11 +266,22 @@ class AwsS3Backend:
         query, headers = _version_query(obj.version)
         if not query and await self._head(obj, "HeadObject before DeleteObject") is None:
             return  # gone already, or the name now holds a newer write: not ours to delete
+        if not self._conditional_delete:
+            headers = {}
         try:
             async with self._client.request(
-                "DeleteObject", "DELETE", obj.name, query=query, headers=headers, accept=(200, 204)
-            ):
-                pass
+                "DeleteObject", "DELETE", obj.name, query=query, headers=headers, accept=(200, 204, 501)
+            ) as response:
+                refused_condition = response.status == 501
+            if refused_condition and headers:
+                # A service without conditional deletes: the HEAD above is the only check (see above).
+                self._conditional_delete = False
+                async with self._client.request(
+                    "DeleteObject", "DELETE", obj.name, query=query, accept=(200, 204)
+                ):
+                    pass
+            elif refused_condition:
+                raise self._client.failure("DeleteObject", S3Failure(501, "NotImplemented"))
         except StrataError as error:
             if error.reason == ErrorReason.BLOB_NOT_FOUND:
                 return  # 404: gone; 412: a newer write owns the name
