@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+import aiohttp.abc
+
 from datanode.backends.aws_s3_config import AwsS3Settings, parse_settings
 from datanode.backends.aws_s3_http import S3Client, S3Failure, error_code
 from datanode.backends.remote import (
@@ -136,11 +138,16 @@ async def _pieces(data: bytes | bytearray | memoryview) -> AsyncIterator[bytes]:
 class AwsS3Backend:
     location_type = "aws_s3"
 
-    def __init__(self, settings: AwsS3Settings, timeouts: RemoteTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        settings: AwsS3Settings,
+        timeouts: RemoteTimeouts | None = None,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+    ) -> None:
         self.settings = settings
         self.keeps_versions = settings.supports_versioning
         self._conditional_delete = True  # until the service answers that it has no If-Match on DELETE
-        self._client = S3Client(settings, timeouts or RemoteTimeouts())
+        self._client = S3Client(settings, timeouts or RemoteTimeouts(), resolver)
 
     @property
     def bucket_match(self) -> bool:
@@ -150,8 +157,16 @@ class AwsS3Backend:
         await self._client.close()
 
     async def health(self) -> None:
-        async with self._client.request("HeadBucket", "HEAD", None):
-            pass
+        try:
+            async with self._client.request("HeadBucket", "HEAD", None):
+                pass
+        except StrataError as error:
+            if error.reason != ErrorReason.BLOB_NOT_FOUND:
+                raise
+            raise StrataError(
+                ErrorReason.BACKEND_UNAVAILABLE,
+                f"location {self.settings.location}: bucket {self.settings.bucket} does not exist",
+            ) from None
 
     # -- writes ---------------------------------------------------------------------------------
 

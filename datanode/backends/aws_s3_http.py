@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import aiohttp.abc
 import yarl
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -92,9 +93,15 @@ def reason_of_failure(failure: S3Failure) -> int:
 class S3Client:
     """Signed requests to one location's bucket, over one pooled aiohttp session."""
 
-    def __init__(self, settings: AwsS3Settings, timeouts: RemoteTimeouts) -> None:
+    def __init__(
+        self,
+        settings: AwsS3Settings,
+        timeouts: RemoteTimeouts,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+    ) -> None:
         self.settings = settings
         self.timeouts = timeouts
+        self._resolver = resolver  # None: the system's; tests give virtual-hosted names an address
         self._signer = _PresetPayloadSigner(
             Credentials(
                 settings.credentials.access_key,
@@ -114,7 +121,7 @@ class S3Client:
                     sock_connect=self.timeouts.connect_s,
                     sock_read=self.timeouts.request_s,
                 ),
-                connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True),
+                connector=aiohttp.TCPConnector(limit=64, resolver=self._resolver),
                 auto_decompress=False,  # bytes come back exactly as stored, Content-Encoding or not
             )
         return self._session
