@@ -8,7 +8,8 @@ Versions. A write records the provider's identifier of exactly that write:
 - ``vid:<VersionId>`` when the bucket answers with a version id (``supportsVersioning``,
   or a bucket found versioned): get/head/delete send ``versionId=``, so every write stays
   readable until its own delete, and a delete removes only that version;
-- otherwise the quoted ETag. Get/head send ``If-Match`` with it, so a write that was
+- otherwise (an unversioned or versioning-suspended bucket, whose writes have the version
+  id ``null`` that the next write replaces) the quoted ETag. Get/head send ``If-Match`` with it, so a write that was
   overwritten reads as BLOB_NOT_FOUND instead of returning the newer bytes. Delete first
   checks with a conditional HEAD, then sends a DeleteObject with ``If-Match`` (S3's
   conditional delete; a service that ignores it, or refuses it with 501 NotImplemented, which
@@ -172,7 +173,8 @@ class AwsS3Backend:
 
     def _written(self, name: str, headers: Mapping[str, str], size: int) -> RemoteObject:
         version_id = headers.get("x-amz-version-id", "")
-        if version_id:
+        # "null" names whatever the next unversioned write puts there: only the ETag pins this one.
+        if version_id and version_id != "null":
             return RemoteObject(name, VERSION_ID_PREFIX + version_id, size)
         etag = headers.get("ETag", "")
         if not etag:

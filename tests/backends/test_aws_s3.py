@@ -268,3 +268,49 @@ async def test_a_missing_bucket_is_unavailable_not_missing_data(s3_peer: S3PeerE
         assert ErrorReason.Name(health.value.reason) == "BACKEND_UNAVAILABLE"
     finally:
         await backend.close()
+
+
+async def test_a_large_sized_write_goes_up_as_streamed_parts(
+    moto: S3PeerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datanode.backends import aws_s3
+
+    monkeypatch.setattr(aws_s3, "MULTIPART_THRESHOLD", 9 * MIB)  # the real path, with a smaller body
+    location = moto.location(bucket_match=True)
+    backend = create_remote("split", location)
+    data = os.urandom(2 * PART_SIZE + 3 * MIB + 7)
+    try:
+        obj = await backend.put("split", stream(data, piece=700_001), ObjectMeta(size=len(data)))
+        assert obj.size == len(data) and obj.version.endswith('-3"')  # an ETag of three parts
+        assert await read(backend, obj) == data
+        newer = await backend.put("split", stream(b"newer"), ObjectMeta(size=5))
+        assert await backend.head(obj) is None  # the parts' write is addressed by its ETag, not "null"
+        await backend.delete(obj)
+        assert await read(backend, newer) == b"newer"
+        await backend.delete(newer)
+        await backend.put("split", stream(data, piece=700_001), ObjectMeta(size=len(data)))
+    finally:
+        await backend.close()
+    assert await asyncio.to_thread(moto.read_direct, location, "split") == data
+    uploads = await asyncio.to_thread(moto.client().list_multipart_uploads, Bucket=bucket_of(location))
+    assert uploads.get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("size", [3, 20 * MIB], ids=["put", "parts"])
+async def test_a_body_longer_than_declared_is_refused_and_leaves_nothing(
+    moto: S3PeerEmulator, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    from datanode.backends import aws_s3
+
+    monkeypatch.setattr(aws_s3, "MULTIPART_THRESHOLD", 9 * MIB)
+    location = moto.location(bucket_match=True)
+    backend = create_remote("too-long", location)
+    try:
+        with pytest.raises(StrataError) as refused:
+            await backend.put("long", stream(os.urandom(size + 1)), ObjectMeta(size=size))
+        assert ErrorReason.Name(refused.value.reason) == "INVALID_ARGUMENT"
+    finally:
+        await backend.close()
+    assert await asyncio.to_thread(moto.names_direct, location) == []
+    uploads = await asyncio.to_thread(moto.client().list_multipart_uploads, Bucket=bucket_of(location))
+    assert uploads.get("Uploads", []) == []
