@@ -31,6 +31,7 @@ Content-Language, user metadata as ``x-amz-meta-*``, tags as ``x-amz-tagging``, 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -237,7 +238,10 @@ class AwsS3Backend:
                 raise StrataError(ErrorReason.INVALID_ARGUMENT, "the body is longer than its declared size")
             return await self.complete_multipart(name, upload_id, parts, meta)
         except BaseException:
-            await self.abort_multipart(name, upload_id)
+            # The write's own failure is the one to report; an upload the abort could not reach
+            # is left to the bucket's lifecycle rule for incomplete uploads.
+            with contextlib.suppress(StrataError):
+                await self.abort_multipart(name, upload_id)
             raise
 
     # -- reads and deletes ------------------------------------------------------------------------
