@@ -15,7 +15,7 @@ import sys
 from strata.testing.emulators import EmulatorMissing
 from strata.testing.emulators.s3_peer import S3PeerEmulator
 
-INSTALL = "pip install 'moto[server]'  (in the dev extra: pip install -e '.[dev]')"
+INSTALL = "pip install 'moto[s3]' flask flask-cors  (in the dev extra: pip install -e '.[dev]')"
 
 
 class MotoEmulator(S3PeerEmulator):
@@ -24,7 +24,7 @@ class MotoEmulator(S3PeerEmulator):
     secret_key = "testing"
 
     def command(self) -> list[str]:
-        if importlib.util.find_spec("moto") is None or importlib.util.find_spec("werkzeug") is None:
+        if any(importlib.util.find_spec(module) is None for module in ("moto", "flask", "flask_cors")):
             raise EmulatorMissing(INSTALL)
         return [
             sys.executable,
