@@ -26,6 +26,7 @@ STORED_CONTENT_HEADERS: Mapping[str, str] = {
     "Expires": "expires",
 }
 USER_METADATA_PREFIX = "x-amz-meta-"
+LOCATION_METADATA = "scal-location-constraint"  # x-amz-meta-scal-location-constraint: where the data goes
 MAX_USER_METADATA_BYTES = 2 * 1024
 
 
@@ -192,10 +193,14 @@ def xml_response(root: Element, status: int = 200) -> web.Response:
 
 
 def object_meta(md: ObjectMD) -> ObjectMeta:
-    """What an external location may keep beside the object's data (its content headers, metadata, tags)."""
+    """What an external location may keep beside the object's data (its content headers, metadata, tags).
+
+    The location header is Strata's own routing: another S3 service behind it would act on it.
+    """
+    forwarded = {name: value for name, value in md.user_metadata.items() if name != LOCATION_METADATA}
     return ObjectMeta(
         content_type=md.content_type,
-        user_metadata=dict(md.user_metadata),
+        user_metadata=forwarded,
         tags=dict(md.tags),
         cache_control=md.cache_control,
         content_disposition=md.content_disposition,
