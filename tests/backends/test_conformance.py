@@ -85,7 +85,7 @@ async def test_ranges_read_exactly_the_asked_bytes(backend: RemoteBackend) -> No
 async def test_a_large_object_streams_in_and_out(
     backend: RemoteBackend, emulator: Emulator, location: dict[str, Any], known_size: bool
 ) -> None:
-    data = payload(40 * MIB + 3, seed=2)
+    data = payload(17 * MIB + 3, seed=2)
     meta = ObjectMeta(size=len(data) if known_size else -1)
     obj = await backend.put("large", stream(data), meta)
     assert obj.size == len(data)
