@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from datanode.backends.remote import RemoteBackend, create_remote
-from strata.testing.emulators import EMULATORS, Emulator, EmulatorMissing, load_emulator
+from strata.testing.emulators import Emulator, EmulatorMissing, load_emulator, selected_emulators
 
 _started: dict[str, Emulator] = {}
 
@@ -26,7 +26,7 @@ def emulators() -> Iterator[dict[str, Emulator]]:
     _started.clear()
 
 
-@pytest.fixture(params=sorted(EMULATORS))
+@pytest.fixture(params=selected_emulators())
 def emulator(request: pytest.FixtureRequest, emulators: dict[str, Emulator]) -> Emulator:
     emulator_id: str = request.param
     if emulator_id not in emulators:

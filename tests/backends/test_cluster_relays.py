@@ -18,7 +18,7 @@ from botocore.client import BaseClient
 
 from strata.localcluster import ClusterSpec
 from strata.testing.cluster import LocalCluster
-from strata.testing.emulators import EMULATORS, Emulator, EmulatorMissing, load_emulator
+from strata.testing.emulators import Emulator, EmulatorMissing, load_emulator, selected_emulators
 from tests.backends.test_through_strata import MIB, _Reader, eventually, payload, s3_client
 
 pytestmark = pytest.mark.cluster
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.cluster
 def remote_locations(emulators: dict[str, Emulator]) -> dict[str, tuple[Emulator, dict[str, Any]]]:
     """Every emulator that runs here, with a fresh location (bucketMatch: false) on it."""
     found: dict[str, tuple[Emulator, dict[str, Any]]] = {}
-    for emulator_id in sorted(EMULATORS):
+    for emulator_id in selected_emulators():
         if emulator_id not in emulators:
             try:
                 started = load_emulator(emulator_id)
@@ -64,7 +64,7 @@ def cluster(
         yield running
 
 
-@pytest.fixture(params=sorted(EMULATORS))
+@pytest.fixture(params=selected_emulators())
 def target(
     request: pytest.FixtureRequest, remote_locations: dict[str, tuple[Emulator, dict[str, Any]]]
 ) -> tuple[str, Emulator, dict[str, Any]]:

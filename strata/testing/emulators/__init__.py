@@ -14,6 +14,7 @@ elsewhere.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Protocol
 
 EMULATORS: dict[str, str] = {
@@ -26,6 +27,15 @@ EMULATORS: dict[str, str] = {
     "b2-simulator": "strata.testing.emulators.b2_simulator:B2SimulatorEmulator",
     "swift-swift": "strata.testing.emulators.swift:SwiftEmulator",
 }
+
+
+def selected_emulators() -> list[str]:
+    """The emulator ids the suites run: all, or those ``STRATA_EMULATORS`` lists (comma-separated)."""
+    wanted = [name.strip() for name in os.environ.get("STRATA_EMULATORS", "").split(",") if name.strip()]
+    unknown = sorted(set(wanted) - set(EMULATORS))
+    if unknown:
+        raise ValueError(f"STRATA_EMULATORS names unknown emulators {unknown}; known: {sorted(EMULATORS)}")
+    return sorted(wanted or EMULATORS)
 
 
 class EmulatorMissing(RuntimeError):
