@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
 import aiohttp
@@ -102,6 +103,7 @@ class AzureBackend:
 
     async def put(self, name: str, chunks: AsyncIterator[bytes], meta: ObjectMeta) -> RemoteObject:
         blob = self._blob(name)
+        settings = _settings(meta)  # bad metadata or tags fail before any byte is sent
         write_id = uuid.uuid4().hex
         staged: list[BlobBlock] = []
         pending: set[asyncio.Task[None]] = set()
@@ -110,9 +112,7 @@ class AzureBackend:
             async for block in _blocks(chunks, BLOCK_SIZE):
                 size += len(block)
                 if not staged and not pending and len(block) < BLOCK_SIZE:
-                    answer = await self._call(
-                        "put", blob.upload_blob(block, overwrite=True, **_settings(meta))
-                    )
+                    answer = await self._call("put", blob.upload_blob(block, overwrite=True, **settings))
                     return RemoteObject(name, str(answer["etag"]), size)
                 if len(staged) >= MAX_BLOCKS:
                     raise StrataError(ErrorReason.INVALID_ARGUMENT, "object too large for one azure blob")
@@ -123,13 +123,13 @@ class AzureBackend:
                     for task in done:
                         task.result()
             if not staged:  # an empty body
-                answer = await self._call("put", blob.upload_blob(b"", overwrite=True, **_settings(meta)))
+                answer = await self._call("put", blob.upload_blob(b"", overwrite=True, **settings))
                 return RemoteObject(name, str(answer["etag"]), 0)
             await _all(pending)
             pending = set()
             answer = await self._call(
                 "put",
-                blob.commit_block_list(staged, **_settings(meta)),
+                blob.commit_block_list(staged, **settings),
                 invalid_blocks=ErrorReason.BACKEND_UNAVAILABLE,
             )
             return RemoteObject(name, str(answer["etag"]), size)
@@ -291,9 +291,11 @@ def translate(error: BaseException, *, invalid_blocks: int = ErrorReason.INVALID
         return ErrorReason.BACKEND_UNAVAILABLE
     if isinstance(error, ResourceModifiedError):
         return ErrorReason.BLOB_NOT_FOUND
+    if isinstance(error, ResourceNotFoundError) and error_code_of(error) != "ContainerNotFound":
+        return ErrorReason.BLOB_NOT_FOUND
     if isinstance(error, HttpResponseError):
         status = error.status_code or 0
-        code = str(getattr(error, "error_code", None) or "")
+        code = error_code_of(error)
         if status == 404:
             return (
                 ErrorReason.BACKEND_UNAVAILABLE if code == "ContainerNotFound" else ErrorReason.BLOB_NOT_FOUND
@@ -311,11 +313,17 @@ def translate(error: BaseException, *, invalid_blocks: int = ErrorReason.INVALID
         if 400 <= status < 500:
             return ErrorReason.INVALID_ARGUMENT
         return ErrorReason.BACKEND_UNAVAILABLE
-    if isinstance(error, ResourceNotFoundError):
-        return ErrorReason.BLOB_NOT_FOUND
     if isinstance(error, (AzureError, aiohttp.ClientError, OSError)):
         return ErrorReason.BACKEND_UNAVAILABLE
     return None
+
+
+def error_code_of(error: HttpResponseError) -> str:
+    """Azure's error code (``BlobNotFound``), whether the SDK parsed it into its enum or left the text."""
+    code = getattr(error, "error_code", None)
+    if isinstance(code, Enum):
+        return str(code.value)
+    return str(code or "")
 
 
 def describe(error: BaseException) -> str:
@@ -323,7 +331,7 @@ def describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, HttpResponseError) and error.status_code:
-        code = str(getattr(error, "error_code", None) or "")
+        code = error_code_of(error)
         return f"HTTP {error.status_code}{' ' + code if code else ''}"
     return f"unreachable ({type(error).__name__})"
 
