@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from datanode.backends.azure import AzureBackend
-from datanode.backends.azure_encoding import decode_metadata_name
-from datanode.backends.remote import ObjectMeta, create_remote
+from datanode.backends.azure_encoding import decode_metadata_name, settings_from
+from datanode.backends.remote import ObjectMeta, RemoteTimeouts, create_remote
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from strata.testing.emulators import Emulator, EmulatorMissing, load_emulator
@@ -141,6 +141,29 @@ async def test_a_second_upload_to_the_same_name_fails_cleanly_after_the_first_co
     assert await asyncio.to_thread(azurite.read_direct, location, "shared") == payload(MIB, 5)
 
 
+async def test_a_put_whose_blocks_another_commit_dropped_fails_as_unavailable(
+    backend: AzureBackend, azurite: AzuriteEmulator, location: dict[str, Any]
+) -> None:
+    staged, release = asyncio.Event(), asyncio.Event()
+
+    async def held_open() -> AsyncIterator[bytes]:
+        yield payload(8 * MIB, 7)
+        yield payload(8 * MIB, 8)
+        # The backend asks for more only once one of its two staged blocks is on the server.
+        staged.set()
+        await release.wait()
+
+    slow = asyncio.create_task(backend.put("raced", held_open(), ObjectMeta()))
+    await asyncio.wait_for(staged.wait(), timeout=30)
+    winner = await backend.put("raced", stream(payload(9 * MIB, 9)), ObjectMeta())
+    release.set()
+    with pytest.raises(StrataError) as lost:
+        await slow
+    assert lost.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+    assert await read(backend, winner) == payload(9 * MIB, 9)
+    assert await asyncio.to_thread(azurite.read_direct, location, "raced") == payload(9 * MIB, 9)
+
+
 async def test_environment_variables_override_the_location_details(
     azurite: AzuriteEmulator, location: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,3 +226,24 @@ async def test_tags_azure_cannot_hold_are_refused_before_anything_is_written(
         await backend.put("tagged", stream(b"x"), ObjectMeta(tags={"owner": "a@b"}, size=1))
     assert refused.value.reason == ErrorReason.INVALID_ARGUMENT
     assert await asyncio.to_thread(azurite.names_direct, location) == []
+
+
+async def test_a_hung_server_times_out_as_unavailable(
+    azurite: AzuriteEmulator, location: dict[str, Any]
+) -> None:
+    backend = AzureBackend(
+        "hung", settings_from("hung", location), RemoteTimeouts(connect_s=0.5, request_s=1.0)
+    )
+    try:
+        obj = await backend.put("before", stream(b"kept"), ObjectMeta(size=4))
+        azurite.pause()
+        try:
+            for attempt in (backend.health(), backend.head(obj), read(backend, obj)):
+                with pytest.raises(StrataError) as hung:
+                    await asyncio.wait_for(attempt, timeout=30)
+                assert hung.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+        finally:
+            azurite.resume()
+        assert await read(backend, obj) == b"kept"
+    finally:
+        await backend.close()

@@ -108,6 +108,15 @@ class AzuriteEmulator:
             process.kill()
             process.wait()
 
+    def pause(self) -> None:
+        """Freezes the server (SIGSTOP): connections open but nothing answers, as a hung service."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._directory, ignore_errors=True)
