@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -48,7 +48,6 @@ from azure.storage.blob import BlobBlock, ContentSettings
 from azure.storage.blob.aio import BlobClient, ContainerClient, LinearRetry
 
 from datanode.backends.azure_encoding import (
-    WRITE_ID_LENGTH,
     AzureSettings,
     azure_metadata,
     azure_tags,
@@ -104,40 +103,23 @@ class AzureBackend:
     async def put(self, name: str, chunks: AsyncIterator[bytes], meta: ObjectMeta) -> RemoteObject:
         blob = self._blob(name)
         settings = _settings(meta)  # bad metadata or tags fail before any byte is sent
+        blocks = _blocks(chunks, BLOCK_SIZE)
+        first = await anext(blocks, b"")
+        if len(first) < BLOCK_SIZE:  # the whole body fits in one request
+            _check_size(meta.size, len(first))
+            answer = await self._call("put", blob.upload_blob(first, overwrite=True, **settings))
+            return RemoteObject(name, str(answer["etag"]), len(first))
         write_id = uuid.uuid4().hex
-        staged: list[BlobBlock] = []
-        pending: set[asyncio.Task[None]] = set()
-        size = 0
-        try:
-            async for block in _blocks(chunks, BLOCK_SIZE):
-                size += len(block)
-                if not staged and not pending and len(block) < BLOCK_SIZE:
-                    answer = await self._call("put", blob.upload_blob(block, overwrite=True, **settings))
-                    return RemoteObject(name, str(answer["etag"]), size)
-                if len(staged) >= MAX_BLOCKS:
-                    raise StrataError(ErrorReason.INVALID_ARGUMENT, "object too large for one azure blob")
-                staged.append(BlobBlock(block_id(write_id, 0, len(staged))))
-                pending.add(asyncio.create_task(self._stage(blob, staged[-1].id, block)))
-                if len(pending) >= STAGE_AHEAD:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        task.result()
-            if not staged:  # an empty body
-                answer = await self._call("put", blob.upload_blob(b"", overwrite=True, **settings))
-                return RemoteObject(name, str(answer["etag"]), 0)
-            await _all(pending)
-            pending = set()
-            answer = await self._call(
-                "put",
-                blob.commit_block_list(staged, **settings),
-                invalid_blocks=ErrorReason.BACKEND_UNAVAILABLE,
-            )
-            return RemoteObject(name, str(answer["etag"]), size)
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        ids, size = await self._stage_all(
+            blob, _prepend(first, blocks), lambda index: block_id(write_id, 0, index)
+        )
+        _check_size(meta.size, size)
+        answer = await self._call(
+            "put",
+            blob.commit_block_list([BlobBlock(identifier) for identifier in ids], **settings),
+            invalid_blocks=ErrorReason.BACKEND_UNAVAILABLE,  # a concurrent commit to the name dropped them
+        )
+        return RemoteObject(name, str(answer["etag"]), size)
 
     async def get(self, obj: RemoteObject, offset: int = 0, length: int = -1) -> AsyncGenerator[bytes, None]:
         blob = self._blob(obj.name)
@@ -205,33 +187,14 @@ class AzureBackend:
         blob = self._blob(name)
         attempt = uuid.uuid4().hex[:16]  # a retried part never shares block ids with its earlier attempt
         write_id = upload_id + attempt
-        assert len(write_id) == WRITE_ID_LENGTH
-        count = 0
-        received = 0
-        pending: set[asyncio.Task[None]] = set()
-        try:
-            async for block in _blocks(chunks, BLOCK_SIZE):
-                received += len(block)
-                pending.add(
-                    asyncio.create_task(self._stage(blob, block_id(write_id, part_number, count), block))
-                )
-                count += 1
-                if len(pending) >= STAGE_AHEAD:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        task.result()
-            await _all(pending)
-            pending = set()
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        ids, received = await self._stage_all(
+            blob, _blocks(chunks, BLOCK_SIZE), lambda index: block_id(write_id, part_number, index)
+        )
         if size >= 0 and received != size:
             raise StrataError(
                 ErrorReason.INVALID_ARGUMENT, f"part {part_number}: {received} bytes, not {size}"
             )
-        return RemotePart(part_number, part_token(attempt, count), received)
+        return RemotePart(part_number, part_token(attempt, len(ids)), received)
 
     async def complete_multipart(
         self, name: str, upload_id: str, parts: Sequence[RemotePart], meta: ObjectMeta
@@ -265,8 +228,33 @@ class AzureBackend:
     def _blob(self, name: str) -> BlobClient:
         return self._container.get_blob_client(name)
 
-    async def _stage(self, blob: BlobClient, block: str, data: bytes) -> None:
-        await self._call("stage block", blob.stage_block(block, data, length=len(data)))
+    async def _stage_all(
+        self, blob: BlobClient, blocks: AsyncIterator[bytes], block_name: Callable[[int], str]
+    ) -> tuple[list[str], int]:
+        """Stages every block, ``STAGE_AHEAD`` in flight; returns their ids in order and the byte count."""
+        ids: list[str] = []
+        size = 0
+        pending: set[asyncio.Task[Any]] = set()
+        try:
+            async for block in blocks:
+                if len(ids) >= MAX_BLOCKS:
+                    raise StrataError(ErrorReason.INVALID_ARGUMENT, "too large for one azure blob")
+                ids.append(block_name(len(ids)))
+                size += len(block)
+                stage = blob.stage_block(ids[-1], block, length=len(block))
+                pending.add(asyncio.create_task(self._call("stage block", stage)))
+                if len(pending) >= STAGE_AHEAD:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+            while pending:
+                await pending.pop()
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        return ids, size
 
     async def _call(
         self, operation: str, call: Awaitable[T], *, invalid_blocks: int = ErrorReason.INVALID_ARGUMENT
@@ -370,9 +358,15 @@ async def _blocks(chunks: AsyncIterator[bytes], block_size: int) -> AsyncIterato
         yield b"".join(held)
 
 
-async def _all(tasks: set[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        await task
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for block in rest:
+        yield block
+
+
+def _check_size(declared: int, received: int) -> None:
+    if declared >= 0 and received != declared:
+        raise StrataError(ErrorReason.INVALID_ARGUMENT, f"the body had {received} bytes, not {declared}")
 
 
 def create_azure(location: str, config: Mapping[str, Any]) -> AzureBackend:

@@ -37,7 +37,6 @@ ENV_ENDPOINT = "AZURE_STORAGE_ENDPOINT"
 _CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$|^\$root$")
 _TAG_TEXT = re.compile(r"^[A-Za-z0-9 +\-./:=_]*$")
 MAX_TAGS = 10
-WRITE_ID_LENGTH = 32
 
 
 @dataclass(frozen=True)

@@ -247,3 +247,13 @@ async def test_a_hung_server_times_out_as_unavailable(
         assert await read(backend, obj) == b"kept"
     finally:
         await backend.close()
+
+
+@pytest.mark.parametrize("declared", [10, 9 * MIB], ids=["one-put", "blocks"])
+async def test_a_body_shorter_than_declared_is_refused_and_leaves_nothing(
+    backend: AzureBackend, azurite: AzuriteEmulator, location: dict[str, Any], declared: int
+) -> None:
+    with pytest.raises(StrataError) as refused:
+        await backend.put("short-body", stream(payload(declared - 1)), ObjectMeta(size=declared))
+    assert refused.value.reason == ErrorReason.INVALID_ARGUMENT
+    assert await asyncio.to_thread(azurite.names_direct, location) == []
