@@ -35,6 +35,7 @@ timeout, so an outage reports BACKEND_UNAVAILABLE within seconds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from enum import Enum
@@ -75,6 +76,9 @@ MAX_BLOCKS = 50_000  # Azure's limit of committed blocks per blob
 RETRIES = 2
 
 T = TypeVar("T")
+
+# The SDK logs every request's headers at INFO; failures reach the datanode's log as reasons instead.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 class AzureBackend:
