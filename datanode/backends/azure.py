@@ -108,11 +108,11 @@ class AzureBackend:
         blob = self._blob(name)
         settings = _settings(meta)  # bad metadata or tags fail before any byte is sent
         blocks = _blocks(chunks, BLOCK_SIZE)
-        first = await anext(blocks, b"")
-        if len(first) < BLOCK_SIZE:  # the whole body fits in one request
-            _check_size(meta.size, len(first))
-            answer = await self._call("put", blob.upload_blob(first, overwrite=True, **settings))
-            return RemoteObject(name, str(answer["etag"]), len(first))
+        first = [await anext(blocks, b"")]  # a list the stream pops, so no reference outlives the block
+        if len(first[0]) < BLOCK_SIZE:  # the whole body fits in one request
+            _check_size(meta.size, len(first[0]))
+            answer = await self._call("put", blob.upload_blob(first[0], overwrite=True, **settings))
+            return RemoteObject(name, str(answer["etag"]), len(first[0]))
         write_id = uuid.uuid4().hex
         ids, size = await self._stage_all(
             blob, _prepend(first, blocks), lambda index: block_id(write_id, 0, index)
@@ -362,8 +362,8 @@ async def _blocks(chunks: AsyncIterator[bytes], block_size: int) -> AsyncIterato
         yield b"".join(held)
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
+async def _prepend(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first.pop()
     async for block in rest:
         yield block
 
