@@ -98,7 +98,10 @@ class _Pieces:
             piece, self._left = self._left, b""
             return piece
         try:
-            return await anext(self._source)
+            piece = b""
+            while not piece:  # an empty piece mid-stream is not the end
+                piece = await anext(self._source)
+            return piece
         except StopAsyncIteration:
             self.ended = True
             return b""

@@ -38,7 +38,13 @@ MIB = 1024 * 1024
 
 try:
     from b2sdk import v2 as b2
-    from b2sdk._internal.exception import B2Error, FileNotPresent, InvalidAuthToken, NonExistentBucket
+    from b2sdk._internal.exception import (
+        B2Error,
+        FileNotPresent,
+        FileOrBucketNotFound,
+        InvalidAuthToken,
+        NonExistentBucket,
+    )
 except ImportError as missing:  # pragma: no cover - only when the dev extra is not installed
     raise EmulatorMissing("pip install b2sdk (it is in the dev extra: pip install -e '.[dev]')") from missing
 
@@ -89,6 +95,16 @@ def _b2_error_response(error: Exception) -> web.Response:
     raise error
 
 
+@web.middleware
+async def _client_gone(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A client that hung up (a timed-out caller, a cut upload) is not a server failure."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except (ConnectionError, ClientPayloadError):
+        return _error(400, "bad_request", "client went away")
+
+
 class _B2Server:
     """The HTTP face of one RawSimulator; every simulator call happens under one lock."""
 
@@ -98,13 +114,14 @@ class _B2Server:
         self.base_url = base_url
         self.upload_slots: dict[str, tuple[str, str]] = {}  # slot -> (kind, simulator upload url)
         self.failures: list[tuple[int, str]] = []
+        self.stalls: list[float] = []
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * MIB)
+        app = web.Application(client_max_size=64 * MIB, middlewares=[_client_gone])
         app.router.add_route("*", "/b2api/{version}/b2_download_file_by_id", self.download_by_id)
         app.router.add_route("*", "/b2api/{version}/{call}", self.api_call)
         app.router.add_post("/b2_upload/{slot}", self.upload)
-        app.router.add_route("GET", "/file/{bucket}/{name:.+}", self.download_by_name)
+        app.router.add_get("/file/{bucket}/{name:.+}", self.download_by_name)
         return app
 
     # -- helpers -----------------------------------------------------------------------
@@ -117,7 +134,9 @@ class _B2Server:
             return _error(401, "bad_auth_token", "invalid authorization token")
         return token
 
-    def _injected_failure(self) -> web.Response | None:
+    async def _injected_failure(self) -> web.Response | None:
+        if self.stalls:
+            await asyncio.sleep(self.stalls.pop(0))
         if not self.failures:
             return None
         status, code = self.failures.pop(0)
@@ -141,7 +160,7 @@ class _B2Server:
 
     async def api_call(self, request: web.Request) -> web.Response:
         call = request.match_info["call"]
-        failure = self._injected_failure()
+        failure = await self._injected_failure()
         if failure is not None:
             return failure
         if call == "b2_authorize_account":
@@ -200,6 +219,14 @@ class _B2Server:
                 params.get("startFileId"),
                 params.get("maxFileCount"),
                 params.get("prefix"),
+            ),
+            "b2_list_unfinished_large_files": lambda: sim.list_unfinished_large_files(
+                api,
+                token,
+                params["bucketId"],
+                params.get("startFileId"),
+                params.get("maxFileCount"),
+                params.get("namePrefix"),
             ),
             "b2_copy_part": lambda: sim.copy_part(
                 api,
@@ -261,7 +288,7 @@ class _B2Server:
         found = self.upload_slots.get(slot)
         if found is None or request.headers.get("Authorization") != f"up-{slot}":
             return _error(401, "bad_auth_token", "invalid upload authorization")
-        failure = self._injected_failure()
+        failure = await self._injected_failure()
         if failure is not None:
             return failure
         kind, simulator_url = found
@@ -304,7 +331,7 @@ class _B2Server:
     # -- downloads ---------------------------------------------------------------------
 
     async def download_by_id(self, request: web.Request) -> web.StreamResponse:
-        failure = self._injected_failure()
+        failure = await self._injected_failure()
         if failure is not None:
             return failure
         token = self._account_token(request)
@@ -465,6 +492,14 @@ class B2SimulatorEmulator:
         """The next ``count`` API calls, uploads or downloads answer ``status``/``code``."""
         self._server.failures.extend([(status, code)] * count)
 
+    def stall_next(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` API calls, uploads or downloads wait ``seconds`` before answering."""
+        self._server.stalls.extend([seconds] * count)
+
+    def clear_faults(self) -> None:
+        self._server.failures.clear()
+        self._server.stalls.clear()
+
     def expire_tokens(self) -> None:
         """Every account authorization issued so far expires (the next call gets expired_auth_token)."""
         with self._lock:
@@ -515,9 +550,30 @@ class B2SimulatorEmulator:
             downloaded = bucket.download_file_by_name(name)
             sink = io.BytesIO()
             downloaded.save(sink)
-        except FileNotPresent:
+        except FileOrBucketNotFound:
             return None
         return sink.getvalue()
+
+    def file_direct(self, location: dict[str, Any], name: str) -> dict[str, Any] | None:
+        """What b2sdk reports of the current version of ``name``: content type and headers, file info."""
+        bucket = self._bucket(location)
+        try:
+            version = bucket.get_file_info_by_name(name)
+        except FileOrBucketNotFound:
+            return None
+        return {
+            "content_type": version.content_type,
+            "cache_control": version.cache_control,
+            "content_disposition": version.content_disposition,
+            "content_encoding": version.content_encoding,
+            "content_language": version.content_language,
+            "info": dict(version.file_info),
+        }
+
+    def unfinished_direct(self, location: dict[str, Any]) -> list[str]:
+        """The names of the location's unfinished large files (started, neither finished nor cancelled)."""
+        bucket = self._bucket(location)
+        return sorted(unfinished.file_name for unfinished in bucket.list_unfinished_large_files())
 
     def names_direct(self, location: dict[str, Any]) -> list[str]:
         bucket = self._bucket(location)
