@@ -20,7 +20,9 @@ unknown length buffers up to ``buffered_part_size`` (8 MiB): if the stream ends 
 upload, otherwise a large file of buffered 8 MiB parts (so memory per stream stays at one part;
 B2's 10,000-part limit caps such objects at ~78 GiB). Every body carries its sha1 at its end
 (``X-Bz-Content-Sha1: hex_digits_at_end``), so B2 verifies what it stores. A failed put cancels
-its large file; a failed single upload stores nothing.
+its large file; a failed single upload stores nothing. B2 tells uploaders to retry a failed upload
+on a fresh upload URL: buffered bodies are retried once that way; streamed bodies cannot be
+replayed, so their failure reaches the client (as 503) and the client retries.
 
 Multipart: an S3 upload is a B2 large file under the object's name (upload id = its fileId), S3
 part N is B2 part N (S3's 5 MiB minimum satisfies B2's 5 MB), the part token is its sha1. Complete
@@ -180,26 +182,49 @@ class B2Backend:
             if meta.size < 0:
                 first = await source.read(self.buffered_part_size)
                 if await source.at_end():
-                    return await self._upload_file(name, _one(first), len(first), meta)
+                    return await self._upload_file(name, first, len(first), meta)
                 return await self._large_file(name, source, meta, first=first)
             return await self._large_file(name, source, meta, first=b"")
         except (B2Failure, aiohttp.ClientError, TimeoutError) as failure:
             raise translate(self.name, "upload", failure) from None
 
     async def _upload_file(
-        self, name: str, pieces: AsyncIterator[bytes], size: int, meta: ObjectMeta
+        self, name: str, body: bytes | AsyncIterator[bytes], size: int, meta: ObjectMeta
     ) -> RemoteObject:
         headers = {
             "X-Bz-File-Name": encode_name(name),
             "Content-Type": meta.content_type or "b2/x-auto",
         }
         headers.update({f"X-Bz-Info-{k}": encode_name(v) for k, v in file_info_of(meta).items()})
-        # A streamed body cannot be sent twice: a failed upload is not retried, and its upload
-        # URL is dropped (B2 asks for a fresh one after any failure).
-        target = await self.client.upload_target()
-        answer, _ = await self.client.upload(target, headers, pieces, size)
-        self.client.release_upload_target(target)
+        answer, _ = await self._send(None, headers, body, size)
         return RemoteObject(name, str(answer["fileId"]), size)
+
+    async def _send(
+        self, part_of: str | None, headers: dict[str, str], body: bytes | AsyncIterator[bytes], size: int
+    ) -> tuple[dict[str, Any], str]:
+        """Uploads a file (``part_of`` None) or a part; a failed upload's URL is dropped, as B2 asks.
+
+        A buffered body (bytes) is sent once more on a fresh URL when B2 refused the upload token
+        or failed on its side (B2's documented upload retry); a streamed body cannot be replayed.
+        """
+        attempts = 2 if isinstance(body, bytes) else 1
+        for attempt in range(attempts):
+            target = await self.client.upload_target(part_of=part_of)
+            pieces = _one(body) if isinstance(body, bytes) else body
+            try:
+                answer, sha1 = await self.client.upload(target, headers, pieces, size)
+            except B2Failure as failure:
+                if attempt + 1 < attempts and _worth_another_url(failure):
+                    continue
+                raise
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt + 1 < attempts:
+                    continue
+                raise
+            if part_of is None:
+                self.client.release_upload_target(target)
+            return answer, sha1
+        raise AssertionError("unreachable")
 
     async def _large_file(
         self, name: str, source: _Pieces, meta: ObjectMeta, *, first: bytes
@@ -209,12 +234,12 @@ class B2Backend:
             parts: list[RemotePart] = []
             number = 1
             if first:
-                parts.append(await self._upload_part(upload_id, number, _one(first), len(first)))
+                parts.append(await self._upload_part(upload_id, number, first, len(first)))
                 number += 1
             while not await source.at_end():
                 if meta.size < 0:
                     data = await source.read(self.buffered_part_size)
-                    parts.append(await self._upload_part(upload_id, number, _one(data), len(data)))
+                    parts.append(await self._upload_part(upload_id, number, data, len(data)))
                 else:
                     size = min(self.part_size, meta.size - sum(part.size for part in parts))
                     if size <= 0:
@@ -314,10 +339,9 @@ class B2Backend:
         return str(answer["fileId"])
 
     async def _upload_part(
-        self, upload_id: str, part_number: int, pieces: AsyncIterator[bytes], size: int
+        self, upload_id: str, part_number: int, body: bytes | AsyncIterator[bytes], size: int
     ) -> RemotePart:
-        target = await self.client.upload_target(part_of=upload_id)
-        _, sha1 = await self.client.upload(target, {"X-Bz-Part-Number": str(part_number)}, pieces, size)
+        _, sha1 = await self._send(upload_id, {"X-Bz-Part-Number": str(part_number)}, body, size)
         return RemotePart(part_number, sha1, size)
 
     async def _cancel_quietly(self, upload_id: str) -> None:
@@ -440,6 +464,11 @@ class B2Backend:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _worth_another_url(failure: B2Failure) -> bool:
+    # Not 429: B2 asks the caller to slow down, and an immediate retry would not.
+    return failure.token_refused or failure.status == 408 or failure.status >= 500
 
 
 def _environment_overrides(location: str) -> dict[str, str]:

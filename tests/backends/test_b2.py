@@ -173,6 +173,28 @@ async def test_b2_error_answers_become_the_contracts_reasons(
         await backend.close()
 
 
+async def test_a_buffered_upload_is_retried_once_on_a_fresh_url_a_streamed_one_is_not(
+    b2: B2SimulatorEmulator, location: dict[str, Any]
+) -> None:
+    backend = create_remote("b2-test", location)
+    try:
+        await backend.put("warm", stream(b"w"), ObjectMeta(size=1))  # leaves one upload URL pooled
+        b2.fail_next(503, "service_unavailable")
+        unsized = await backend.put("unsized", stream(b"buffered"), ObjectMeta())
+        assert await read(backend, unsized) == b"buffered"
+        b2.fail_next(503, "service_unavailable")
+        with pytest.raises(StrataError) as streamed:
+            await backend.put("sized", stream(b"streamed"), ObjectMeta(size=8))
+        assert reason_of(streamed) == "BACKEND_THROTTLED"
+        b2.fail_next(500, "internal_error", count=2)
+        with pytest.raises(StrataError) as twice:
+            await backend.put("unsized-2", stream(b"buffered"), ObjectMeta())
+        assert reason_of(twice) == "BACKEND_UNAVAILABLE"
+        assert await asyncio.to_thread(b2.names_direct, location) == ["unsized", "warm"]
+    finally:
+        await backend.close()
+
+
 async def test_a_stalled_server_times_out_as_unavailable(
     b2: B2SimulatorEmulator, location: dict[str, Any]
 ) -> None:
