@@ -49,7 +49,6 @@ except ImportError as missing:  # pragma: no cover - only when the dev extra is 
     raise EmulatorMissing("pip install b2sdk (it is in the dev extra: pip install -e '.[dev]')") from missing
 
 
-
 class _BucketSimulator(b2.BucketSimulator):  # type: ignore[misc]
     def _simulate_chunked_post(self, stream: Any, content_length: int, *_: Any, **__: Any) -> bytes:
         # The stock method re-reads every body twice in 8 KiB reads to mimic b2sdk's own retries,
