@@ -217,7 +217,9 @@ class B2Backend:
                 if attempt + 1 < attempts and _worth_another_url(failure):
                     continue
                 raise
-            except (aiohttp.ClientError, TimeoutError):
+            except aiohttp.ClientConnectorError:
+                # Never connected, so nothing was stored. Not after a timeout or a lost answer:
+                # that upload may have landed, and a second one would be an orphan version.
                 if attempt + 1 < attempts:
                     continue
                 raise
