@@ -496,8 +496,11 @@ class B2SimulatorEmulator:
 
     def close(self) -> None:
         self.stop()
-        with self._lock:
+        with self._lock:  # a fresh service, so a later start() serves an empty account
             self.simulator = RawSimulator()
+            self.account_id, self.application_key = self.simulator.create_account()
+            self._server.simulator = self.simulator
+            self._server.upload_slots.clear()
         self._clients.clear()
 
     # -- test hooks ------------------------------------------------------------------
