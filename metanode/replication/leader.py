@@ -184,8 +184,12 @@ class Leader:
                     raise outcome_unknown(
                         f"not enough in-sync replicas of shard {self._node.shard} to commit"
                     )
+                # The wait runs in this task (asyncio.timeout, not wait_for's inner task): cancelled,
+                # Condition.wait() takes the lock back before the cancellation leaves it, so the
+                # ``async with`` above always releases a lock this call holds.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
         if not self._lease_valid():
             self.end("its lease can no longer be proven live")
             raise outcome_unknown("the shard leader's lease lapsed")
