@@ -192,7 +192,7 @@ class Scrubber:
             blob = BlobRef(location=node.location, blob_id=blob_id, size=size, replicas=[source.node_id])
             if not await self._data.copy_blob(blob, source.node_id, node.node_id):
                 continue  # that source failed (its copy may be corrupt too, and is now quarantined)
-            if await self._deleted_meanwhile(source, blob_id):
+            if await self._deleted_meanwhile([peer for peer, _ in holders], blob_id):
                 await self._data.client_for(node.address).delete(blob_id)
                 return ScrubStats(corrupt=1)
             log.info(
@@ -225,13 +225,20 @@ class Scrubber:
             raise _NoCopy(peer.node_id)
         return size
 
-    async def _deleted_meanwhile(self, source: NodeInfo, blob_id: str) -> bool:
-        """True if the source lost the blob while it was copied: a delete (GC) ran, and the healed
-        copy would be an orphan."""
-        try:
-            return await self._data.client_for(source.address).head(blob_id) is None
-        except StrataError:
-            return False
+    async def _deleted_meanwhile(self, holders: list[NodeInfo], blob_id: str) -> bool:
+        """True if any node that held the blob before the copy lost it meanwhile: a delete (GC) ran,
+        and the healed copy would be an orphan. Every holder is asked, not only the copy's source:
+        the collector deletes on all replicas at once, and the source's delete may be the last to
+        land. (A delete that reaches the healed node while the copy streams removes the copy there:
+        see datanode/servicer.py.)"""
+        sizes = await asyncio.gather(
+            *(self._data.client_for(holder.address).head(blob_id) for holder in holders),
+            return_exceptions=True,
+        )
+        for size in sizes:
+            if isinstance(size, BaseException) and not isinstance(size, StrataError):
+                raise size
+        return any(size is None for size in sizes)
 
 
 class _NoCopy(LookupError):

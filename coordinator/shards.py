@@ -6,7 +6,7 @@ Keys under ``shards/<id>/`` (values are JSON)::
     isr       {"term": <int>, "members": [node ids in sync]}
     leader    {"node_id": ..., "address": "host:port"}   the election key; its create revision is the term
     progress  {"term", "leader", "commit_index", "followers": {id: {"match_index", "lag", "in_isr"}},
-               "updated_ms"}                           written by the leader about every second
+               "updated_ms", "log_base"}               written by the leader about every second
 
 :func:`shard_states` turns those keys into :class:`ShardState` values; :class:`ShardWatcher` keeps
 them current from a watch, for gateways (leader routing, health) and operators' tools.
@@ -51,6 +51,9 @@ class ShardProgress:
     commit_index: int
     followers: Mapping[str, FollowerProgress]
     updated_ms: int
+    # The last log entry the leader trimmed in its term (0: none yet): a follower whose match index
+    # is below it comes back through a snapshot.
+    log_base: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class ShardState:
                 "leader": progress.leader,
                 "commit_index": progress.commit_index,
                 "updated_ms": progress.updated_ms,
+                "log_base": progress.log_base,
                 "followers": {
                     node: {"match_index": f.match_index, "lag": f.lag, "in_isr": f.in_isr}
                     for node, f in sorted(progress.followers.items())
@@ -162,6 +166,7 @@ def decode_field(name: str, raw: bytes) -> ShardField:
                 for node, f in followers.items()
             },
             updated_ms=_int(value.get("updated_ms", 0)),
+            log_base=_int(value.get("log_base", 0)),
         )
     return None  # a key this version does not know: ignored
 

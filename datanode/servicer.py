@@ -34,10 +34,20 @@ LIST_BATCH_SIZE = 1000
 
 
 class DataServicer(data_pb2_grpc.DataServiceServicer):
+    """Blobs never change once written, and a Delete always wins over a Put of the same blob still
+    streaming: the Put's copy is removed once it lands and the Put fails with BLOB_NOT_FOUND.
+
+    Without that, a Put that lands late (its node was paused, or a repair or heal copy was slow)
+    after the garbage collector's Delete of the blob reached this node would leave a copy that no
+    metadata names and nothing would ever delete.
+    """
+
     def __init__(self, backend: Backend, node_id: str, location: str) -> None:
         self.backend = backend
         self.node_id = node_id
         self.location = location
+        self._writing: dict[str, int] = {}  # blob id -> Puts of it streaming now
+        self._deleted_while_writing: set[str] = set()
 
     async def Put(  # noqa: N802 - gRPC method name
         self, request_iterator: AsyncIterator[PutChunk], context: grpc.aio.ServicerContext
@@ -54,6 +64,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                     f"this node serves location {self.location!r}, not {header.location!r}",
                 )
             # The backend stores the blob only if the stream reaches its end message; else it discards it.
+            self._writing[blob_id] = self._writing.get(blob_id, 0) + 1
             try:
                 size = await self.backend.put(blob_id, data_chunks(request_iterator))
             except StrataError as error:
@@ -63,6 +74,17 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
                     async for _ in request_iterator:
                         pass
                 raise
+            finally:
+                deleted_meanwhile = self._put_ended(blob_id)
+            if deleted_meanwhile:
+                await self.backend.delete(blob_id)
+                logger.info(
+                    "a blob deleted while it was being written was removed when it landed",
+                    extra=log_fields(blob_id=blob_id),
+                )
+                raise StrataError(
+                    ErrorReason.BLOB_NOT_FOUND, f"blob {blob_id} was deleted while it was written"
+                )
             blob = BlobRef(
                 location=header.location or self.location, blob_id=blob_id, size=size, replicas=[self.node_id]
             )
@@ -96,8 +118,23 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             await abort_internal(context, "Head")
         raise AssertionError("unreachable: abort raises")
 
+    def _put_ended(self, blob_id: str) -> bool:
+        """Counts one Put of ``blob_id`` as ended; True if a Delete of it came while it streamed."""
+        left = self._writing[blob_id] - 1
+        if left:
+            self._writing[blob_id] = left
+            return blob_id in self._deleted_while_writing
+        del self._writing[blob_id]
+        if blob_id in self._deleted_while_writing:
+            self._deleted_while_writing.discard(blob_id)
+            return True
+        return False
+
     async def Delete(self, request: BlobId, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
         try:
+            if request.blob_id in self._writing:
+                # Marked before the backend deletes, so the streaming Put removes its copy when it lands.
+                self._deleted_while_writing.add(request.blob_id)
             await self.backend.delete(request.blob_id)
             return Empty()
         except StrataError as error:

@@ -85,6 +85,8 @@ class Leader:
         self.last_index = tip.index  # the last entry handed to the writer's store
         self.durable_index = tip.index  # the last entry durable here
         self.commit_index = 0  # unknown until the first batch of this term commits
+        # The last entry trimmed from this log during the term: a follower behind it needs a snapshot.
+        self.log_base = 0
         self._terms: dict[int, int] = {tip.index: tip.term}
         self._window: dict[int, LogEntry] = {}
         self._appended_at: dict[int, float] = {}
@@ -184,8 +186,12 @@ class Leader:
                     raise outcome_unknown(
                         f"not enough in-sync replicas of shard {self._node.shard} to commit"
                     )
+                # The wait runs in this task (asyncio.timeout, not wait_for's inner task): cancelled,
+                # Condition.wait() takes the lock back before the cancellation leaves it, so the
+                # ``async with`` above always releases a lock this call holds.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
         if not self._lease_valid():
             self.end("its lease can no longer be proven live")
             raise outcome_unknown("the shard leader's lease lapsed")
@@ -202,6 +208,7 @@ class Leader:
 
     def forget_through(self, index: int) -> None:
         """The log was trimmed through ``index``: followers behind it get a snapshot, not memory."""
+        self.log_base = max(self.log_base, index)
         for known in [known for known in self._window if known <= index]:
             del self._window[known]
             self._appended_at.pop(known, None)
@@ -448,6 +455,7 @@ class Leader:
             "leader": self.node_id,
             "commit_index": self.commit_index,
             "last_index": self.durable_index,
+            "log_base": self.log_base,
             "isr": list(self.isr.members),
             "followers": followers,
             "updated_ms": time.time_ns() // 1_000_000,

@@ -10,6 +10,8 @@ is skipped.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -40,22 +42,34 @@ async def stored_replicas(cluster: LocalCluster) -> set[tuple[str, str]]:
     return stored
 
 
+# Right after a fault run the shard may still be electing (or proving) a leader: every replica
+# refusing with NOT_LEADER is tried again for this long.
+LEADER_WAIT_S = 30.0
+
+
 async def on_leader(cluster: LocalCluster, call: Callable[[MetadataClient], Awaitable[_T]]) -> _T:
-    """``call`` on the first running metanode that is not refusing with NOT_LEADER."""
-    last: StrataError | None = None
-    for record in cluster.processes("metanode"):
-        if not is_alive(record.pid):
-            continue
-        client = MetadataClient(record.address)
-        try:
-            return await call(client)
-        except StrataError as error:
-            if error.reason != ErrorReason.NOT_LEADER:
-                raise
-            last = error
-        finally:
-            await client.close()
-    raise last or StrataError(ErrorReason.BACKEND_UNAVAILABLE, "no metanode is running")
+    """``call`` on the first running metanode that is not refusing with NOT_LEADER (all of them
+    refusing is retried for up to LEADER_WAIT_S)."""
+    deadline = time.monotonic() + LEADER_WAIT_S
+    while True:
+        last: StrataError | None = None
+        for record in cluster.processes("metanode"):
+            if not is_alive(record.pid):
+                continue
+            client = MetadataClient(record.address)
+            try:
+                return await call(client)
+            except StrataError as error:
+                if error.reason != ErrorReason.NOT_LEADER:
+                    raise
+                last = error
+            finally:
+                await client.close()
+        if last is None:
+            raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, "no metanode is running")
+        if time.monotonic() >= deadline:
+            raise last
+        await asyncio.sleep(0.2)
 
 
 async def referenced_replicas(cluster: LocalCluster, buckets: Iterable[str]) -> set[tuple[str, str]]:

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from coordinator.shards import ShardState
+    from coordinator.shards import ShardProgress, ShardState
 
 from strata.localcluster import CLUSTER_NAME, ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
 
@@ -100,6 +100,11 @@ class LocalCluster:
         """The process name of the shard's current leader, as etcd says (None: no leader now)."""
         state = asyncio.run(_shard_state(self.etcd, shard))
         return state.leader.node_id if state is not None and state.leader is not None else None
+
+    def shard_progress(self, shard: str = "s1") -> ShardProgress | None:
+        """The replication progress the shard's leader last published (None: none yet)."""
+        state = asyncio.run(_shard_state(self.etcd, shard))
+        return state.progress if state is not None else None
 
     def shard_isr(self, shard: str = "s1") -> list[str]:
         """The shard's in-sync replicas, as etcd says."""

@@ -23,7 +23,7 @@ import re
 import signal
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,11 +180,13 @@ class Faults:
         for name in sorted(self._cut):
             self.restore(name)
 
-    def start_all_stopped(self) -> list[str]:
-        """Starts every process of the cluster that is not running; returns their names."""
+    def start_all_stopped(self, keep_down: Iterable[str] = ()) -> list[str]:
+        """Starts every process of the cluster that is not running (but those in ``keep_down``, e.g. a
+        node killed for good); returns their names."""
+        kept_down = set(keep_down)
         started = []
         for record in self.cluster.processes():
-            if not is_alive(record.pid):
+            if not is_alive(record.pid) and record.name not in kept_down:
                 self.start(record.name)
                 started.append(record.name)
         return started
@@ -296,6 +298,7 @@ class FaultStep:
 class ScheduleResult:
     injected: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    injected_steps: list[FaultStep] = field(default_factory=list)  # the steps behind ``injected``
 
 
 class FaultSchedule:
@@ -320,6 +323,7 @@ class FaultSchedule:
                     result.skipped.append(f"{step.describe()}: {error}")
                     continue
                 result.injected.append(f"{step.action} {name}")
+                result.injected_steps.append(step)
                 time.sleep(step.settle_s)  # calm between faults, so the workload sees both
         finally:
             faults.heal()

@@ -140,6 +140,27 @@ async def test_cancelled_put_stream_leaves_no_blob(node: RunningDataNode, client
     assert await client.head(blob_id) is None
 
 
+async def test_a_delete_during_a_put_of_the_same_blob_wins_when_the_put_lands(
+    node: RunningDataNode, client: DataNodeClient
+) -> None:
+    """The collector's Delete reaching a node before a slow Put of that blob there has landed (a
+    paused node, a slow repair or heal copy) must not leave a copy behind that nothing names."""
+    blob_id = new_blob_id()
+    put = client.open_put()
+    await put.write(encode_put_header(blob_id, "us-east-1"))
+    for message in encode_put_data(os.urandom(CHUNK_SIZE)):
+        await put.write(message)
+    tmp_dir = Path(node.backend.root) / "tmp"
+    await eventually(lambda: bool(files_in(tmp_dir)))  # the server is writing the blob
+    await client.delete(blob_id)  # nothing stored yet: the delete finds nothing to remove
+    await expect_reason(ErrorReason.BLOB_NOT_FOUND, put.finish(CHUNK_SIZE))
+    assert await client.head(blob_id) is None
+    assert [listed async for listed in client.list_blobs()] == []
+    # The blob id is not barred for good: a later Put of it (a repair copy, say) is stored.
+    await client.put(blob_id, "us-east-1", stream([b"again"]))
+    assert await client.head(blob_id) == 5
+
+
 async def test_health_names_the_node_and_its_location(client: DataNodeClient) -> None:
     health = await client.health()
     assert (health.ok, health.node_id, health.location) == (True, "dn-1", "us-east-1")

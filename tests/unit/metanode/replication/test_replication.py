@@ -172,3 +172,31 @@ async def test_the_bucket_is_readable_from_whichever_replica_leads(shard: Shard)
         assert (await client.get_bucket(BucketName(name="bkt"))).owner_id == "alice"
     finally:
         await client.close()
+
+
+async def test_a_commit_wait_cancelled_twice_while_the_lock_is_busy_leaves_the_lock_free(
+    shard: Shard,
+) -> None:
+    """A call cancelled (its client gone) and cancelled again while its commit wait is taking the
+    leader's lock back must end cancelled and leave the lock free; else the next wait raises
+    ``RuntimeError: Lock is not acquired`` or every later commit wait hangs on a lock nobody holds."""
+    leader_id = await shard.wait_for_leader()
+    await _create_bucket(shard, leader_id)
+    leader = shard.node(leader_id).leader
+    assert leader is not None
+    changed = leader._changed
+    waiter = asyncio.ensure_future(leader.wait_committed(leader.commit_index + 1_000_000, 30))
+    for _ in range(5):  # the waiter parks in Condition.wait(), which releases the lock
+        await asyncio.sleep(0)
+    assert changed._waiters and not changed.locked()
+    await changed.acquire()  # someone else holds the lock when the waiter wants it back
+    waiter.cancel()
+    for _ in range(5):  # the waiter now queues for the lock
+        await asyncio.sleep(0)
+    # The second cancellation reaches the call before the freed lock reaches its commit wait.
+    waiter.cancel()
+    changed.release()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not changed.locked()
+    await _put(shard, leader_id, "after", "etag")  # commits still work on this leader
