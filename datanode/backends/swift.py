@@ -215,8 +215,15 @@ class SwiftBackend:
             token = await self._auth.token(session)
             sent = {"X-Auth-Token": token.token, **(headers or {})}
             try:
+                # A streamed body waits for 100 Continue: a refused token is answered before any byte
+                # of the body is read, so the same body can go again with a new token.
                 response = await session.request(
-                    method, self._url(token, container, name), params=params, headers=sent, data=data
+                    method,
+                    self._url(token, container, name),
+                    params=params,
+                    headers=sent,
+                    data=data,
+                    expect100=source is not None,
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 if source is not None and source.error is not None:
@@ -339,19 +346,20 @@ class SwiftBackend:
 
     async def _put_plain(self, name: str, source: _Source, size: int, meta: ObjectMeta) -> RemoteObject:
         counter = [0]
-        body = self._exact(source.take(size, counter), source, size, counter)
+        body = self._exact(source.take(size, counter), source, size, counter, last=True)
         headers = await self._put_stream(
             self.settings.container, name, source, body, size, self._object_headers(meta), "object PUT"
         )
         return RemoteObject(name, self._version_of(headers, "object PUT"), size)
 
     async def _exact(
-        self, pieces: AsyncIterator[bytes], source: _Source, size: int, counter: list[int]
+        self, pieces: AsyncIterator[bytes], source: _Source, size: int, counter: list[int], *, last: bool
     ) -> AsyncIterator[bytes]:
-        """``pieces``, failing (so the request is cut, never committed) unless they are exactly ``size`` bytes."""
+        """``pieces``, failing (so the request is cut, never committed) unless they are exactly ``size``
+        bytes and, for the ``last`` piece of a body, the body ends there."""
         async for piece in pieces:
             yield piece
-        if counter[0] != size or await source.has_more():
+        if counter[0] != size or (last and await source.has_more()):
             source.error = StrataError(
                 ErrorReason.INVALID_ARGUMENT, f"body length differs from the declared {size} bytes"
             )
@@ -368,7 +376,11 @@ class SwiftBackend:
                 length = min(self.settings.segment_size, remaining) if remaining >= 0 else -1
                 counter = [0]
                 pieces = source.take(self.settings.segment_size, counter)
-                body = self._exact(pieces, source, length, counter) if length >= 0 else pieces
+                body = (
+                    self._exact(pieces, source, length, counter, last=length == remaining)
+                    if length >= 0
+                    else pieces
+                )
                 segment = f"{prefix}{len(manifest):08d}"
                 headers = await self._put_stream(
                     self.settings.segment_container, segment, source, body, length, {}, "segment PUT"
@@ -539,7 +551,7 @@ class SwiftBackend:
         source = _Source(chunks)
         counter = [0]
         pieces = source.take(size if size >= 0 else 1 << 62, counter)
-        body = self._exact(pieces, source, size, counter) if size >= 0 else pieces
+        body = self._exact(pieces, source, size, counter, last=True) if size >= 0 else pieces
         try:
             headers = await self._put_stream(
                 self.settings.segment_container, segment, source, body, size, {}, "part PUT"
