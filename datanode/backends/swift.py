@@ -32,8 +32,9 @@ object headers (Swift keeps the ones in its object server's ``allowed_headers``)
 Swift has no object tags: tags are not forwarded.
 
 **Errors.** 404/412 (and a version id Swift cannot parse) -> BLOB_NOT_FOUND,
-401/403 -> BACKEND_AUTH, 429/498 -> BACKEND_THROTTLED, connection failures, timeouts and
-5xx -> BACKEND_UNAVAILABLE.
+401/403 -> BACKEND_AUTH, 429/498 -> BACKEND_THROTTLED, 400/413 on a write (a name or body
+past Swift's limits) -> INVALID_ARGUMENT, connection failures, timeouts and 5xx ->
+BACKEND_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -185,6 +186,8 @@ class SwiftBackend:
             reason = ErrorReason.BACKEND_AUTH
         elif status in (429, 498):
             reason = ErrorReason.BACKEND_THROTTLED
+        elif status in (400, 413):  # e.g. a name past Swift's 1024 bytes, a body past max_file_size
+            reason = ErrorReason.INVALID_ARGUMENT
         else:
             reason = ErrorReason.BACKEND_UNAVAILABLE
         return StrataError(reason, f"location {self.location}: Swift {what} answered HTTP {status}")

@@ -283,3 +283,15 @@ async def test_keystone_refusals_are_reported_without_secrets(
         assert KEYSTONE_PASSWORD not in str(refused.value) and "wrong" not in str(refused.value)
     finally:
         await backend.close()
+
+
+async def test_a_name_past_swifts_limit_is_an_invalid_argument(swift: SwiftEmulator) -> None:
+    location = swift.location(bucket_match=True)
+    backend = create_remote("swift-long-name", location)
+    try:
+        with pytest.raises(StrataError) as refused:
+            await backend.put("n" * 1100, stream(b"data"), ObjectMeta(size=4))
+        assert refused.value.reason == ErrorReason.INVALID_ARGUMENT
+        assert await asyncio.to_thread(swift.names_direct, location) == []
+    finally:
+        await backend.close()

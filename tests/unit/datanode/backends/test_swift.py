@@ -199,6 +199,7 @@ THE_OBJECT = RemoteObject("key", "1700000000.00001", 4)
         (500, "BACKEND_UNAVAILABLE"),
         (503, "BACKEND_UNAVAILABLE"),
         (507, "BACKEND_UNAVAILABLE"),
+        (413, "INVALID_ARGUMENT"),
     ],
 )
 async def test_provider_statuses_become_reasons_without_provider_text(
