@@ -23,8 +23,9 @@ under the object's name. A multipart upload stores each part as one segment
 and removes the others; abort removes them all. The write's version string carries
 its segment prefix, so deleting it removes its segments too (after the manifest:
 a crash in between leaves unreferenced segments, never a manifest missing segments).
-Swift's default ``max_manifest_segments`` (1000) bounds a multipart upload to 1000
-non-empty parts.
+Swift's ``max_manifest_segments`` (1000 by default) bounds a multipart upload to that
+many non-empty parts (nested manifests would lift it, but Swift 2.38 answers 409 to a
+``version-id`` read of a nested manifest).
 
 **Metadata.** User metadata goes to ``X-Object-Meta-*``; Content-Type,
 Content-Encoding, Content-Disposition, Content-Language and Cache-Control are sent as
@@ -44,7 +45,6 @@ import json
 import logging
 import urllib.parse
 import uuid
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +58,7 @@ from datanode.backends.remote import (
     register_remote,
 )
 from datanode.backends.swift_auth import MIB, SwiftAuth, SwiftSettings, SwiftToken
+from datanode.backends.swift_stream import BodySource
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 
@@ -72,71 +73,6 @@ _CONTENT_HEADERS = {
     "content_language": "Content-Language",
     "cache_control": "Cache-Control",
 }
-
-
-class _Source:
-    """An upload body read in pieces, cut into segments of at most ``limit`` bytes without copying more
-    than one piece; remembers whether reading started (so a refused request can be retried) and the
-    source's own exception (so a client's broken stream is reported as such)."""
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks.__aiter__()
-        self._pending: deque[bytes] = deque()
-        self.ended = False
-        self.started = False
-        self.error: BaseException | None = None
-
-    async def _next(self) -> bytes | None:
-        if self._pending:
-            return self._pending.popleft()
-        if self.ended:
-            return None
-        self.started = True
-        try:
-            piece = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            self.ended = True
-            return None
-        except BaseException as error:
-            self.error = error
-            raise
-        return bytes(piece)
-
-    async def has_more(self) -> bool:
-        while True:
-            piece = await self._next()
-            if piece is None:
-                return False
-            if piece:
-                self._pending.appendleft(piece)
-                return True
-
-    async def buffer(self, limit: int) -> tuple[list[bytes], int]:
-        """Up to ``limit + one piece`` bytes read ahead, kept for the next ``take``."""
-        pieces: list[bytes] = []
-        total = 0
-        while total <= limit:
-            piece = await self._next()
-            if piece is None:
-                break
-            pieces.append(piece)
-            total += len(piece)
-        self._pending.extendleft(reversed(pieces))
-        return pieces, total
-
-    async def take(self, limit: int, counter: list[int]) -> AsyncIterator[bytes]:
-        """The next ``limit`` bytes (fewer at the end); ``counter[0]`` grows by what was yielded."""
-        remaining = limit
-        while remaining > 0:
-            piece = await self._next()
-            if piece is None:
-                return
-            if len(piece) > remaining:
-                self._pending.appendleft(piece[remaining:])
-                piece = piece[:remaining]
-            remaining -= len(piece)
-            counter[0] += len(piece)
-            yield piece
 
 
 class SwiftBackend:
@@ -205,7 +141,7 @@ class SwiftBackend:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Any = None,
-        source: _Source | None = None,
+        source: BodySource | None = None,
         what: str = "request",
     ) -> aiohttp.ClientResponse:
         """One request with a valid token (renewed and retried once on 401 if no body was read yet).
@@ -312,7 +248,7 @@ class SwiftBackend:
         self,
         container: str,
         name: str,
-        source: _Source,
+        source: BodySource,
         body: AsyncIterator[bytes],
         size: int,
         headers: Mapping[str, str],
@@ -337,7 +273,7 @@ class SwiftBackend:
 
     async def put(self, name: str, chunks: AsyncIterator[bytes], meta: ObjectMeta) -> RemoteObject:
         await self._ensure_versioning()
-        source = _Source(chunks)
+        source = BodySource(chunks)
         segment_size = self.settings.segment_size
         if meta.size < 0:
             _, buffered = await source.buffer(min(UNSIZED_BUFFER, segment_size))
@@ -347,7 +283,7 @@ class SwiftBackend:
             return await self._put_plain(name, source, meta.size, meta)
         return await self._put_large(name, source, meta)
 
-    async def _put_plain(self, name: str, source: _Source, size: int, meta: ObjectMeta) -> RemoteObject:
+    async def _put_plain(self, name: str, source: BodySource, size: int, meta: ObjectMeta) -> RemoteObject:
         counter = [0]
         body = self._exact(source.take(size, counter), source, size, counter, last=True)
         headers = await self._put_stream(
@@ -356,7 +292,7 @@ class SwiftBackend:
         return RemoteObject(name, self._version_of(headers, "object PUT"), size)
 
     async def _exact(
-        self, pieces: AsyncIterator[bytes], source: _Source, size: int, counter: list[int], *, last: bool
+        self, pieces: AsyncIterator[bytes], source: BodySource, size: int, counter: list[int], *, last: bool
     ) -> AsyncIterator[bytes]:
         """``pieces``, failing (so the request is cut, never committed) unless they are exactly ``size``
         bytes and, for the ``last`` piece of a body, the body ends there."""
@@ -368,7 +304,7 @@ class SwiftBackend:
             )
             raise source.error
 
-    async def _put_large(self, name: str, source: _Source, meta: ObjectMeta) -> RemoteObject:
+    async def _put_large(self, name: str, source: BodySource, meta: ObjectMeta) -> RemoteObject:
         await self._ensure_segment_container()
         prefix = f"w-{uuid.uuid4().hex}/"
         manifest: list[dict[str, Any]] = []
@@ -408,13 +344,25 @@ class SwiftBackend:
         }
 
     async def _put_manifest(self, name: str, manifest: list[dict[str, Any]], meta: ObjectMeta) -> str:
+        """Writes the object's SLO manifest; its version id.
+
+        Past the cluster's ``max_manifest_segments`` (1000 by default) Swift answers 400,
+        reported as INVALID_ARGUMENT. Nesting sub-manifests would lift that limit, but Swift
+        2.38 answers 409 to a ``version-id`` read of a nested manifest, so it is not done.
+        """
         headers = {
             **self._object_headers(meta),
             "Content-Type": meta.content_type or "application/octet-stream",
         }
+        answer = await self._write_manifest(self.settings.container, name, manifest, headers)
+        return self._version_of(answer, "manifest PUT")
+
+    async def _write_manifest(
+        self, container: str, name: str, manifest: list[dict[str, Any]], headers: Mapping[str, str]
+    ) -> Any:
         status, answer = await self._call(
             "PUT",
-            self.settings.container,
+            container,
             name,
             params={"multipart-manifest": "put"},
             headers=headers,
@@ -423,7 +371,7 @@ class SwiftBackend:
         )
         if status >= 300:
             raise self._status_error(status, "manifest PUT")
-        return self._version_of(answer, "manifest PUT")
+        return answer
 
     # ---- reads and deletes -----------------------------------------------------------------------
 
@@ -551,7 +499,7 @@ class SwiftBackend:
         await self._ensure_segment_container()
         # Each attempt has its own segment: a part uploaded again never overwrites one a manifest may use.
         segment = f"{self._upload_prefix(upload_id)}{part_number:05d}-{uuid.uuid4().hex[:12]}"
-        source = _Source(chunks)
+        source = BodySource(chunks)
         counter = [0]
         pieces = source.take(size if size >= 0 else 1 << 62, counter)
         body = self._exact(pieces, source, size, counter, last=True) if size >= 0 else pieces
