@@ -23,7 +23,7 @@ from typing import Any
 from coordinator.etcd import EtcdClient
 from coordinator.keyspace import Keyspace, keyspace
 from coordinator.mirror import PrefixMirror
-from datanode.backends.remote import create_remote, remote_location_types
+from datanode.backends.remote import remote_location_types
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 
@@ -59,10 +59,6 @@ def validate_location(name: str, location: Any) -> None:
         raise _invalid(f"location {name!r}: legacyAwsBehavior must be true or false")
     if not isinstance(location["details"], Mapping):
         raise _invalid(f"location {name!r}: details must be an object")
-    if location_type in REMOTE_LOCATION_TYPES:
-        # Its backend checks every field it needs (building one does no I/O), so a config with a
-        # broken external location is refused where it enters, not when data first goes there.
-        create_remote(name, location)
 
 
 def validate_locations(locations: Any) -> None:
