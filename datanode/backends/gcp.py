@@ -79,6 +79,10 @@ def _size(resource: Mapping[str, Any]) -> int:
         return 0
 
 
+async def _one_piece(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
 class GcpBackend:
     """One ``gcp`` location (stateless: any number of datanodes may serve it)."""
 
@@ -211,8 +215,11 @@ class GcpBackend:
         upload_id = uuid.uuid4().hex
         # The record keeps the object's metadata from creation to completion: datanodes keep no state.
         record = json.dumps(object_resource(name, meta)).encode()
-        await self._client.upload_small(
-            self.settings.mpu_bucket, self._record_name(upload_id), record, "application/json"
+        await self._client.upload(
+            self.settings.mpu_bucket,
+            {"name": self._record_name(upload_id), "contentType": "application/json"},
+            _one_piece(record),
+            len(record),
         )
         return upload_id
 

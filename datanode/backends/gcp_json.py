@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -220,59 +221,41 @@ class GcsJsonClient:
                 return names
             query["pageToken"] = token
 
-    async def upload_small(self, bucket: str, name: str, data: bytes, content_type: str) -> dict[str, Any]:
-        """A one-request upload of a few bytes (``uploadType=media``)."""
-        query = {"uploadType": "media", "name": name}
-        what = "small upload"
-        try:
-            async with asyncio.timeout(self._timeouts.connect_s + self._timeouts.request_s):
-                headers = await self._headers({"Content-Type": content_type})
-                url = self.url(f"/upload/storage/v1/b/{quote(bucket, safe='')}/o", query)
-                async with self._client().post(
-                    url, data=data, headers=headers, timeout=self._stream_timeout, allow_redirects=False
-                ) as response:
-                    if response.status not in (200, 201):
-                        raise self.failure(response.status, what)
-                    answer = await response.json(content_type=None)
-                    return answer if isinstance(answer, dict) else {}
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            raise self.unreachable(what) from None
-
     async def upload(
         self, bucket: str, resource: Mapping[str, Any], chunks: AsyncIterator[bytes], expected_size: int
     ) -> dict[str, Any]:
         """Streams ``chunks`` into a new object described by ``resource``; its resource once complete.
 
-        The object appears only when the last chunk is accepted: a stream that fails (or whose
-        length differs from ``expected_size`` when that is not -1) cancels the session, and nothing
-        is left under the name.
+        A body that fits in one chunk goes in one request (``uploadType=multipart``); a longer one
+        through a resumable session. The object appears only when the last byte is accepted: a
+        stream that fails (or whose length differs from ``expected_size`` when that is not -1)
+        cancels the session, and nothing is left under the name.
         """
+        buffer = _ChunkBuffer()
+        source = aiter(chunks)
+        if await self._fill(buffer, source):
+            self._check_size(buffer.size, expected_size)
+            return await self._upload_whole(bucket, resource, buffer.take_all())
         session_uri = await self._start_session(bucket, resource)
         # fake-gcs-server takes the object's type from the chunks' Content-Type (GCS ignores it there).
         content_type = str(resource.get("contentType") or "application/octet-stream")
-        buffer = _ChunkBuffer()
         offset = 0
         sending: asyncio.Task[None] | None = None
         try:
-            async for piece in chunks:
-                if not piece:
-                    continue
-                buffer.append(piece)
+            ended = False
+            while not ended:
                 while buffer.size > self.chunk_size:  # strictly more: the last chunk is always sent as final
                     chunk = buffer.take(self.chunk_size)
                     if sending is not None:
                         await sending
                     sending = asyncio.create_task(self._send_chunk(session_uri, chunk, offset, content_type))
                     offset += self.chunk_size
+                ended = await self._fill(buffer, source)
             if sending is not None:
                 await sending
                 sending = None
             total = offset + buffer.size
-            if expected_size >= 0 and total != expected_size:
-                raise StrataError(
-                    ErrorReason.INVALID_ARGUMENT,
-                    f"location {self._location}: the body had {total} bytes, {expected_size} were announced",
-                )
+            self._check_size(total, expected_size)
             return await self._send_final(session_uri, buffer.take_all(), offset, total, content_type)
         except BaseException:
             if sending is not None:
@@ -281,6 +264,62 @@ class GcsJsonClient:
                     await sending
             await asyncio.shield(self._cancel_session(session_uri))
             raise
+
+    async def _fill(self, buffer: _ChunkBuffer, source: AsyncIterator[bytes]) -> bool:
+        """Reads until the buffer holds more than a chunk; True when the stream ended first."""
+        while buffer.size <= self.chunk_size:
+            try:
+                piece = await anext(source)
+            except StopAsyncIteration:
+                return True
+            if piece:
+                buffer.append(piece)
+        return False
+
+    def _check_size(self, total: int, expected_size: int) -> None:
+        if expected_size >= 0 and total != expected_size:
+            raise StrataError(
+                ErrorReason.INVALID_ARGUMENT,
+                f"location {self._location}: the body had {total} bytes, {expected_size} were announced",
+            )
+
+    async def _upload_whole(
+        self, bucket: str, resource: Mapping[str, Any], pieces: Sequence[memoryview]
+    ) -> dict[str, Any]:
+        """One request carrying the object's resource and its bytes (``multipart/related``)."""
+        what = "upload"
+        boundary = "strata-" + uuid.uuid4().hex
+        content_type = str(resource.get("contentType") or "application/octet-stream")
+        head = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(dict(resource))}\r\n"
+            f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        body = [memoryview(head), *pieces, memoryview(tail)]
+        query = {"uploadType": "multipart", "name": str(resource["name"])}
+        try:
+            async with asyncio.timeout(self._timeouts.connect_s + self._timeouts.request_s):
+                headers = await self._headers(
+                    {
+                        "Content-Type": f"multipart/related; boundary={boundary}",
+                        "Content-Length": str(_size_of(body)),
+                    }
+                )
+                url = self.url(f"/upload/storage/v1/b/{quote(bucket, safe='')}/o", query)
+                async with self._client().post(
+                    url,
+                    data=_body(body),
+                    headers=headers,
+                    timeout=self._stream_timeout,
+                    allow_redirects=False,
+                ) as response:
+                    if response.status not in (200, 201):
+                        raise self.failure(response.status, what)
+                    answer = await response.json(content_type=None)
+                    return answer if isinstance(answer, dict) else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            raise self.unreachable(what) from None
 
     async def _start_session(self, bucket: str, resource: Mapping[str, Any]) -> URL:
         what = "upload start"
