@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -46,6 +47,9 @@ from datanode.backends.remote import (
 )
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
+from strata.runtime.log import log_fields
+
+logger = logging.getLogger(__name__)
 
 MPU_PREFIX = ".strata-mpu/"
 COMPOSE_MAX_SOURCES = 32  # the JSON API's limit per compose call
@@ -119,8 +123,11 @@ class GcpBackend:
                 f"/storage/v1/b/{quote(self.settings.bucket, safe='')}",
                 "bucket",
                 query={"fields": "versioning"},
+                missing_ok=True,
             )
-            versioning = (bucket or {}).get("versioning") or {}
+            if bucket is None:
+                raise self._no_bucket(self.settings.bucket)
+            versioning = bucket.get("versioning") or {}
             self.keeps_versions = bool(versioning.get("enabled", False))
             self._bucket_checked = True
         return self.keeps_versions
@@ -136,11 +143,13 @@ class GcpBackend:
                 missing_ok=True,
             )
             if found is None:
-                raise StrataError(
-                    ErrorReason.BACKEND_UNAVAILABLE,
-                    f"location {self.settings.name}: bucket {bucket} does not exist",
-                )
+                raise self._no_bucket(bucket)
         await self._bucket_versioning()
+
+    def _no_bucket(self, bucket: str) -> StrataError:
+        return StrataError(
+            ErrorReason.BACKEND_UNAVAILABLE, f"location {self.settings.name}: bucket {bucket} does not exist"
+        )
 
     async def close(self) -> None:
         await self._client.close()
@@ -314,7 +323,14 @@ class GcpBackend:
                 self.settings.mpu_bucket, f"{self._staging_prefix(upload_id)}composed", sources, resource
             )
             generation = await self._rewrite(staged, staged_generation, name, resource)
-        await self.abort_multipart(name, upload_id)
+        try:
+            await self.abort_multipart(name, upload_id)
+        except StrataError as error:
+            # The object is complete: leftovers in the staging area must not fail the upload.
+            logger.warning(
+                "multipart staging not cleaned up",
+                extra=log_fields(location=self.settings.name, upload_id=upload_id, reason=error.reason_name),
+            )
         return RemoteObject(name, generation, sum(part.size for part in parts))
 
     async def _rewrite(self, source: str, generation: str, name: str, resource: Mapping[str, Any]) -> str:

@@ -324,3 +324,22 @@ async def test_service_account_tokens_are_sent_cached_and_renewed_after_a_refusa
         assert await asyncio.to_thread(fake_gcs.read_direct, location, "secured") == b"guarded bytes"
     finally:
         await backend.close()
+
+
+async def test_a_missing_bucket_is_unavailable_not_a_missing_object(
+    fake_gcs: FakeGcsEmulator, location: dict[str, Any]
+) -> None:
+    for missing in ("bucketName", "mpuBucketName"):
+        details = {**location["details"], missing: "strata-no-such-bucket"}
+        backend = GcpBackend("gcp-missing", {**location, "details": details}, environ={})
+        try:
+            with pytest.raises(StrataError) as down:
+                await backend.health()
+            assert ErrorReason.Name(down.value.reason) == "BACKEND_UNAVAILABLE"
+            assert "strata-no-such-bucket" in str(down.value)
+            if missing == "bucketName":
+                with pytest.raises(StrataError) as down_put:
+                    await backend.put("x", stream(b"data"), ObjectMeta(size=4))
+                assert ErrorReason.Name(down_put.value.reason) == "BACKEND_UNAVAILABLE"
+        finally:
+            await backend.close()
