@@ -12,8 +12,8 @@ check keeps the adapter safe there too; on GCS the precondition closes the remai
 between the check and the delete. With versioning on, ``generation=`` deletes exactly that
 generation, live or not.
 
-Uploads stream through resumable sessions in 8 MiB chunks (``gcp_json``), whether the size
-is known or not. Multipart uploads stage each part as an object ``.strata-mpu/<upload>/part-NNNNN``
+A body within one chunk (8 MiB) is uploaded in one request; a longer one streams through a
+resumable session in 8 MiB chunks (``gcp_json``), whether its size is known or not. Multipart uploads stage each part as an object ``.strata-mpu/<upload>/part-NNNNN``
 in ``mpuBucketName`` (the main bucket when unset), together with a small record of the
 upload's metadata; completion composes the parts (at most 32 sources per compose, so a
 tree of composes for more), then, when the staging bucket is another bucket, rewrites the
