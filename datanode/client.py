@@ -169,6 +169,9 @@ class PutStream:
                         )
                     )
                 await asyncio.sleep(_STATUS_POLL_INTERVAL)
+            # A datanode's own failures always carry a reason (abort_with); a bare INTERNAL is the
+            # transport breaking under the stream (the node died or was cut off mid-write).
+            return StrataError(ErrorReason.BACKEND_UNAVAILABLE, "the Put stream to the datanode broke")
         return from_rpc_error(failure)
 
 
