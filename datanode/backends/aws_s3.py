@@ -291,12 +291,19 @@ class AwsS3Backend:
             headers = {}
         try:
             async with self._client.request(
-                "DeleteObject", "DELETE", obj.name, query=query, headers=headers, accept=(200, 204, 501)
+                "DeleteObject", "DELETE", obj.name, query=query, headers=headers, accept=(200, 204, 412, 501)
             ) as response:
-                refused_condition = response.status == 501
-            if refused_condition and headers:
+                status = response.status
+            if status == 501:
                 # A service without conditional deletes: the HEAD above is the only check (see above).
                 self._conditional_delete = False
+            elif status == 412 and await self._head(obj, "HeadObject after a refused DeleteObject") is None:
+                return  # a newer write owns the name now
+            # 412 while a HEAD with the same If-Match still matches: the service compares a DELETE's
+            # condition with another ETag (Swift's s3api: a large object's manifest ETag), so the HEAD
+            # is the check, as on a service without conditional deletes.
+            refused_condition = status in (412, 501)
+            if refused_condition and headers:
                 async with self._client.request(
                     "DeleteObject", "DELETE", obj.name, query=query, accept=(200, 204)
                 ):

@@ -117,6 +117,9 @@ async def test_multipart_joins_the_listed_parts_with_replacements_under_the_obje
     assert await asyncio.to_thread(emulator.read_direct, location, name) == whole
     # Only the object remains: no part or segment is left over under another name in the container.
     assert await asyncio.to_thread(emulator.names_direct, location) == [name]
+    await backend.delete(obj)  # the collector, once the object is deleted or overwritten
+    assert await asyncio.to_thread(emulator.read_direct, location, name) is None
+    assert await asyncio.to_thread(emulator.names_direct, location) == []
 
 
 @pytest.mark.parametrize("bucket_match", [True], ids=["bucketMatch"])
