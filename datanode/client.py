@@ -495,9 +495,9 @@ class ReplicatedDataClient:
             raise StrataError(ErrorReason.INVALID_ARGUMENT, "a planned BlobRef names its replicas")
         # plan() checked the quorum among live nodes; a full disk must not take the write below it.
         quorum = min(write_quorum(blob.replicas_wanted or len(blob.replicas)), len(blob.replicas))
-        streams = {
-            node_id: self.client_for(self._live_node(node_id).address).open_put() for node_id in blob.replicas
-        }
+        # Every replica's node is looked up before any stream opens: a missing one leaves no call behind.
+        nodes = {node_id: self._live_node(node_id) for node_id in blob.replicas}
+        streams = {node_id: self.client_for(node.address).open_put() for node_id, node in nodes.items()}
         opened = list(streams.values())
         finishing = False
         try:

@@ -100,7 +100,9 @@ async def run_bench(
     access_key: str,
     secret_key: str,
     bucket: str | None = None,
+    location: str | None = None,
 ) -> list[Phase]:
+    """``location``: the bench bucket's LocationConstraint (e.g. an external location)."""
     signer = Signer(access_key, secret_key, "us-east-1")
     bucket = bucket or f"bench-{uuid.uuid4().hex[:12]}"
     base = endpoint.rstrip("/")
@@ -109,7 +111,14 @@ async def run_bench(
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         url = f"{base}/{bucket}"
-        async with session.put(url, headers=signer.headers("PUT", url)) as response:
+        body = b""
+        if location:
+            body = (
+                '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<LocationConstraint>{location}</LocationConstraint></CreateBucketConfiguration>"
+            ).encode()
+        headers = signer.headers("PUT", url, {"Content-Length": str(len(body))})
+        async with session.put(url, data=body, headers=headers) as response:
             assert response.status == 200, await response.text()
 
         async def put(index: int) -> int:
@@ -149,9 +158,13 @@ async def run_bench(
 def _bench(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
     phases = asyncio.run(
-        run_bench(args.endpoint, size, args.count, args.concurrency, args.access_key, args.secret_key)
-    )
-    print(f"{args.endpoint}  size {args.size}  concurrency {args.concurrency}")
+        run_bench(
+            args.endpoint, size, args.count, args.concurrency, args.access_key, args.secret_key,
+            location=args.location,
+        )
+    )  # fmt: skip
+    where = f"  location {args.location}" if args.location else ""
+    print(f"{args.endpoint}  size {args.size}  concurrency {args.concurrency}{where}")
     for phase in phases:
         print(phase.line())
     return 0 if all(phase.errors == 0 for phase in phases) else 1
@@ -163,6 +176,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     bench.add_argument("--size", default="4KiB", help="object size, e.g. 4KiB, 64MiB")
     bench.add_argument("--count", type=int, default=2000, help="objects per phase")
     bench.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    bench.add_argument("--location", default=None, help="LocationConstraint of the bench bucket")
     bench.add_argument("--access-key", default="accessKey1", help="access key to sign with")
     bench.add_argument("--secret-key", default="verySecretKey1", help="secret key to sign with")
     bench.set_defaults(run=_bench)

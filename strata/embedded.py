@@ -160,6 +160,13 @@ class EmbeddedServer:
 
 async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     check_data_outlives_metadata(settings.backend, settings.locations)
+    remotes = RemoteLocations(lambda: settings.locations)
+    for name in settings.locations:
+        if remotes.is_remote(name):
+            try:
+                remotes.backend(name)  # checks the location's details before anything is opened or created
+            except StrataError as error:
+                raise SettingsError(f"location file (S3_LOCATION_FILE): {error.message}") from None
     accounts = await asyncio.to_thread(load_accounts, settings.authdata_path)
     types = {location["type"] for location in settings.locations.values()}
     backends: dict[str, Backend] = {}
@@ -183,13 +190,7 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
             replication_group_id=settings.replication_group_id,
             intent_ttl_ms=int(settings.intent_ttl_s * 1000),
         )
-    data = LocalData(settings.locations, backends)
-    for name in settings.locations:
-        if data.is_remote(name):
-            try:
-                data.remotes.backend(name)  # checks the location's details now, not at its first request
-            except StrataError as error:
-                raise SettingsError(f"location file (S3_LOCATION_FILE): {error.message}") from None
+    data = LocalData(settings.locations, backends, remotes)
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()
