@@ -21,7 +21,7 @@ from datanode.backends.blobs import (
     remote_ref,
 )
 from datanode.backends.remote import RemoteBackend, RemotePart
-from datanode.servicer import abort_internal, data_chunks
+from datanode.servicer import abort_internal, data_chunks, unary_rpc
 from protos import data_pb2_grpc
 from protos.common_pb2 import BlobRef, Empty, ErrorReason
 from protos.data_pb2 import (
@@ -61,35 +61,28 @@ class RemoteDataServicer(data_pb2_grpc.DataServiceServicer):
             )
         return self.remotes.backend(self.location)
 
+    @unary_rpc
     async def Put(  # noqa: N802 - gRPC method name
         self, request_iterator: AsyncIterator[PutChunk], context: grpc.aio.ServicerContext
     ) -> PutResponse:
-        try:
-            first = await anext(aiter(request_iterator), None)
-            if first is None or first.WhichOneof("part") != "header":
-                raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Put stream starts with its header")
-            header = first.header
-            if not header.remote_name:
-                raise StrataError(
-                    ErrorReason.INVALID_ARGUMENT, "a Put to an external location names its object"
-                )
-            backend = self._backend(header.location)
-            written = await backend.put(
-                header.remote_name, data_chunks(request_iterator), meta_from_proto(header.meta)
-            )
-            blob = BlobRef(
-                location=self.location,
-                blob_id=header.blob_id,
-                size=written.size,
-                remote_name=written.name,
-                remote_version=written.version,
-            )
-            return PutResponse(blob=blob)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "Put")
-        raise AssertionError("unreachable: abort raises")
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Put stream starts with its header")
+        header = first.header
+        if not header.remote_name:
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Put to an external location names its object")
+        backend = self._backend(header.location)
+        written = await backend.put(
+            header.remote_name, data_chunks(request_iterator), meta_from_proto(header.meta)
+        )
+        blob = BlobRef(
+            location=self.location,
+            blob_id=header.blob_id,
+            size=written.size,
+            remote_name=written.name,
+            remote_version=written.version,
+        )
+        return PutResponse(blob=blob)
 
     async def Get(  # noqa: N802
         self, request: GetRequest, context: grpc.aio.ServicerContext
@@ -104,27 +97,17 @@ class RemoteDataServicer(data_pb2_grpc.DataServiceServicer):
         except Exception:
             await abort_internal(context, "Get")
 
+    @unary_rpc
     async def Head(self, request: BlobId, context: grpc.aio.ServicerContext) -> HeadResponse:  # noqa: N802
-        try:
-            size = await self._backend().head(from_remote_ref(request.remote))
-            return HeadResponse(exists=False) if size is None else HeadResponse(exists=True, size=size)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "Head")
-        raise AssertionError("unreachable: abort raises")
+        size = await self._backend().head(from_remote_ref(request.remote))
+        return HeadResponse(exists=False) if size is None else HeadResponse(exists=True, size=size)
 
+    @unary_rpc
     async def Delete(self, request: BlobId, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        try:
-            if not request.remote.name or not request.remote.version:
-                raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Delete names exactly one external write")
-            await self._backend().delete(from_remote_ref(request.remote))
-            return Empty()
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "Delete")
-        raise AssertionError("unreachable: abort raises")
+        if not request.remote.name or not request.remote.version:
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "a Delete names exactly one external write")
+        await self._backend().delete(from_remote_ref(request.remote))
+        return Empty()
 
     async def Health(self, request: Empty, context: grpc.aio.ServicerContext) -> HealthResponse:  # noqa: N802
         try:
@@ -151,65 +134,43 @@ class RemoteDataServicer(data_pb2_grpc.DataServiceServicer):
         # The provider checks its own data; there is no local copy to verify.
         yield ScrubProgress(done=True)
 
+    @unary_rpc
     async def CreateMultipart(  # noqa: N802
         self, request: CreateMultipartRequest, context: grpc.aio.ServicerContext
     ) -> CreateMultipartResponse:
-        try:
-            upload_id = await self._backend().create_multipart(
-                request.remote_name, meta_from_proto(request.meta)
-            )
-            return CreateMultipartResponse(upload_id=upload_id)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "CreateMultipart")
-        raise AssertionError("unreachable: abort raises")
+        upload_id = await self._backend().create_multipart(request.remote_name, meta_from_proto(request.meta))
+        return CreateMultipartResponse(upload_id=upload_id)
 
+    @unary_rpc
     async def UploadPart(  # noqa: N802
         self, request_iterator: AsyncIterator[UploadPartChunk], context: grpc.aio.ServicerContext
     ) -> RemotePartRef:
-        try:
-            first = await anext(aiter(request_iterator), None)
-            if first is None or first.WhichOneof("part") != "header":
-                raise StrataError(ErrorReason.INVALID_ARGUMENT, "an UploadPart stream starts with its header")
-            header = first.header
-            part = await self._backend().upload_part(
-                header.remote_name,
-                header.upload_id,
-                header.part_number,
-                data_chunks(request_iterator),
-                header.size,
-            )
-            return RemotePartRef(part_number=part.part_number, token=part.token, size=part.size)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "UploadPart")
-        raise AssertionError("unreachable: abort raises")
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, "an UploadPart stream starts with its header")
+        header = first.header
+        part = await self._backend().upload_part(
+            header.remote_name,
+            header.upload_id,
+            header.part_number,
+            data_chunks(request_iterator),
+            header.size,
+        )
+        return RemotePartRef(part_number=part.part_number, token=part.token, size=part.size)
 
+    @unary_rpc
     async def CompleteMultipart(  # noqa: N802
         self, request: CompleteMultipartRequest, context: grpc.aio.ServicerContext
     ) -> RemoteRef:
-        try:
-            parts = [RemotePart(part.part_number, part.token, part.size) for part in request.parts]
-            written = await self._backend().complete_multipart(
-                request.remote_name, request.upload_id, parts, meta_from_proto(request.meta)
-            )
-            return remote_ref(written)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "CompleteMultipart")
-        raise AssertionError("unreachable: abort raises")
+        parts = [RemotePart(part.part_number, part.token, part.size) for part in request.parts]
+        written = await self._backend().complete_multipart(
+            request.remote_name, request.upload_id, parts, meta_from_proto(request.meta)
+        )
+        return remote_ref(written)
 
+    @unary_rpc
     async def AbortMultipart(  # noqa: N802
         self, request: AbortMultipartRequest, context: grpc.aio.ServicerContext
     ) -> Empty:
-        try:
-            await self._backend().abort_multipart(request.remote_name, request.upload_id)
-            return Empty()
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "AbortMultipart")
-        raise AssertionError("unreachable: abort raises")
+        await self._backend().abort_multipart(request.remote_name, request.upload_id)
+        return Empty()

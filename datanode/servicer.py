@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
+from typing import Any, TypeVar
 
 import grpc
 
@@ -31,6 +33,28 @@ from strata.runtime.log import log_fields
 logger = logging.getLogger(__name__)
 
 LIST_BATCH_SIZE = 1000
+
+
+Answer = TypeVar("Answer")
+
+
+def unary_rpc(
+    method: Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Answer]],
+) -> Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Answer]]:
+    """One unary (or client-streaming) DataService method: a StrataError ends the call with its reason,
+    anything else is logged and ends it as INTERNAL."""
+
+    @functools.wraps(method)
+    async def answer(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Answer:
+        try:
+            return await method(self, request, context)
+        except StrataError as error:
+            await abort_with(context, error)
+        except Exception:
+            await abort_internal(context, method.__name__)
+        raise AssertionError("unreachable: abort raises")
+
+    return answer
 
 
 class DataServicer(data_pb2_grpc.DataServiceServicer):
@@ -108,15 +132,10 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         except Exception:
             await abort_internal(context, "Get")
 
+    @unary_rpc
     async def Head(self, request: BlobId, context: grpc.aio.ServicerContext) -> HeadResponse:  # noqa: N802
-        try:
-            size = await self.backend.head(request.blob_id)
-            return HeadResponse(exists=False) if size is None else HeadResponse(exists=True, size=size)
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "Head")
-        raise AssertionError("unreachable: abort raises")
+        size = await self.backend.head(request.blob_id)
+        return HeadResponse(exists=False) if size is None else HeadResponse(exists=True, size=size)
 
     def _put_ended(self, blob_id: str) -> bool:
         """Counts one Put of ``blob_id`` as ended; True if a Delete of it came while it streamed."""
@@ -130,18 +149,13 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             return True
         return False
 
+    @unary_rpc
     async def Delete(self, request: BlobId, context: grpc.aio.ServicerContext) -> Empty:  # noqa: N802
-        try:
-            if request.blob_id in self._writing:
-                # Marked before the backend deletes, so the streaming Put removes its copy when it lands.
-                self._deleted_while_writing.add(request.blob_id)
-            await self.backend.delete(request.blob_id)
-            return Empty()
-        except StrataError as error:
-            await abort_with(context, error)
-        except Exception:
-            await abort_internal(context, "Delete")
-        raise AssertionError("unreachable: abort raises")
+        if request.blob_id in self._writing:
+            # Marked before the backend deletes, so the streaming Put removes its copy when it lands.
+            self._deleted_while_writing.add(request.blob_id)
+        await self.backend.delete(request.blob_id)
+        return Empty()
 
     async def Health(self, request: Empty, context: grpc.aio.ServicerContext) -> HealthResponse:  # noqa: N802
         try:
