@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from strata.testing.embedded import EmbeddedThread
 from strata.testing.emulators import Emulator
+from tests.compat.conftest import clean_env, run, tool
 
 MIB = 1024 * 1024
 LOCATION_HEADER = "x-amz-meta-scal-location-constraint"
@@ -231,3 +233,38 @@ class _Reader:
         piece = self._data[self._position : end]
         self._position += len(piece)
         return piece
+
+
+@pytest.mark.parametrize("bucket_match", [False], ids=["bucketPrefix"])
+def test_the_aws_cli_copies_files_to_and_from_the_location(
+    server: EmbeddedThread, emulator: Emulator, location: dict[str, Any], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = accessKey1\naws_secret_access_key = verySecretKey1\n"
+    )
+    (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
+    env = clean_env(home)
+    env["AWS_CONFIG_FILE"] = str(home / ".aws" / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(home / ".aws" / "credentials")
+
+    def aws(*args: str) -> str:
+        return run([tool("aws"), "--endpoint-url", server.url, *args], env, cwd=tmp_path)
+
+    aws(
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        "cli",
+        "--create-bucket-configuration",
+        "LocationConstraint=remote",
+    )
+    source = tmp_path / "big.bin"
+    source.write_bytes(payload(9 * MIB + 17, seed=9))  # past the cli's 8 MiB multipart threshold
+    aws("s3", "cp", str(source), "s3://cli/dir/big.bin")
+    assert emulator.read_direct(location, "cli/dir/big.bin") == source.read_bytes()
+    back = tmp_path / "back.bin"
+    aws("s3", "cp", "s3://cli/dir/big.bin", str(back))
+    assert back.read_bytes() == source.read_bytes()
+    assert "dir/big.bin" in aws("s3", "ls", "--recursive", "s3://cli")
