@@ -14,6 +14,7 @@ Needs root (``ip netns add``). The layout is plain data kept in the cluster's st
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -75,6 +76,7 @@ class LocalNetwork:
                 "link", "add", network.bridge, "type", "bridge",
                 "nf_call_iptables", "0", "nf_call_ip6tables", "0", "nf_call_arptables", "0",
             )  # fmt: skip
+            network._allow_forwarding(True)
             _ip("addr", "add", f"{network.host_address}/24", "dev", network.bridge)
             _ip("link", "set", network.bridge, "up")
             for position, name in enumerate(names, start=2):
@@ -131,6 +133,22 @@ class LocalNetwork:
             _ip("link", "del", placement.veth, check=False)
             _ip("netns", "del", placement.namespace, check=False)
         _ip("link", "del", self.bridge, check=False)
+        self._allow_forwarding(False)
+
+    def _allow_forwarding(self, allow: bool) -> None:
+        """Lets frames between the bridge's ports through the host's FORWARD chain.
+
+        The bridge asks not to be filtered, but ``net.bridge.bridge-nf-call-iptables=1`` (which
+        dockerd sets, together with a FORWARD policy of DROP) filters every bridge regardless.
+        """
+        if shutil.which("iptables") is None:
+            return  # no firewall tool, so no rule can be dropping the frames
+        rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT"]
+        present = subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode == 0
+        if allow and not present:
+            subprocess.run(["iptables", "-I", *rule], capture_output=True, check=False)
+        elif not allow and present:
+            subprocess.run(["iptables", "-D", *rule], capture_output=True, check=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
