@@ -48,7 +48,7 @@ from protos.data_pb2 import (
 )
 from protos.data_pb2_grpc import DataServiceStub
 from protos.errors import REASON_METADATA_KEY, StrataError, from_rpc_error
-from strata.runtime.grpc_context import outgoing_metadata
+from strata.runtime.grpc_context import QUICK_RECONNECT, outgoing_metadata
 from strata.runtime.log import log_fields
 
 logger = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class DataNodeClient:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *QUICK_RECONNECT,
             ],
         )
         self._stub = DataServiceStub(self._channel)
@@ -689,6 +690,9 @@ class ReplicatedDataClient:
 
     async def location_health(self, location: str) -> str | None:
         return await self._remote.location_health(location)
+
+    async def keeps_versions(self, location: str) -> bool:
+        return not self.is_remote(location) or await self._remote.keeps_versions(location)
 
     async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str:
         return await self._remote.create_multipart(location, name, meta)

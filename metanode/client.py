@@ -51,7 +51,7 @@ from protos.metadata_pb2 import (
     UploadInfo,
     UploadRef,
 )
-from strata.runtime.grpc_context import outgoing_metadata
+from strata.runtime.grpc_context import QUICK_RECONNECT, outgoing_metadata
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -76,7 +76,7 @@ class MetadataClient:
         address = self._resolve()
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address)
+            channel = grpc.aio.insecure_channel(address, options=QUICK_RECONNECT)
             entry = self._channels[address] = (channel, metadata_pb2_grpc.MetadataServiceStub(channel))
         return entry[1]
 

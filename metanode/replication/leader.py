@@ -283,9 +283,14 @@ class Leader:
                 return
             except asyncio.CancelledError:
                 raise
-            except _Unreachable:
+            except _Unreachable as unreachable:
                 matched = None
                 failures += 1
+                if failures in (10, 50) or failures % 200 == 0:
+                    log.warning(
+                        "shard %s: replication link to %s failing (%d attempts): %s",
+                        self._node.shard, peer, failures, unreachable.__cause__ or "no address registered",
+                    )  # fmt: skip
                 await asyncio.sleep(min(0.05 * failures, 0.5))
             except Exception:
                 log.exception("replication link to %s failed", peer)

@@ -38,6 +38,7 @@ from protos import metadata_pb2_grpc
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
+from strata.runtime.grpc_context import QUICK_RECONNECT
 
 log = logging.getLogger("metanode.replication")
 
@@ -252,7 +253,7 @@ class ShardNode:
         address = str(info["address"])
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address)
+            channel = grpc.aio.insecure_channel(address, options=QUICK_RECONNECT)
             entry = self._channels[address] = (channel, metadata_pb2_grpc.ReplicationServiceStub(channel))
         return entry[1]
 

@@ -101,3 +101,13 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, request_id: str, method: str) 
             streaming(handler.stream_stream), handler.request_deserializer, handler.response_serializer
         )
     return handler
+
+
+# Channels to peers that restart (metanodes, datanodes): reconnect within a second of the peer
+# coming back. gRPC's default backoff grows to two minutes, which would keep a restarted
+# follower out of its shard, or a gateway away from a new leader, long after it returned.
+QUICK_RECONNECT: list[tuple[str, Any]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
