@@ -163,6 +163,7 @@ def run_with_faults(
         result = FaultSchedule(schedule).run(faults, stop_at=time.monotonic() + max_s)
         outcome.injected.extend(result.injected)
         outcome.skipped.extend(result.skipped)
+        outcome.injected_steps.extend(result.injected_steps)
 
     started = time.monotonic()
     try:
