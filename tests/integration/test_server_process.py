@@ -22,8 +22,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(workdir: Path, port: int, settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``strata server`` on ``port`` in ``workdir``, with none of this environment's S3 settings but ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_"))}
+    env.update(settings or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "strata.cli", "server", "--port", str(port), "--host", "127.0.0.1"],
         cwd=workdir,
