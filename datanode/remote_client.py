@@ -41,13 +41,25 @@ class RemoteLocationClient:
         self._directory = directory
         self._client_for = client_for
         self._health = HealthCache()
+        self._keeps_versions: dict[str, bool] = {}  # per location, from the last healthy answer
 
     async def location_health(self, location: str) -> str | None:
         async def check() -> str | None:
             answer = await self._client(location).health()
+            if answer.ok:
+                self._keeps_versions[location] = answer.keeps_versions
             return None if answer.ok else f"{answer.detail or 'unhealthy'} (seen by {answer.node_id})"
 
         return await self._health.probe(location, check)
+
+    async def keeps_versions(self, location: str) -> bool:
+        problem = await self.location_health(location)
+        known = self._keeps_versions.get(location)
+        if problem is not None or known is None:
+            raise StrataError(
+                ErrorReason.BACKEND_UNAVAILABLE, f"location {location}: {problem or 'no answer yet'}"
+            )
+        return known
 
     def _nodes(self, location: str) -> list[NodeInfo]:
         nodes = list(self._directory.nodes_for_location(location))

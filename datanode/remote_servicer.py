@@ -111,8 +111,11 @@ class RemoteDataServicer(data_pb2_grpc.DataServiceServicer):
 
     async def Health(self, request: Empty, context: grpc.aio.ServicerContext) -> HealthResponse:  # noqa: N802
         try:
-            await self._backend().health()
-            return HealthResponse(ok=True, node_id=self.node_id, location=self.location)
+            backend = self._backend()
+            await backend.health()
+            return HealthResponse(
+                ok=True, node_id=self.node_id, location=self.location, keeps_versions=backend.keeps_versions
+            )
         except StrataError as error:
             return HealthResponse(
                 ok=False, node_id=self.node_id, location=self.location, detail=error.message

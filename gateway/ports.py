@@ -119,6 +119,11 @@ class DataPort(Protocol):
         """An external location's state: None when it answers with working credentials, else what is wrong."""
         ...
 
+    async def keeps_versions(self, location: str) -> bool:
+        """Whether an overwritten write on ``location`` stays readable (always, on Strata's own disks);
+        BACKEND_UNAVAILABLE when an external location cannot tell now."""
+        ...
+
     # Native multipart uploads on external locations (``is_remote``), passed through to the provider.
 
     async def create_multipart(self, location: str, name: str, meta: ObjectMeta) -> str: ...

@@ -186,16 +186,18 @@ class HeadResponse(_message.Message):
     def __init__(self, exists: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ("ok", "node_id", "location", "detail")
+    __slots__ = ("ok", "node_id", "location", "detail", "keeps_versions")
     OK_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    KEEPS_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     node_id: str
     location: str
     detail: str
-    def __init__(self, ok: _Optional[bool] = ..., node_id: _Optional[str] = ..., location: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+    keeps_versions: bool
+    def __init__(self, ok: _Optional[bool] = ..., node_id: _Optional[str] = ..., location: _Optional[str] = ..., detail: _Optional[str] = ..., keeps_versions: _Optional[bool] = ...) -> None: ...
 
 class ListBlobsResponse(_message.Message):
     __slots__ = ("blob_ids",)

@@ -127,6 +127,14 @@ class LocalData:
 
         return await self._health.probe(location, check)
 
+    async def keeps_versions(self, location: str) -> bool:
+        if not self.remotes.is_remote(location):
+            return True
+        problem = await self.location_health(location)  # the backend learns its provider's answer
+        if problem is not None:
+            raise StrataError(ErrorReason.BACKEND_UNAVAILABLE, f"location {location}: {problem}")
+        return self.remotes.backend(location).keeps_versions
+
     async def close(self) -> None:
         for backend in self._backends.values():
             await backend.close()

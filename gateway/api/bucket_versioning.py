@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.object_put import require_versions_kept
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
@@ -48,6 +49,8 @@ def parse_versioning_configuration(body: bytes) -> int:
 async def put_bucket_versioning(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     state = parse_versioning_configuration(await read_small_body(ctx))
+    if state == VERSIONING_ENABLED:
+        await require_versions_kept(ctx, bucket.location or ctx.host_location())
     if bucket.versioning != state:
         updated = BucketInfo()
         updated.CopyFrom(bucket)

@@ -132,7 +132,7 @@ def _checksum_config_headers(upload: UploadInfo) -> dict[str, str]:
 
 async def create_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    location = choose_location(ctx, bucket)
+    location = await choose_location(ctx, bucket)
     template = new_object_md(ctx, bucket, location)
     tags = parse_tagging_header(ctx.headers.get(TAGGING_HEADER))
     if tags:

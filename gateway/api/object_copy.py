@@ -116,7 +116,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
             f"{ctx.services.max_put_size}"
         )
     bucket = await owned_bucket(ctx)
-    location = choose_location(ctx, bucket)
+    location = await choose_location(ctx, bucket)
     md = _copied_md(ctx, bucket, source_md, location, metadata_directive)
     md.tags.update(source_md.tags if tagging_directive == "COPY" else (replaced_tags or {}))
     algorithm, source_checksum = _checksum_algorithm(ctx, source_md)

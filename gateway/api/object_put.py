@@ -26,6 +26,7 @@ from gateway.s3.validation import validate_key
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import (
+    VERSIONING_ENABLED,
     BucketInfo,
     GetObjectRequest,
     ObjectMD,
@@ -72,13 +73,26 @@ def parse_content_md5(raw: str | None) -> bytes | None:
     return digest
 
 
-def choose_location(ctx: RequestContext, bucket: BucketInfo) -> str:
+async def choose_location(ctx: RequestContext, bucket: BucketInfo) -> str:
+    """Where a new object's data goes: the request's location header, else the bucket's."""
     requested = ctx.headers.get(LOCATION_HEADER)
-    if requested:
-        if requested not in ctx.services.locations():
-            raise errors.InvalidLocationConstraint(f"Location {requested} is not configured")
-        return requested
-    return bucket.location or ctx.host_location()
+    if not requested:
+        return bucket.location or ctx.host_location()
+    if requested not in ctx.services.locations():
+        raise errors.InvalidLocationConstraint(f"Location {requested} is not configured")
+    if bucket.versioning == VERSIONING_ENABLED:
+        await require_versions_kept(ctx, requested)
+    return requested
+
+
+async def require_versions_kept(ctx: RequestContext, location: str) -> None:
+    """NotImplemented where a versioned object's data would go to a location that loses overwritten
+    writes (an external service without versions): its older versions could not be read back."""
+    if not await ctx.services.data.keeps_versions(location):
+        raise errors.S3NotImplemented(
+            f"Versioning is not supported on location {location}: the service behind it keeps no "
+            "earlier versions of an object (see the location's documentation)."
+        )
 
 
 def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> ObjectMD:
@@ -153,7 +167,7 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     tags = parse_tagging_header(ctx.headers.get(TAGGING_HEADER))
     if_match, if_none_match = write_conditions(ctx)
     bucket = await owned_bucket(ctx)
-    location = choose_location(ctx, bucket)
+    location = await choose_location(ctx, bucket)
     md = new_object_md(ctx, bucket, location)
     if tags:
         md.tags.update(tags)

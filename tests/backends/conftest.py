@@ -47,8 +47,14 @@ def bucket_match(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def location(emulator: Emulator, bucket_match: bool) -> dict[str, Any]:
-    return emulator.location(bucket_match=bucket_match)
+def wants_versions() -> bool:
+    """Whether the location's container should keep earlier versions (parametrize to ask for it)."""
+    return False
+
+
+@pytest.fixture
+def location(emulator: Emulator, bucket_match: bool, wants_versions: bool) -> dict[str, Any]:
+    return emulator.location(bucket_match=bucket_match, versioned=wants_versions)
 
 
 @pytest.fixture

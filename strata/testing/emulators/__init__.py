@@ -58,8 +58,12 @@ class Emulator(Protocol):
         """Stops the server and removes everything it stored."""
         ...
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
-        """A locationConfig entry (``type``, ``legacyAwsBehavior``, ``details``) for a fresh, empty container."""
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
+        """A locationConfig entry (``type``, ``legacyAwsBehavior``, ``details``) for a fresh, empty container.
+
+        ``versioned`` asks for a container that keeps earlier versions where this server can make
+        one (an S3 bucket with versioning on); elsewhere it changes nothing.
+        """
         ...
 
     def with_bad_credentials(self, location: dict[str, Any]) -> dict[str, Any]:

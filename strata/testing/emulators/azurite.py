@@ -121,7 +121,7 @@ class AzuriteEmulator:
         self.stop()
         shutil.rmtree(self._directory, ignore_errors=True)
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
         container = f"strata-{uuid.uuid4().hex[:20]}"
         with self._service() as service:
             service.create_container(container)

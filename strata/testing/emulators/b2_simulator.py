@@ -525,7 +525,7 @@ class B2SimulatorEmulator:
 
     # -- locations -------------------------------------------------------------------
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
         with self._lock:
             self._bucket_counter += 1
             bucket_name = f"strata-b2-{self._bucket_counter}"

@@ -141,7 +141,7 @@ class FakeGcsEmulator:
             body["versioning"] = {"enabled": True}
         self._json("POST", "/storage/v1/b", body)
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
         suffix = uuid.uuid4().hex[:16]
         bucket, mpu_bucket = f"strata-{suffix}", f"strata-mpu-{suffix}"
         self.create_bucket(bucket)

@@ -352,7 +352,7 @@ class SwiftEmulator:
             self.server = None
             _release()
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
         server = self._server()
         container = _fresh_container()
         storage_url, token = server.authenticate()
@@ -460,9 +460,11 @@ class SwiftS3Emulator:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
-    def location(self, *, bucket_match: bool) -> dict[str, Any]:
+    def location(self, *, bucket_match: bool, versioned: bool = False) -> dict[str, Any]:
         bucket = _fresh_container()
         self._client().create_bucket(Bucket=bucket)
+        if versioned:  # Swift's S3 API maps this onto its object versioning
+            self._client().put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         return {
             "type": "aws_s3",
             "legacyAwsBehavior": False,
@@ -473,7 +475,7 @@ class SwiftS3Emulator:
                 "credentials": {"accessKey": USER, "secretKey": KEY},
                 "https": False,
                 "pathStyle": True,
-                "supportsVersioning": False,
+                "supportsVersioning": versioned,
                 "region": "us-east-1",
             },
         }
