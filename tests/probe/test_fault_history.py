@@ -84,7 +84,8 @@ SHARD_LEADER_KILL_EVERY = 2
 
 
 def random_schedule(rng: random.Random, steps: int, killed_for_good: str | None = None) -> list[FaultStep]:
-    """A random mix of every fault kind (each entry of ``menu`` is one kind of fault); every
+    """A random mix of every fault kind (each entry of ``menu`` is one kind of fault): the first
+    steps go through every kind once in a random order, then kinds are drawn at random; every
     SHARD_LEADER_KILL_EVERY-th step kills the shard leader, and ``killed_for_good`` (if any) is killed
     without a restart early in the run."""
     menu = [
@@ -99,8 +100,12 @@ def random_schedule(rng: random.Random, steps: int, killed_for_good: str | None 
         lambda: FaultStep("kill_restart", any_of("gateway", rng), duration_s=rng.uniform(0.5, 2)),
         lambda: FaultStep("corrupt", any_of("datanode", rng)),
     ]
+    first_round = list(menu[1:])  # the shard-leader kill (menu[0]) comes every few steps anyway
+    rng.shuffle(first_round)
     chosen = [
-        menu[0]() if index % SHARD_LEADER_KILL_EVERY == SHARD_LEADER_KILL_EVERY - 1 else rng.choice(menu)()
+        menu[0]()
+        if index % SHARD_LEADER_KILL_EVERY == SHARD_LEADER_KILL_EVERY - 1
+        else (first_round.pop() if first_round else rng.choice(menu))()
         for index in range(steps)
     ]
     if killed_for_good is not None:
@@ -109,6 +114,11 @@ def random_schedule(rng: random.Random, steps: int, killed_for_good: str | None 
     return [
         FaultStep(step.action, step.target, step.duration_s, settle_s=rng.uniform(1, 4)) for step in chosen
     ]
+
+
+def fault_kind(step: FaultStep) -> str:
+    """The step without its duration: ``kill_restart leader of shard s1``, ``pause a datanode``, ..."""
+    return step.describe().rsplit(" (", 1)[0]
 
 
 def is_shard_leader_kill(step: FaultStep) -> bool:
@@ -244,3 +254,5 @@ def test_long_randomized_fault_run_loses_no_acknowledged_write(tmp_path: Path) -
     print(f"shard leader kills: {leader_kills}")
     if run_s >= 300:
         assert leader_kills >= 10, outcome.injected
+        every_kind = {fault_kind(step) for step in schedule}
+        assert every_kind <= {fault_kind(step) for step in outcome.injected_steps}, outcome.skipped
