@@ -22,6 +22,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+START_TIMEOUT_S = 60.0  # generous: on a loaded machine, importing everything alone can take many seconds
+
+
 def start_server(workdir: Path, port: int, settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``strata server`` on ``port`` in ``workdir``, with none of this environment's S3 settings but ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3", "SCALITY_"))}
@@ -33,7 +36,7 @@ def start_server(workdir: Path, port: int, settings: dict[str, str] | None = Non
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
@@ -42,7 +45,8 @@ def start_server(workdir: Path, port: int, settings: dict[str, str] | None = Non
                 return proc
         time.sleep(0.05)
     proc.kill()
-    raise AssertionError("strata server did not listen within 15 s")
+    output = proc.communicate()[0].decode(errors="replace")
+    raise AssertionError(f"strata server did not listen within {START_TIMEOUT_S:.0f} s:\n{output[-3000:]}")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
