@@ -52,6 +52,7 @@ from protos.metadata_pb2 import (
     UploadRef,
 )
 from strata.runtime.grpc_context import outgoing_metadata
+from strata.runtime.metrics import CLIENT_INTERCEPTORS
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -76,7 +77,7 @@ class MetadataClient:
         address = self._resolve()
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address)
+            channel = grpc.aio.insecure_channel(address, interceptors=CLIENT_INTERCEPTORS)
             entry = self._channels[address] = (channel, metadata_pb2_grpc.MetadataServiceStub(channel))
         return entry[1]
 

@@ -38,6 +38,7 @@ from protos import metadata_pb2_grpc
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
+from strata.runtime.metrics import CLIENT_INTERCEPTORS
 
 log = logging.getLogger("metanode.replication")
 
@@ -105,6 +106,11 @@ class ShardNode:
         self._in_flight = 0
         self._no_calls = asyncio.Event()
         self._no_calls.set()
+
+    @property
+    def tip_index(self) -> int:
+        """The last log index this replica holds (as a follower; a leader's is its Leader's)."""
+        return self._tip.index
 
     @property
     def kv(self) -> RocksKV:
@@ -252,7 +258,7 @@ class ShardNode:
         address = str(info["address"])
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address)
+            channel = grpc.aio.insecure_channel(address, interceptors=CLIENT_INTERCEPTORS)
             entry = self._channels[address] = (channel, metadata_pb2_grpc.ReplicationServiceStub(channel))
         return entry[1]
 
