@@ -187,29 +187,47 @@ COORDINATOR_LEADING = Gauge(
     "strata_coordinator_leader", "1 while this coordinator is the active one, else 0", registry=REGISTRY
 )
 REPAIR_ROUNDS = Counter(
-    "strata_coordinator_repair_rounds", "Repair rounds finished, by outcome (ok, failed)", ["outcome"],
+    "strata_coordinator_repair_rounds", "Repair rounds finished, by outcome (ok, failed: a shard did not answer)",
+    ["outcome"], registry=REGISTRY,
+)  # fmt: skip
+REPAIR_BLOBS_COPIED = Counter(
+    "strata_coordinator_repair_copied_blobs", "Blob replicas the repair passes copied, by shard", ["shard"],
     registry=REGISTRY,
 )  # fmt: skip
-REPAIR_PENDING = Gauge(
-    "strata_coordinator_repair_pending_entries", "Objects queued for repair after the last round, by shard",
+REPAIR_BLOBS_REMAINING = Gauge(
+    "strata_coordinator_repair_remaining_blobs", "Blobs still short of their replicas after the last pass, by shard",
     ["shard"], registry=REGISTRY,
 )  # fmt: skip
+REPAIR_LAST_ROUND = Gauge(
+    "strata_coordinator_repair_last_round_timestamp_seconds", "When the last repair round finished (Unix time)",
+    registry=REGISTRY,
+)  # fmt: skip
 SCRUB_PASSES = Counter(
-    "strata_coordinator_scrub_passes", "Scrub passes finished over all datanodes", registry=REGISTRY
+    "strata_coordinator_scrub_passes", "Full scrub passes finished over all live datanodes", registry=REGISTRY
 )
 SCRUB_BLOBS_CHECKED = Counter(
-    "strata_coordinator_scrub_checked_blobs", "Blobs the scrubber verified", registry=REGISTRY
+    "strata_coordinator_scrub_checked_blobs", "Blob replicas the scrubber verified", registry=REGISTRY
 )
-SCRUB_BLOBS_CORRUPT = Counter(
-    "strata_coordinator_scrub_corrupt_blobs",
-    "Corrupt or missing replicas the scrubber found",
-    registry=REGISTRY,
+SCRUB_BYTES_CHECKED = Counter(
+    "strata_coordinator_scrub_checked_bytes", "Bytes the scrubber verified", registry=REGISTRY
 )
 SCRUB_BLOBS_HEALED = Counter(
     "strata_coordinator_scrub_healed_blobs",
     "Replicas the scrubber rewrote from a good copy",
     registry=REGISTRY,
 )
+SCRUB_BLOBS_CORRUPT = Gauge(
+    "strata_coordinator_scrub_corrupt_blobs", "Corrupt replicas not yet healed, as of the last pass",
+    registry=REGISTRY,
+)  # fmt: skip
+SCRUB_BLOBS_UNRECOVERABLE = Gauge(
+    "strata_coordinator_scrub_unrecoverable_blobs", "Blobs with no good replica left, as of the last pass",
+    registry=REGISTRY,
+)  # fmt: skip
+SCRUB_LAST_PASS = Gauge(
+    "strata_coordinator_scrub_last_pass_timestamp_seconds", "When the last full scrub pass finished (Unix time)",
+    registry=REGISTRY,
+)  # fmt: skip
 
 
 # ---- hot paths ----
