@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -187,3 +189,41 @@ async def test_grpc_method_names_are_split_into_service_and_method() -> None:
         sample("strata_grpc_server_handled_total", service="TestService", method="Call", code="NOT_FOUND")
         >= 1
     )
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def registered_names() -> set[str]:
+    """Every sample name this registry can export (counters with _total, histograms' series)."""
+    names: set[str] = set()
+    for family in metrics.REGISTRY.collect():
+        names.add(family.name)
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        if family.type == "histogram":
+            names.update(f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count"))
+    return names
+
+
+async def test_monitoring_doc_describes_every_metric() -> None:
+    doc = (REPO / "docs" / "monitoring.md").read_text()
+    documented = set(re.findall(r"`(strata_[a-z0-9_]+)`", doc))
+    exported = {
+        f"{family.name}_total" if family.type == "counter" else family.name
+        for family in metrics.REGISTRY.collect()
+        if not family.name.startswith("strata_test")
+    }
+    assert not exported - documented, (
+        f"metrics missing from docs/monitoring.md: {sorted(exported - documented)}"
+    )
+    assert not documented - registered_names(), (
+        f"documented but not exported: {documented - registered_names()}"
+    )
+
+
+async def test_dashboard_is_valid_json_over_registered_metrics() -> None:
+    dashboard = json.loads((REPO / "docker" / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+    used = {name for expr in expressions for name in re.findall(r"\bstrata_[a-z0-9_]+", expr)}
+    assert used and not used - registered_names(), sorted(used - registered_names())
