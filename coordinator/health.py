@@ -1,4 +1,5 @@
-"""The coordinator's HTTP probe port: ``/live`` (the process answers) and ``/ready`` (its role).
+"""The coordinator's HTTP probe port: ``/live`` (the process answers), ``/ready`` (its role) and
+``/metrics`` (Prometheus).
 
 ``/ready`` answers 200 with ``{"node_id": ..., "leading": true|false}``: a standby is ready too,
 it is waiting to take over.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
+
+from strata.runtime.metrics import metrics_handler
 
 
 async def start_probe_server(
@@ -23,6 +26,7 @@ async def start_probe_server(
     app = web.Application()
     app.router.add_get("/live", live)
     app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics_handler)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

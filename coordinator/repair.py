@@ -25,6 +25,7 @@ from coordinator.down_nodes import DownNode, DownNodes
 from coordinator.shard_leaders import ShardLeaders
 from protos.errors import StrataError
 from protos.metadata_pb2 import RunRepairRequest, RunRepairResponse
+from strata.runtime import metrics
 from strata.runtime.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class RepairWorker:
         for shard_id, message in round_.failures.items():
             log.warning("repair pass on shard %s failed: %s", shard_id, message)
         self._log_round(round_)
+        _count_round(round_)
         if lost and round_.evacuated:
             evacuated: list[DownNode] = [down[node_id] for node_id in lost]
             await self._down_nodes.mark_evacuated(evacuated)
@@ -127,3 +129,11 @@ class RepairWorker:
                     response.blobs_remaining,
                     response.lost_blobs_remaining,
                 )
+
+
+def _count_round(round_: RepairRound) -> None:
+    metrics.REPAIR_ROUNDS.labels("failed" if round_.failures else "ok").inc()
+    for shard_id, response in round_.responses.items():
+        metrics.REPAIR_BLOBS_COPIED.labels(shard_id).inc(response.blobs_copied)
+        metrics.REPAIR_BLOBS_REMAINING.labels(shard_id).set(response.blobs_remaining)
+    metrics.REPAIR_LAST_ROUND.set_to_current_time()

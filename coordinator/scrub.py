@@ -28,6 +28,7 @@ from datanode.client import NodeDirectory, NodeInfo, ReplicatedDataClient
 from protos.common_pb2 import BlobRef
 from protos.data_pb2 import ScrubProgress
 from protos.errors import StrataError
+from strata.runtime import metrics
 from strata.runtime.log import log_fields
 from strata.runtime.periodic import PeriodicTask
 
@@ -113,6 +114,7 @@ class Scrubber:
                     *(self._scrub_node(node, on_progress, False) for node in nodes)
                 )
         total = sum(results, ScrubStats())
+        _count_pass(total, unhealed_only)
         if total.corrupt or total.nodes_failed or not unhealed_only:
             log.info(
                 "scrub pass done", extra=log_fields(**{f.name: getattr(total, f.name) for f in fields(total)})
@@ -239,6 +241,18 @@ class Scrubber:
             if isinstance(size, BaseException) and not isinstance(size, StrataError):
                 raise size
         return any(size is None for size in sizes)
+
+
+def _count_pass(total: ScrubStats, unhealed_only: bool) -> None:
+    metrics.SCRUB_BLOBS_HEALED.inc(total.healed)
+    if unhealed_only:
+        return
+    metrics.SCRUB_PASSES.inc()
+    metrics.SCRUB_BLOBS_CHECKED.inc(total.blobs_checked)
+    metrics.SCRUB_BYTES_CHECKED.inc(total.bytes_checked)
+    metrics.SCRUB_BLOBS_CORRUPT.set(total.corrupt - total.healed)
+    metrics.SCRUB_BLOBS_UNRECOVERABLE.set(total.unrecoverable)
+    metrics.SCRUB_LAST_PASS.set_to_current_time()
 
 
 class _NoCopy(LookupError):

@@ -50,6 +50,7 @@ from protos.data_pb2_grpc import DataServiceStub
 from protos.errors import REASON_METADATA_KEY, StrataError, from_rpc_error
 from strata.runtime.grpc_context import QUICK_RECONNECT, outgoing_metadata
 from strata.runtime.log import log_fields
+from strata.runtime.metrics import CLIENT_INTERCEPTORS
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ class DataNodeClient:
         self._call_timeout = call_timeout
         self._channel = grpc.aio.insecure_channel(
             address,
+            interceptors=CLIENT_INTERCEPTORS,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -34,6 +34,7 @@ class StorageUsage:
     used_bytes: int  # what the blobs take
     capacity_bytes: int | None = None  # the filesystem's size; None when there is no such limit to tell
     available_bytes: int | None = None  # what an unprivileged writer may still use
+    blobs: int | None = None  # blobs stored, as of the last walk (not published in the registration)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,17 +49,19 @@ def _filesystem(path: str) -> tuple[int, int]:
     return stat.f_blocks * stat.f_frsize, stat.f_bavail * stat.f_frsize
 
 
-def _blob_bytes(root: str) -> int:
-    total = 0
+def _blob_bytes(root: str) -> tuple[int, int]:
+    """(bytes, count) of the blob files under ``root``."""
+    total = count = 0
     if not os.path.isdir(root):
-        return 0
+        return 0, 0
     for shard_dir in _list_shard_dirs(root):
         for name in _list_blob_names(shard_dir):
             try:
                 total += os.stat(os.path.join(shard_dir, name)).st_size
             except FileNotFoundError:  # deleted during the walk
                 continue
-    return total
+            count += 1
+    return total, count
 
 
 class UsageMeter:
@@ -68,6 +71,7 @@ class UsageMeter:
         self._backend = backend
         self._interval_s = interval_s
         self._blob_bytes = 0
+        self._blobs = 0
         self._next_walk = 0.0
 
     async def measure(self) -> StorageUsage | None:
@@ -79,15 +83,16 @@ class UsageMeter:
                 return None
             if time.monotonic() >= self._next_walk:
                 started = time.monotonic()
-                self._blob_bytes = await asyncio.to_thread(_blob_bytes, backend.root)
+                self._blob_bytes, self._blobs = await asyncio.to_thread(_blob_bytes, backend.root)
                 took = time.monotonic() - started
                 self._next_walk = time.monotonic() + max(self._interval_s, took / WALK_SHARE)
-            return StorageUsage(self._blob_bytes, capacity, available)
+            return StorageUsage(self._blob_bytes, capacity, available, self._blobs)
         if isinstance(backend, MemoryBackend):
-            used = 0
+            used = blobs = 0
             async for blob_id in backend.list_blobs():
                 used += await backend.head(blob_id) or 0
-            return StorageUsage(used)
+                blobs += 1
+            return StorageUsage(used, blobs=blobs)
         return None
 
 

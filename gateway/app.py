@@ -20,10 +20,12 @@ from gateway.s3.router import Endpoint, route
 from gateway.s3.validation import validate_header_text
 from protos.errors import StrataError
 from strata.runtime.log import log_fields, new_request_id, request_id_var
+from strata.runtime.metrics import S3_REQUEST_METRICS
 
 log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
+OPERATION = "strata.operation"  # set once a request is routed: its errors are counted under it too
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
 
 
@@ -52,14 +54,13 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
     request_id = new_request_id()
     token = request_id_var.set(request_id)
     started = time.monotonic()
-    operation = "-"
     status = 500
+    response: web.StreamResponse | None = None
     try:
         services = request.app[SERVICES]
         watchdog = _body_watchdog(request)
         try:
             response = await _dispatch(request, request_id, services)
-            operation = response.operation  # type: ignore[attr-defined]
         except errors.S3Error as error:
             response = _error_response(request, request_id, error)
             if error.closes_connection:
@@ -83,8 +84,20 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
         status = response.status
         return response
     finally:
+        operation = request.get(OPERATION, "-")
         _log_request(request, status, operation, started)
+        _count_request(request, response, status, operation, started)
         request_id_var.reset(token)
+
+
+def _count_request(
+    request: web.Request, response: web.StreamResponse | None, status: int, operation: str, started: float
+) -> None:
+    # The body's declared size: a streamed answer is counted whole even if its client left early.
+    sent = (response.content_length or 0) if response is not None and request.method != "HEAD" else 0
+    S3_REQUEST_METRICS.observe(
+        operation, status, time.monotonic() - started, request.content.total_bytes, sent
+    )
 
 
 def _log_request(request: web.Request, status: int, operation: str, started: float) -> None:
@@ -127,7 +140,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         token = request_id_var.set(request_id)
         try:
             # Refused before its body was sent: the request ends here, so its log line is written here.
-            _log_request(request, response.status, "-", started)
+            operation = request.get(OPERATION, "-")
+            _log_request(request, response.status, operation, started)
+            _count_request(request, response, response.status, operation, started)
         finally:
             request_id_var.reset(token)
         return response
@@ -147,6 +162,7 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
         services.rest_endpoints().keys(),
         request.headers,
     )
+    request[OPERATION] = endpoint.operation
     auth = services.authenticator.authenticate(
         request.method,
         raw_path,

@@ -52,6 +52,7 @@ from protos.metadata_pb2 import (
     UploadRef,
 )
 from strata.runtime.grpc_context import QUICK_RECONNECT, outgoing_metadata
+from strata.runtime.metrics import CLIENT_INTERCEPTORS
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -76,7 +77,9 @@ class MetadataClient:
         address = self._resolve()
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address, options=QUICK_RECONNECT)
+            channel = grpc.aio.insecure_channel(
+                address, options=QUICK_RECONNECT, interceptors=CLIENT_INTERCEPTORS
+            )
             entry = self._channels[address] = (channel, metadata_pb2_grpc.MetadataServiceStub(channel))
         return entry[1]
 

@@ -782,6 +782,9 @@ class MetadataCore:
 
         return await self._off_loop(count)
 
+    async def count_open_intents(self) -> int:
+        return len(await self._off_loop(self._scan_intent_ids))
+
     async def gc_status(self, request: Empty) -> GcStatusResponse:
         response = GcStatusResponse(entries=await self.count_gc_entries())
         if self._collector is not None:

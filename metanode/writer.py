@@ -25,6 +25,7 @@ from typing import Protocol
 from metanode import keys
 from metanode.kv import KV
 from protos.metadata_pb2 import KeyValue, LogRecord
+from strata.runtime.metrics import GROUP_COMMIT_ENTRIES
 
 log = logging.getLogger("metanode.writer")
 
@@ -177,6 +178,7 @@ class BatchWriter:
                     continue
                 self.batches_written += 1
                 self.entries_written += len(group)
+                GROUP_COMMIT_ENTRIES.observe(len(group))
                 for entry, future in group:
                     if not future.done():
                         future.set_result(entry.index)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from importlib import metadata
 
@@ -21,7 +22,7 @@ def _server(args: argparse.Namespace) -> int:
 
     setup_logging("server", json_lines=args.json_logs)
     settings = load_server_settings(backend=args.backend, host=args.host, port=args.port)
-    asyncio.run(serve_forever(settings))
+    asyncio.run(serve_forever(settings, metrics_listen=args.metrics_listen))
     return 0
 
 
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="log JSON lines (default: JSON unless stderr is a terminal)",
+    )
+    # ---- metrics ----
+    server.add_argument(
+        "--metrics-listen",
+        default=os.environ.get("STRATA_METRICS_LISTEN") or None,
+        help="HOST:PORT serving /metrics, /live and /ready (STRATA_METRICS_LISTEN; default: off)",
     )
     server.set_defaults(run=_server)
 

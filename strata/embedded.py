@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from metanode.kv import MemoryKV
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
+from strata.role_metrics import ProbePort
 from strata.runtime.errors import listen_error
 from strata.settings import (
     ServerSettings,
@@ -206,6 +207,15 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
 
 
 @contextlib.asynccontextmanager
+async def probe_port(starting: Awaitable[ProbePort]) -> AsyncIterator[ProbePort]:
+    port = await starting
+    try:
+        yield port
+    finally:
+        await port.close()
+
+
+@contextlib.asynccontextmanager
 async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[EmbeddedServer, int]]:
     """Serves S3 until the context exits; yields the server and its bound port."""
     server = await open_embedded(settings)
@@ -230,10 +240,15 @@ async def running_embedded(settings: ServerSettings) -> AsyncIterator[tuple[Embe
         await server.close()
 
 
-async def serve_forever(settings: ServerSettings) -> None:
+async def serve_forever(settings: ServerSettings, metrics_listen: str | None = None) -> None:
+    from strata.role_metrics import GatewayProbes, check_metrics_listen, serve_probes
     from strata.runtime.lifecycle import wait_for_stop_signal
 
-    async with running_embedded(settings) as (_, port):
+    check_metrics_listen(metrics_listen)
+    async with (
+        running_embedded(settings) as (server, port),
+        probe_port(serve_probes(metrics_listen, GatewayProbes(server.services()))),
+    ):
         scheme = "https" if settings.certificates else "http"
         log.info(
             "Strata S3 server listening on %s://%s:%d (backend %s)",

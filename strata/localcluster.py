@@ -47,6 +47,7 @@ class ProcessRecord:
     log: str
     argv: list[str] = field(default_factory=list)  # how to start it again
     port: int = 0
+    metrics_port: int = 0  # its /metrics, /live, /ready (0: none, e.g. etcd)
 
 
 @dataclass
@@ -198,6 +199,7 @@ class ClusterSpec:
     # ``relays`` stateless datanodes (``datanode-<location>-<n>``) that serve it.
     locations: dict[str, dict[str, Any]] | None = None
     relays: int = 2
+    metrics_ports: bool = True  # every Strata process serves /metrics, /live, /ready on a port of its own
 
 
 def relay_names(spec: ClusterSpec) -> list[str]:
@@ -231,6 +233,7 @@ class LocalClusterLauncher:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir.resolve()
+        self._metrics_ports = True
 
     def state(self) -> ClusterState | None:
         return ClusterState.load(self.workdir)
@@ -249,6 +252,7 @@ class LocalClusterLauncher:
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
         network = LocalNetwork.from_dict(state.network) if state.network else None
+        argv, metrics_port = self._with_metrics_port(state, role, name, argv)
         with open(log_path, "ab") as log_file:
             proc = subprocess.Popen(
                 [*network.exec_prefix(name), *argv] if network else argv,
@@ -259,7 +263,7 @@ class LocalClusterLauncher:
                 env=env,
                 start_new_session=True,
             )
-        record = ProcessRecord(role, name, proc.pid, address, str(log_path), argv, port)
+        record = ProcessRecord(role, name, proc.pid, address, str(log_path), argv, port, metrics_port)
         names = [p.name for p in state.processes]
         if name in names:  # a restart keeps its place (down stops in reverse start order)
             state.processes[names.index(name)] = record
@@ -268,7 +272,24 @@ class LocalClusterLauncher:
         state.save()
         host = network.host_of(name) if network else "127.0.0.1"
         _wait_tcp(host, port, 30.0, proc, name, log_path)
+        if metrics_port:
+            _wait_tcp(host, metrics_port, 30.0, proc, f"{name}'s metrics port", log_path)
         return proc
+
+    # ---- metrics ----
+    METRICS_FLAG = "--metrics-listen"
+
+    def _with_metrics_port(
+        self, state: ClusterState, role: str, name: str, argv: list[str]
+    ) -> tuple[list[str], int]:
+        """``argv`` with a metrics port of its own (kept across restarts), and that port."""
+        if self.METRICS_FLAG in argv:
+            return argv, int(argv[argv.index(self.METRICS_FLAG) + 1].rpartition(":")[2])
+        if role == "etcd" or not self._metrics_ports:
+            return argv, 0
+        taken = {p.port for p in state.processes} | {p.metrics_port for p in state.processes}
+        port = pick_port(None, taken)
+        return [*argv, self.METRICS_FLAG, f"{self._host(state, name)}:{port}"], port
 
     def _record(self, name: str) -> tuple[ClusterState, ProcessRecord]:
         state = self.state()
@@ -331,6 +352,7 @@ class LocalClusterLauncher:
         self.workdir.mkdir(parents=True, exist_ok=True)
         find_etcd_binary()  # fails early with the install hint
         state = ClusterState(str(self.workdir), extra_env=dict(spec.extra_env))
+        self._metrics_ports = spec.metrics_ports
         taken: set[int] = set()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
         env.pop("STRATA_JSON_LOGS", None)
@@ -567,6 +589,7 @@ class LocalClusterLauncher:
         shards = {p.argv[p.argv.index("--shard") + 1] for p in metanodes if "--shard" in p.argv}
         shard = f"s{max((int(s[1:]) for s in shards if s[1:].isdigit()), default=0) + 1}"
         taken = {p.port for p in state.processes}
+        self._metrics_ports = spec.metrics_ports
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **state.extra_env}
         env.pop("STRATA_JSON_LOGS", None)
         common = ["--etcd", state.etcd, "--cluster", CLUSTER_NAME]
@@ -621,7 +644,8 @@ class LocalClusterLauncher:
         lines = []
         for record in state.processes:
             alive = process_state(record.pid)
+            metrics = f"metrics={record.metrics_port} " if record.metrics_port else ""
             lines.append(
-                f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {alive}"
+                f"{record.role:<9} {record.name:<11} pid={record.pid:<8} {record.address:<24} {metrics}{alive}"
             )
         return lines

@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING
 
 from datanode.backends.remote import is_remote
 from protos.errors import StrataError
+from strata.role_metrics import (
+    CoordinatorProbes,
+    DatanodeProbes,
+    GatewayProbes,
+    MetanodeProbes,
+    RelayProbes,
+    check_metrics_listen,
+    serve_probes,
+)
 from strata.runtime.errors import StartupError, listen_error
 from strata.runtime.lifecycle import GRACE_SECONDS, wait_for_stop_signal
 from strata.runtime.log import setup_logging
@@ -71,6 +80,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="log JSON lines (the default for cluster roles)",
     )
+    # ---- metrics ----
+    parser.add_argument(
+        "--metrics-listen",
+        default=os.environ.get("STRATA_METRICS_LISTEN") or None,
+        help="HOST:PORT serving /metrics, /live and /ready (STRATA_METRICS_LISTEN; default: off)",
+    )
 
 
 async def _metanode(args: argparse.Namespace) -> None:
@@ -85,6 +100,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.server import open_store, start_server
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
+    check_metrics_listen(args.metrics_listen)
     await asyncio.to_thread(usable_directory, args.data_dir, "metadata directory (--data-dir)")
     intent_ttl_ms = int(args.intent_ttl * 1000)
     # The directory first: a held LOCK is this machine's problem, whatever etcd says.
@@ -154,11 +170,13 @@ async def _metanode(args: argparse.Namespace) -> None:
         {"node_id": args.node_id, "address": address, "shard": args.shard},
     )
     node.start()
+    probes = await serve_probes(args.metrics_listen, MetanodeProbes(node))
     log.info("metanode %s serving %s (shard %s)", args.node_id, args.listen, args.shard)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("metanode %s stopping", args.node_id)
+        await probes.close()
         # Leadership first, so another replica takes over while this one finishes its calls.
         await node.close_leadership()
         await registration.close()
@@ -177,6 +195,7 @@ async def _datanode(args: argparse.Namespace) -> None:
     from datanode.usage import UsageMeter, UsagePublisher
 
     await asyncio.to_thread(check_can_listen, *parse_listen(args.listen, "--listen"))
+    check_metrics_listen(args.metrics_listen)
     if is_remote(args.type):
         await _remote_datanode(args)
         return
@@ -202,11 +221,15 @@ async def _datanode(args: argparse.Namespace) -> None:
     # Capacity and used bytes, kept current for `strata cluster status` and the health check.
     usage_publisher = UsagePublisher(meter, lambda storage: registration.update({**info, "storage": storage}))
     usage_publisher.start()
+    datanode_probes = DatanodeProbes(backend, args.location, meter)
+    probes = await serve_probes(args.metrics_listen, datanode_probes)
     log.info("datanode %s serving %s for location %s", args.node_id, args.listen, args.location)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("datanode %s stopping", args.node_id)
+        datanode_probes.closed = True
+        await probes.close()
         await usage_publisher.stop()
         await registration.close()
         await server.stop(GRACE_SECONDS)
@@ -259,11 +282,13 @@ async def _remote_datanode(args: argparse.Namespace) -> None:
     registration = await register_node(
         etcd, args.cluster, "datanode", args.node_id, {**info, "storage": None}
     )
+    probes = await serve_probes(args.metrics_listen, RelayProbes(remotes, args.location))
     log.info("datanode %s relaying %s for external location %s", args.node_id, args.listen, args.location)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("datanode %s stopping", args.node_id)
+        await probes.close()
         await registration.close()
         await server.stop(GRACE_SECONDS)
         await remotes.close()
@@ -340,6 +365,7 @@ async def _gateway(args: argparse.Namespace) -> None:
 
     port = validate_port(args.port, "--port")
     await asyncio.to_thread(check_can_listen, args.host, port)
+    check_metrics_listen(args.metrics_listen)
     certificates = await asyncio.to_thread(load_certificates)
     gateway_options = load_gateway_options()
     env_accounts = await asyncio.to_thread(load_accounts, os.environ.get("S3AUTH_CONFIG"))
@@ -404,12 +430,14 @@ async def _gateway(args: argparse.Namespace) -> None:
         args.node_id,
         {"node_id": args.node_id, "address": advertised(f"{args.host}:{port}", args.advertise)},
     )
+    probes = await serve_probes(args.metrics_listen, GatewayProbes(services))
     scheme = "https" if ssl_context else "http"
     log.info("gateway %s serving %s://%s:%d", args.node_id, scheme, args.host, port)
     try:
         await wait_for_stop_signal()
     finally:
         log.info("gateway %s stopping", args.node_id)
+        await probes.close()
         await registration.close()
         await runner.cleanup()
         await metadata.close()
@@ -454,6 +482,7 @@ async def _coordinator(args: argparse.Namespace) -> None:
 
     host, port = parse_listen(args.listen, "--listen")
     await asyncio.to_thread(check_can_listen, host, port)
+    check_metrics_listen(args.metrics_listen)
     etcd = await _connect_etcd(args.etcd)
     metanodes = NodeWatcher(etcd, args.cluster, "metanode")
     datanodes = NodeWatcher(etcd, args.cluster, "datanode")
@@ -470,6 +499,14 @@ async def _coordinator(args: argparse.Namespace) -> None:
         probes = await start_probe_server(host, port, args.node_id, lambda: election.is_leader)
     except OSError as error:
         raise listen_error(host, port, error) from None
+    # The --listen probe port serves /metrics too; --metrics-listen adds a second port if asked for.
+    try:
+        metrics_port = await serve_probes(
+            args.metrics_listen, CoordinatorProbes(args.node_id, lambda: election.is_leader)
+        )
+    except BaseException:
+        await probes.cleanup()
+        raise
     registration = await register_node(
         etcd, args.cluster, "coordinator", args.node_id, {**info, "leading": False}
     )
@@ -492,6 +529,7 @@ async def _coordinator(args: argparse.Namespace) -> None:
             await leading
         finally:
             await registration.close()
+            await metrics_port.close()
             await probes.cleanup()
             await shards.close()
             await scrub_data.close()

@@ -39,6 +39,7 @@ from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
 from strata.runtime.grpc_context import QUICK_RECONNECT
+from strata.runtime.metrics import CLIENT_INTERCEPTORS
 
 log = logging.getLogger("metanode.replication")
 
@@ -106,6 +107,11 @@ class ShardNode:
         self._in_flight = 0
         self._no_calls = asyncio.Event()
         self._no_calls.set()
+
+    @property
+    def tip_index(self) -> int:
+        """The last log index this replica holds (as a follower; a leader's is its Leader's)."""
+        return self._tip.index
 
     @property
     def kv(self) -> RocksKV:
@@ -253,7 +259,9 @@ class ShardNode:
         address = str(info["address"])
         entry = self._channels.get(address)
         if entry is None:
-            channel = grpc.aio.insecure_channel(address, options=QUICK_RECONNECT)
+            channel = grpc.aio.insecure_channel(
+                address, options=QUICK_RECONNECT, interceptors=CLIENT_INTERCEPTORS
+            )
             entry = self._channels[address] = (channel, metadata_pb2_grpc.ReplicationServiceStub(channel))
         return entry[1]
 

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from strata.runtime.log import log_fields, request_id_var
+from strata.runtime.metrics import observe_grpc_server
 
 log = logging.getLogger("rpc")
 
@@ -37,22 +38,24 @@ class RequestIdServerInterceptor(grpc.aio.ServerInterceptor):
         for key, value in handler_call_details.invocation_metadata or ():
             if key == REQUEST_ID_METADATA_KEY:
                 request_id = value
-        method = handler_call_details.method.rsplit("/", 1)[-1]
-        return _wrap_handler(handler, request_id, method)
+        return _wrap_handler(handler, request_id, handler_call_details.method)
 
 
 # Calls between the replicas of a shard, several per second even when idle: logged at debug.
 _QUIET_METHODS = frozenset({"Append"})
 
 
-def _log_call(method: str, started: float, context: grpc.aio.ServicerContext) -> None:
+def _log_call(full_method: str, started: float, context: grpc.aio.ServicerContext) -> None:
     code = context.code()
+    elapsed = time.monotonic() - started
+    observe_grpc_server(full_method, code if isinstance(code, grpc.StatusCode) else None, elapsed)
+    method = full_method.rsplit("/", 1)[-1]
     quiet = method in _QUIET_METHODS and not isinstance(code, grpc.StatusCode)
     (log.debug if quiet else log.info)(
         "rpc %s %s",
         method,
         code.name if isinstance(code, grpc.StatusCode) else "OK",
-        extra=log_fields(ms=round((time.monotonic() - started) * 1000, 2)),
+        extra=log_fields(ms=round(elapsed * 1000, 2)),
     )
 
 

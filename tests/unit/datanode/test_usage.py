@@ -32,11 +32,13 @@ async def test_disk_usage_is_the_blob_files_and_the_filesystem_around_them(
         stat = os.statvfs(tmp_path)
         assert usage.capacity_bytes == stat.f_blocks * stat.f_frsize
         assert usage.available_bytes is not None and 0 < usage.available_bytes <= usage.capacity_bytes
+        assert usage.blobs == 2
     else:
-        assert usage == type(usage)(4000, None, None)
+        assert usage == type(usage)(4000, None, None, blobs=2)
     await backend.delete(first)
     again = await UsageMeter(backend, interval_s=0).measure()
     assert again is not None and again.used_bytes < usage.used_bytes
+    assert again.blobs == 1
 
 
 async def test_a_disk_not_created_yet_reports_nothing(tmp_path: Path) -> None:
