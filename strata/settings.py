@@ -471,6 +471,12 @@ OTHER_ENVIRONMENT: tuple[EnvironmentDoc, ...] = (
         "cluster name, the prefix of its keys in etcd (the default of `--cluster`)",
     ),
     EnvironmentDoc(
+        "STRATA_ETCD_BINARY",
+        "`strata cluster up`",
+        "etcd on PATH",
+        "the etcd server the local cluster starts (unset: PATH, then the usual install places)",
+    ),
+    EnvironmentDoc(
         "STRATA_SHARD", "metanode", "s1", "the shard a metanode serves (the default of `--shard`)"
     ),
     EnvironmentDoc(
