@@ -301,3 +301,209 @@ def load_server_settings(
         certificates=_certificates(config, env),
         gateway=load_gateway_options(env),
     )
+
+
+# --- What each setting means and where it comes from: the source of docs/configuration.md ---
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """How one setting is given and what it does (rendered by ``scripts/gen-config-docs``)."""
+
+    meaning: str
+    environment: tuple[str, ...] = ()  # variables that set it; "" when only a file or flag does
+    cloudserver: str = ""  # the CloudServer name Strata reads for it (variable or config.json key)
+    flag: str = ""  # the `strata server` option that overrides the environment
+
+
+# Keyed by ServerSettings field; "gateway.<name>" for the GatewayOptions fields.
+SETTING_DOCS: dict[str, SettingDoc] = {
+    "backend": SettingDoc(
+        "where the embedded server keeps metadata and (with the default locations) data: `file` "
+        "(RocksDB and blob files on disk) or `mem` (lost at exit)",
+        ("S3BACKEND",),
+        "S3BACKEND",
+        "--backend",
+    ),
+    "host": SettingDoc(
+        "address the S3 port binds; `0.0.0.0` serves every address (set your own credentials first)",
+        ("LISTEN_ADDR",),
+        "LISTEN_ADDR",
+        "--host",
+    ),
+    "port": SettingDoc("the S3 port; `0` picks a free one", (), "config.json `port`", "--port"),
+    "data_path": SettingDoc(
+        "directory of the blob files of the `file` backend", ("S3DATAPATH",), "S3DATAPATH"
+    ),
+    "metadata_path": SettingDoc(
+        "RocksDB directory of the `file` backend (one server at a time: RocksDB locks it)",
+        ("S3METADATAPATH",),
+        "S3METADATAPATH",
+    ),
+    "authdata_path": SettingDoc(
+        "accounts file in CloudServer's `conf/authdata.json` format (unset: the built-in default "
+        "accounts); SCALITY_ACCESS_KEY_ID/SCALITY_SECRET_ACCESS_KEY replace it with one account",
+        ("S3AUTH_CONFIG",),
+        "S3AUTH_CONFIG",
+    ),
+    "config_path": SettingDoc(
+        "CloudServer `config.json`: `port`, `restEndpoints`, `replicationGroupId`, `certFilePaths`",
+        ("S3_CONFIG_FILE",),
+        "S3_CONFIG_FILE",
+    ),
+    "location_path": SettingDoc(
+        "CloudServer `locationConfig.json`: the data locations (unset: `us-east-1` on the chosen "
+        "backend, plus `file` or `mem`)",
+        ("S3_LOCATION_FILE",),
+        "S3_LOCATION_FILE",
+    ),
+    "rest_endpoints": SettingDoc(
+        "host names served as S3 endpoints (virtual-hosted-style buckets under them), each with the "
+        "default location of buckets created through it; ENDPOINT adds names mapped to `us-east-1`",
+        ("ENDPOINT",),
+        "config.json `restEndpoints`, ENDPOINT",
+    ),
+    "locations": SettingDoc(
+        "the data locations, read from S3_LOCATION_FILE", ("S3_LOCATION_FILE",), "locationConfig.json"
+    ),
+    "replication_group_id": SettingDoc(
+        "part of every version id this server makes", (), "config.json `replicationGroupId`"
+    ),
+    "gc_interval_s": SettingDoc("seconds between garbage-collection passes", ("STRATA_GC_INTERVAL",)),
+    "intent_ttl_s": SettingDoc(
+        "seconds after which the blobs of an upload that never committed are collected",
+        ("STRATA_INTENT_TTL",),
+    ),
+    "gc_grace_s": SettingDoc(
+        "seconds an unreferenced blob is kept so reads already in flight can finish",
+        ("STRATA_GC_GRACE",),
+    ),
+    "certificates": SettingDoc(
+        "PEM key, certificate and CA that make the S3 port HTTPS; SSL=false turns them off, SSL=true "
+        "requires them (docs/https.md)",
+        ("SSL",),
+        "config.json `certFilePaths`, SSL",
+    ),
+    "gateway.header_timeout_s": SettingDoc(
+        "seconds a connection may take to send a request head; also how long an idle keep-alive "
+        "connection stays open",
+        ("STRATA_HEADER_TIMEOUT",),
+    ),
+    "gateway.body_idle_timeout_s": SettingDoc(
+        "seconds a request body may stall before the request fails with `400 RequestTimeout`",
+        ("STRATA_BODY_IDLE_TIMEOUT",),
+    ),
+    "gateway.max_connections": SettingDoc(
+        "concurrent client connections per gateway; more are answered `503 SlowDown`",
+        ("STRATA_MAX_CONNECTIONS",),
+    ),
+    "gateway.max_put_size": SettingDoc(
+        "largest single PUT in bytes, also enforced on chunked bodies of unknown length",
+        ("STRATA_MAX_PUT_SIZE",),
+    ),
+    "gateway.extra_regions": SettingDoc(
+        "regions (comma-separated) a SigV4 credential scope may name besides `us-east-1`, each "
+        "location's name and its `details.region`",
+        ("STRATA_REGIONS",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EnvironmentDoc:
+    """An environment variable read outside ServerSettings (by the cluster roles, logging, ...)."""
+
+    variable: str
+    read_by: str
+    default: str
+    meaning: str
+    cloudserver: bool = False  # CloudServer reads the same name
+
+
+OTHER_ENVIRONMENT: tuple[EnvironmentDoc, ...] = (
+    EnvironmentDoc(
+        "SCALITY_ACCESS_KEY_ID",
+        "server, gateway",
+        "unset",
+        "with SCALITY_SECRET_ACCESS_KEY: one account (`CustomAccount`) replaces the accounts file; on a "
+        "cluster gateway it overrides the accounts stored in etcd for that gateway",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "SCALITY_SECRET_ACCESS_KEY",
+        "server, gateway",
+        "unset",
+        "the secret key of SCALITY_ACCESS_KEY_ID (the two must be set together)",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "S3METADATA",
+        "server",
+        "unset",
+        "CloudServer's metadata store: `file` or `mem`, matching S3BACKEND; any other store is refused",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "S3DATA",
+        "server",
+        "unset",
+        "CloudServer's data store: `file` or `mem` (matching S3BACKEND) or `multiple` (locations from "
+        "S3_LOCATION_FILE); any other store is refused",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "LOG_LEVEL",
+        "server and every role",
+        "info",
+        "`trace`, `debug`, `info`, `warn` or `error`; another value stops the start",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "STRATA_ETCD",
+        "cluster roles, `strata admin`",
+        "127.0.0.1:2379",
+        "etcd endpoint(s), `host:port[,host:port]` (the default of `--etcd`)",
+    ),
+    EnvironmentDoc(
+        "STRATA_CLUSTER",
+        "cluster roles, `strata admin`",
+        "local",
+        "cluster name, the prefix of its keys in etcd (the default of `--cluster`)",
+    ),
+    EnvironmentDoc(
+        "STRATA_ETCD_BINARY",
+        "`strata cluster up`",
+        "etcd on PATH",
+        "the etcd server the local cluster starts (unset: PATH, then the usual install places)",
+    ),
+    EnvironmentDoc(
+        "STRATA_SHARD", "metanode", "s1", "the shard a metanode serves (the default of `--shard`)"
+    ),
+    EnvironmentDoc(
+        "STRATA_DISK_RESERVE_MB",
+        "datanode",
+        "0",
+        "free disk space (MB) a `file` datanode never writes into (the default of `--disk-reserve-mb`)",
+    ),
+    EnvironmentDoc(
+        "STRATA_LEADER_WAIT",
+        "gateway",
+        "10",
+        "seconds a request waits for its shard to have a reachable metadata leader before `503`",
+    ),
+    EnvironmentDoc(
+        "<location>_<SETTING>",
+        "datanode, server",
+        "unset",
+        "per-location overrides of an external location's credentials and endpoint, as CloudServer "
+        "names them (e.g. `azurebackend_AZURE_STORAGE_ACCESS_KEY`); the azure, gcp, b2 and swift "
+        "pages of docs/backends/ list them",
+        cloudserver=True,
+    ),
+    EnvironmentDoc(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "datanode, server",
+        "~/.aws/credentials",
+        "the credentials file an `aws_s3` location's `credentialsProfile` is read from",
+    ),
+)
