@@ -198,13 +198,13 @@ def test_repair_and_gc_json_summaries(cluster: LocalCluster) -> None:
     assert collected["remaining"] == 0
 
 
-def _replicas(cluster: LocalCluster) -> dict[str, list[str]]:
+def _replicas(cluster: LocalCluster, bucket: str, keys: list[str]) -> dict[str, list[str]]:
     async def read() -> dict[str, list[str]]:
         client = MetadataClient(cluster.processes("metanode")[0].address)
         try:
             found = {}
-            for key in BODIES:
-                (blob,) = (await client.get_object(GetObjectRequest(bucket=BIG, key=key))).blobs
+            for key in keys:
+                (blob,) = (await client.get_object(GetObjectRequest(bucket=bucket, key=key))).blobs
                 found[key] = sorted(blob.replicas)
             return found
         finally:
@@ -213,11 +213,36 @@ def _replicas(cluster: LocalCluster) -> dict[str, list[str]]:
     return asyncio.run(read())
 
 
+def _interrupted_drain(cluster: LocalCluster, node: str) -> None:
+    """Starts ``node drain`` and kills it once it has marked the node (mid-pass, or just after)."""
+    env = {name: value for name, value in os.environ.items() if name != "STRATA_ETCD"}
+    command = [
+        sys.executable,
+        "-u",
+        "-m",
+        "strata.cli",
+        "admin",
+        "node",
+        "drain",
+        node,
+        "--etcd",
+        cluster.etcd,
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    ) as drain:
+        assert drain.stdout is not None
+        first = drain.stdout.readline()
+        drain.kill()
+    assert first.startswith(f"{node} (us-east-1) draining"), first
+
+
 def test_decommission_moves_everything_off_and_the_data_reads_back(cluster: LocalCluster) -> None:
-    before = _replicas(cluster)
+    before = _replicas(cluster, BIG, list(BODIES))
     holders = [node for nodes in before.values() for node in nodes]
     victim = max(sorted(set(holders)), key=holders.count)
 
+    _interrupted_drain(cluster, victim)
     result = admin(cluster, "node", "decommission", victim)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -225,7 +250,7 @@ def test_decommission_moves_everything_off_and_the_data_reads_back(cluster: Loca
     assert lines[-1] == f"{victim}: removed from the membership; stop its process now"
     assert "shard s1 [" in result.stderr, "a progress bar on stderr"
 
-    after = _replicas(cluster)
+    after = _replicas(cluster, BIG, list(BODIES))
     assert all(len(nodes) == 3 and victim not in nodes for nodes in after.values()), after
     assert _etcd_prefix(cluster, Keyspace("local").member("datanode", victim)) == {}
 
@@ -233,17 +258,18 @@ def test_decommission_moves_everything_off_and_the_data_reads_back(cluster: Loca
     rerun = json.loads(ok(admin(cluster, "node", "drain", victim, "--json")))
     assert rerun["blobs_left"] == 0 and rerun["blobs_copied"] == 0
 
-    # While it still runs, new writes avoid the drained node (without the mark, 3 of 4 nodes
+    # While it still runs, new writes avoid the drained node (without the mark, 3 of the 4 nodes
     # would take each blob: all six missing it by chance is unlikely).
     s3 = s3_client(cluster.gateway_urls[0])
-    for index in range(6):
-        s3.put_object(Bucket=SMALL, Key=f"after-{index}", Body=os.urandom(80_000))
-        stat = json.loads(ok(admin(cluster, "object", "stat", SMALL, f"after-{index}", "--json")))
-        (blob,) = stat["blobs"]
-        assert victim not in [replica["node_id"] for replica in blob["replicas"]], blob
-        assert [replica["state"] for replica in blob["replicas"]] == ["present"] * 3
+    fresh = [f"after-{index}" for index in range(6)]
+    for key in fresh:
+        s3.put_object(Bucket=SMALL, Key=key, Body=os.urandom(80_000))
+    placed = _replicas(cluster, SMALL, fresh)
+    assert all(len(nodes) == 3 and victim not in nodes for nodes in placed.values()), placed
 
     cluster.stop_process(victim, signal.SIGKILL)
     for key, body in BODIES.items():
         assert s3.get_object(Bucket=BIG, Key=key)["Body"].read() == body
     assert s3.get_object(Bucket=SMALL, Key="one")["Body"].read() == SMALL_BODY
+    stat = json.loads(ok(admin(cluster, "object", "stat", BIG, "object-0", "--json")))
+    assert [replica["state"] for replica in stat["blobs"][0]["replicas"]] == ["present"] * 3
