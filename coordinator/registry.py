@@ -239,6 +239,14 @@ class NodeWatcher:
                 down.setdefault(str(info.get("location", "")), []).append(node_id)
         return {location: sorted(ids) for location, ids in down.items()}
 
+    async def wait_for_draining(self, node_ids: set[str], timeout_s: float) -> None:
+        """Waits until exactly ``node_ids`` are marked draining; raises TimeoutError otherwise."""
+        if self._draining is None:
+            raise ValueError(f"only datanodes are drained, not {self.kind}s")
+        await self._draining.wait_until(
+            lambda items: {Keyspace.last_segment(key) for key in items} == node_ids, timeout_s
+        )
+
     def locations(self) -> list[str]:
         """Every location some member serves."""
         return sorted({str(info.get("location", "")) for info in self._members.items().values()})
