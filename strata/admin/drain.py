@@ -11,7 +11,7 @@ blob with at least the replicas it had; running the command again continues wher
 First the datanode is marked draining (``draining/<id>`` in etcd). Every process's datanode
 directory follows that key: new blobs and repair copies go to other nodes, while the replicas
 the drained node still holds are read from it until they have moved. Passes repeat until one
-finds no blob left on the node (a write that started before the mark may commit after a pass).
+copies nothing (a write that started before the mark may commit after a pass), at most five.
 
 ``decommission`` drains, then removes the datanode from the membership (``members/datanode/<id>``
 and the coordinator's down record), so the cluster no longer counts it towards any location
@@ -110,15 +110,16 @@ async def drain(args: argparse.Namespace, decommission: bool) -> DrainResult:
             print(
                 f"{args.node_id} ({location}) draining: new blobs go to {', '.join(n.node_id for n in targets)}"
             )
-        # Passes until one finds nothing left on the node; bounded, since a blob that cannot move
-        # (too few other nodes) stays and re-running later is always safe.
+        # Passes until one copies nothing: then either nothing is left (that pass confirmed it,
+        # catching writes that started before the mark), or what is left cannot move now (too
+        # few other nodes) and a later run will retry. Bounded, as writes may keep arriving.
         while result.passes < MAX_PASSES:
             copied, repaired, left = await _one_pass(cluster, args.node_id, not args.json)
             result.passes += 1
             result.blobs_copied += copied
             result.blobs_moved += repaired
             result.blobs_left = left
-            if left == 0 and copied == 0:
+            if copied == 0:
                 break
         if decommission and result.blobs_left == 0:
             await cluster.etcd.delete(space.member("datanode", args.node_id))
