@@ -16,6 +16,7 @@ Everything lives under ``/strata/<cluster-name>/``::
     buckets/<name>               the shard a bucket lives on
     coordinator/leader           the active coordinator's election key
     coordinator/down/<node-id>   when the coordinator first saw a datanode member not live (JSON)
+    draining/<node-id>           a datanode being drained: it takes no new blob (JSON, see strata/admin/drain.py)
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ class Keyspace:
 
     def coordinator_down(self, node_id: str) -> str:
         return self.coordinator_down_prefix + _check_segment("node id", node_id)
+
+    # datanodes being drained
+    @property
+    def draining_prefix(self) -> str:
+        return f"{self.root}draining/"
+
+    def draining(self, node_id: str) -> str:
+        return self.draining_prefix + _check_segment("node id", node_id)
 
     @staticmethod
     def last_segment(key: str) -> str:

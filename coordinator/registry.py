@@ -149,6 +149,9 @@ class NodeWatcher:
     """The live set of registered nodes of one kind, kept current by an etcd watch.
 
     It also serves as the datanode client's directory: ``nodes_for_location`` and ``node``.
+    For datanodes it also follows ``draining/<id>``: a draining node is left out of
+    ``nodes_for_location`` (so no new blob or repair copy goes to it) but ``node`` still finds it,
+    so the replicas it holds are read from it until they have moved.
     """
 
     def __init__(self, client: EtcdClient, cluster: str | Keyspace, kind: str) -> None:
@@ -159,15 +162,24 @@ class NodeWatcher:
         self._members: PrefixMirror[dict[str, Any]] = PrefixMirror(
             client, keyspace(cluster).members_prefix(kind), _decode_node
         )
+        self._draining: PrefixMirror[bool] | None = (
+            PrefixMirror(client, keyspace(cluster).draining_prefix, lambda key, raw: True)
+            if kind == "datanode"
+            else None
+        )
 
     async def start(self) -> None:
         # Members first: a node writes its member key before its live one, so every node found
         # live is already known as a member, and none looks down for having just registered.
         await self._members.start()
+        if self._draining is not None:
+            await self._draining.start()
         await self._mirror.start()
 
     async def close(self) -> None:
         await self._members.close()
+        if self._draining is not None:
+            await self._draining.close()
         await self._mirror.close()
 
     async def __aenter__(self) -> NodeWatcher:
@@ -195,8 +207,19 @@ class NodeWatcher:
         return _node_info(info) if info is not None else None
 
     def nodes_for_location(self, location: str) -> list[NodeInfo]:
-        """Live nodes serving ``location``, ordered by node id."""
-        return [_node_info(info) for info in self.nodes() if info.get("location") == location]
+        """Live nodes serving ``location`` that take new blobs (none draining), ordered by node id."""
+        draining = self.draining()
+        return [
+            _node_info(info)
+            for info in self.nodes()
+            if info.get("location") == location and info.get("node_id") not in draining
+        ]
+
+    def draining(self) -> set[str]:
+        """Ids of the datanodes being drained (live or not)."""
+        if self._draining is None:
+            return set()
+        return {Keyspace.last_segment(key) for key in self._draining.items()}
 
     def members_for_location(self, location: str) -> list[str]:
         """Ids of every node that ever registered for ``location``, live or not, sorted."""
@@ -215,6 +238,14 @@ class NodeWatcher:
             if node_id not in live:
                 down.setdefault(str(info.get("location", "")), []).append(node_id)
         return {location: sorted(ids) for location, ids in down.items()}
+
+    async def wait_for_draining(self, node_ids: set[str], timeout_s: float) -> None:
+        """Waits until exactly ``node_ids`` are marked draining; raises TimeoutError otherwise."""
+        if self._draining is None:
+            raise ValueError(f"only datanodes are drained, not {self.kind}s")
+        await self._draining.wait_until(
+            lambda items: {Keyspace.last_segment(key) for key in items} == node_ids, timeout_s
+        )
 
     def locations(self) -> list[str]:
         """Every location some member serves."""

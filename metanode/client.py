@@ -18,6 +18,8 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    BucketStatsRequest,
+    BucketStatsResponse,
     CompleteUploadRequest,
     CompleteUploadResponse,
     CreateBucketRequest,
@@ -143,6 +145,9 @@ class MetadataClient:
 
     async def gc_status(self, request: Empty) -> GcStatusResponse:
         return await self._call(self._stub.GcStatus, request)
+
+    async def bucket_stats(self, request: BucketStatsRequest) -> BucketStatsResponse:
+        return await self._call(self._stub.GetBucketStats, request)
 
     async def renew_intent(self, request: RenewIntentRequest) -> Intent:
         return await self._call(self._stub.RenewIntent, request)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol, TypeVar
 
 import grpc
 
 from metanode.core import MetadataCore
+from metanode.stats import bucket_stats
 from protos import metadata_pb2_grpc
 from protos.common_pb2 import Empty, ErrorReason
 from protos.errors import StrataError, abort_with
@@ -22,6 +24,8 @@ from protos.metadata_pb2 import (
     AbortIntentRequest,
     BucketInfo,
     BucketName,
+    BucketStatsRequest,
+    BucketStatsResponse,
     CompleteUploadRequest,
     CompleteUploadResponse,
     CreateBucketRequest,
@@ -185,6 +189,13 @@ class MetadataServicer(metadata_pb2_grpc.MetadataServiceServicer):
 
     async def GcStatus(self, request: Empty, context: grpc.aio.ServicerContext) -> GcStatusResponse:  # noqa: N802
         return await _serve(context, self._source, "GcStatus", lambda core: core.gc_status, request)
+
+    async def GetBucketStats(  # noqa: N802
+        self, request: BucketStatsRequest, context: grpc.aio.ServicerContext
+    ) -> BucketStatsResponse:
+        return await _serve(
+            context, self._source, "GetBucketStats", lambda core: partial(bucket_stats, core), request
+        )
 
     async def RenewIntent(self, request: RenewIntentRequest, context: grpc.aio.ServicerContext) -> Intent:  # noqa: N802
         return await _serve(context, self._source, "RenewIntent", lambda core: core.renew_intent, request)

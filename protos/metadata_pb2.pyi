@@ -509,6 +509,36 @@ class GcStatusResponse(_message.Message):
     progress: GcProgress
     def __init__(self, entries: _Optional[int] = ..., progress: _Optional[_Union[GcProgress, _Mapping]] = ...) -> None: ...
 
+class BucketStats(_message.Message):
+    __slots__ = ("bucket", "objects", "bytes", "versions", "stored_bytes", "uploads", "delete_markers")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_MARKERS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    objects: int
+    bytes: int
+    versions: int
+    stored_bytes: int
+    uploads: int
+    delete_markers: int
+    def __init__(self, bucket: _Optional[str] = ..., objects: _Optional[int] = ..., bytes: _Optional[int] = ..., versions: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., uploads: _Optional[int] = ..., delete_markers: _Optional[int] = ...) -> None: ...
+
+class BucketStatsRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+
+class BucketStatsResponse(_message.Message):
+    __slots__ = ("buckets",)
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[BucketStats]
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketStats, _Mapping]]] = ...) -> None: ...
+
 class CreateUploadRequest(_message.Message):
     __slots__ = ("upload",)
     UPLOAD_FIELD_NUMBER: _ClassVar[int]

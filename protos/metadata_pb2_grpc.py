@@ -120,6 +120,11 @@ class MetadataServiceStub:
                 request_serializer=common__pb2.Empty.SerializeToString,
                 response_deserializer=metadata__pb2.GcStatusResponse.FromString,
                 _registered_method=True)
+        self.GetBucketStats = channel.unary_unary(
+                '/strata.MetadataService/GetBucketStats',
+                request_serializer=metadata__pb2.BucketStatsRequest.SerializeToString,
+                response_deserializer=metadata__pb2.BucketStatsResponse.FromString,
+                _registered_method=True)
         self.CreateUpload = channel.unary_unary(
                 '/strata.MetadataService/CreateUpload',
                 request_serializer=metadata__pb2.CreateUploadRequest.SerializeToString,
@@ -262,6 +267,12 @@ class MetadataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateUpload(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -391,6 +402,11 @@ def add_MetadataServiceServicer_to_server(servicer, server):
                     servicer.GcStatus,
                     request_deserializer=common__pb2.Empty.FromString,
                     response_serializer=metadata__pb2.GcStatusResponse.SerializeToString,
+            ),
+            'GetBucketStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketStats,
+                    request_deserializer=metadata__pb2.BucketStatsRequest.FromString,
+                    response_serializer=metadata__pb2.BucketStatsResponse.SerializeToString,
             ),
             'CreateUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateUpload,
@@ -887,6 +903,33 @@ class MetadataService:
             '/strata.MetadataService/GcStatus',
             common__pb2.Empty.SerializeToString,
             metadata__pb2.GcStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/strata.MetadataService/GetBucketStats',
+            metadata__pb2.BucketStatsRequest.SerializeToString,
+            metadata__pb2.BucketStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

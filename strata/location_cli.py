@@ -66,6 +66,13 @@ async def _load(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def _list(args: argparse.Namespace) -> int:
     locations = asyncio.run(_load(args))
+    if args.json:
+        shown = {
+            name: {**config, "details": public_details(config.get("details") or {})}
+            for name, config in sorted(locations.items())
+        }
+        print(json.dumps({"locations": shown}, indent=2, sort_keys=True))
+        return 0
     for name, config in sorted(locations.items()):
         raw = config.get("details")
         details: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
@@ -167,6 +174,11 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``strata location ...``; ``strata admin location ...`` is built by the same function."""
+    add_location_parser(commands)
+
+
+def add_location_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     location = commands.add_parser("location", help="list, test and add data locations")
     actions = location.add_subparsers(dest="location_command", required=True)
 
@@ -180,6 +192,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
     listing = actions.add_parser("list", help="every location, with its details (secrets masked)")
     source(listing)
+    listing.add_argument("--json", action="store_true", help="print one JSON document (secrets masked)")
     listing.set_defaults(run=_list)
     test = actions.add_parser("test", help="check that an external location works")
     source(test)

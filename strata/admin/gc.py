@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from strata.admin.output import add_json_option, print_json
 from strata.admin.progress import ProgressBar
 from strata.admin.target import add_target_options, connect, while_polling
 
@@ -32,11 +33,13 @@ class Totals:
     remaining: int = 0
 
 
-async def _gc_shard(shard_id: str, client: MetadataClient, expire_intents: bool) -> RunGcResponse:
+async def _gc_shard(
+    shard_id: str, client: MetadataClient, expire_intents: bool, show_progress: bool
+) -> RunGcResponse:
     from protos.common_pb2 import Empty
     from protos.metadata_pb2 import RunGcRequest
 
-    bar = ProgressBar(f"shard {shard_id}")
+    bar = ProgressBar(f"shard {shard_id}", enabled=show_progress)
 
     async def poll() -> None:
         progress = (await client.gc_status(Empty())).progress
@@ -59,7 +62,7 @@ async def _gc(args: argparse.Namespace) -> Totals:
     totals = Totals()
     async with connect(args, "gc") as cluster:
         for shard_id, client in cluster.shards:
-            response = await _gc_shard(shard_id, client, args.expire_intents)
+            response = await _gc_shard(shard_id, client, args.expire_intents, not args.json)
             totals.deleted += response.blobs_deleted
             totals.expired += response.intents_expired
             totals.remaining += response.entries_remaining
@@ -74,16 +77,20 @@ def _run(args: argparse.Namespace) -> int:
     except StrataError as error:
         print(f"strata admin gc: the GC pass could not run: {error.message}", file=sys.stderr)
         return 2
-    print(
-        f"{totals.deleted} blobs deleted, {totals.expired} intents expired; "
-        f"{totals.remaining} entries still queued"
-    )
+    if args.json:
+        print_json(asdict(totals))
+    else:
+        print(
+            f"{totals.deleted} blobs deleted, {totals.expired} intents expired; "
+            f"{totals.remaining} entries still queued"
+        )
     return EXIT_ENTRIES_LEFT if totals.remaining else 0
 
 
 def add_command(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = actions.add_parser("gc", help="delete the blobs queued for deletion now")
     add_target_options(parser)
+    add_json_option(parser)
     parser.add_argument(
         "--expire-intents",
         action="store_true",

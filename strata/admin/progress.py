@@ -2,7 +2,7 @@
 
 On a terminal the line is redrawn in place; elsewhere (a log, a pipe) a line is written only when
 the figures change, at most once a second, so the output stays readable. ``finish`` always writes
-the final line.
+the final line. A bar made with ``enabled=False`` (``--json``) draws nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def render(label: str, done: int, total: int, details: str) -> str:
 
 
 class ProgressBar:
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, *, enabled: bool = True) -> None:
+        self._enabled = enabled
         self._label = label
         self._stream = stream or sys.stderr
         self._interactive = self._stream.isatty()
@@ -31,7 +32,7 @@ class ProgressBar:
 
     def update(self, done: int, total: int, details: str) -> None:
         line = render(self._label, done, total, details)
-        if line == self._last_line:
+        if not self._enabled or line == self._last_line:
             return
         now = time.monotonic()
         if self._interactive:
@@ -50,7 +51,7 @@ class ProgressBar:
             if done is not None and total is not None
             else self._last_line
         )
-        if not line:
+        if not line or not self._enabled:
             return
         self._stream.write(("\r\x1b[K" if self._interactive else "") + line + "\n")
         self._stream.flush()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from strata.admin.output import add_json_option, print_json
 from strata.admin.progress import ProgressBar
 from strata.admin.target import Cluster, add_target_options, connect, while_polling
 
@@ -36,11 +37,14 @@ class Totals:
     entries_remaining: int = 0
 
 
-async def _repair_shard(shard_id: str, client: MetadataClient, lost: list[str]) -> RunRepairResponse:
+async def repair_shard(
+    shard_id: str, client: MetadataClient, lost: list[str], show_progress: bool = True
+) -> RunRepairResponse:
+    """One repair pass on a shard's leader (``lost``: datanodes whose replicas count as missing)."""
     from protos.common_pb2 import Empty
     from protos.metadata_pb2 import RunRepairRequest
 
-    bar = ProgressBar(f"shard {shard_id}")
+    bar = ProgressBar(f"shard {shard_id}", enabled=show_progress)
 
     async def poll() -> None:
         progress = (await client.repair_status(Empty())).progress
@@ -65,10 +69,10 @@ async def _repair(args: argparse.Namespace) -> Totals:
     totals = Totals()
     async with connect(args, "repair") as cluster:
         lost = await _lost_nodes_for(cluster, args)
-        if lost:
+        if lost and not args.json:
             print(f"re-replicating the blobs of datanodes that are down: {', '.join(lost)}")
         for shard_id, client in cluster.shards:
-            response = await _repair_shard(shard_id, client, lost)
+            response = await repair_shard(shard_id, client, lost, not args.json)
             totals.checked += response.blobs_checked
             totals.copied += response.blobs_copied
             totals.repaired += response.blobs_repaired
@@ -96,10 +100,13 @@ def _run(args: argparse.Namespace) -> int:
     except StrataError as error:
         print(f"strata admin repair: the repair pass could not run: {error.message}", file=sys.stderr)
         return 2
-    print(
-        f"{totals.checked} blobs checked, {totals.copied} copied, {totals.repaired} repaired, "
-        f"{totals.remaining} remaining; {totals.entries_remaining} objects still under-replicated"
-    )
+    if args.json:
+        print_json(asdict(totals))
+    else:
+        print(
+            f"{totals.checked} blobs checked, {totals.copied} copied, {totals.repaired} repaired, "
+            f"{totals.remaining} remaining; {totals.entries_remaining} objects still under-replicated"
+        )
     return EXIT_STILL_SHORT if totals.entries_remaining else 0
 
 
@@ -108,6 +115,7 @@ def add_command(actions: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "repair", help="copy under-replicated blobs, and the blobs of down datanodes, to live datanodes now"
     )
     add_target_options(parser)
+    add_json_option(parser)
     parser.add_argument(
         "--grace",
         type=float,

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from strata.admin.output import add_json_option, print_json
 from strata.admin.progress import ProgressBar, human_bytes
 
 EXIT_NOT_HEALED = 3
@@ -61,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     if not args.rate >= 0:
         print("strata admin scrub: --rate must be >= 0 MB/s", file=sys.stderr)
         return 2
-    bar = ProgressBar("scrub")
+    bar = ProgressBar("scrub", enabled=not args.json)
     try:
         stats = asyncio.run(_scrub(args.etcd, args.cluster, args.rate, bar))
     except StrataError as error:
@@ -69,12 +70,29 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     finally:
         bar.finish()
-    print(
-        f"{stats.nodes_scrubbed} datanodes scrubbed, {stats.nodes_failed} failed; "
-        f"{stats.blobs_checked} blobs ({human_bytes(stats.bytes_checked)}) checked; "
-        f"{stats.corrupt} corrupt, {stats.healed} healed, {stats.unrecoverable} unrecoverable, "
-        f"{stats.heal_failed} not healed yet"
-    )
+    if args.json:
+        print_json(
+            {
+                name: getattr(stats, name)
+                for name in (
+                    "nodes_scrubbed",
+                    "nodes_failed",
+                    "blobs_checked",
+                    "bytes_checked",
+                    "corrupt",
+                    "healed",
+                    "unrecoverable",
+                    "heal_failed",
+                )
+            }
+        )
+    else:
+        print(
+            f"{stats.nodes_scrubbed} datanodes scrubbed, {stats.nodes_failed} failed; "
+            f"{stats.blobs_checked} blobs ({human_bytes(stats.bytes_checked)}) checked; "
+            f"{stats.corrupt} corrupt, {stats.healed} healed, {stats.unrecoverable} unrecoverable, "
+            f"{stats.heal_failed} not healed yet"
+        )
     not_healed = stats.unrecoverable or stats.heal_failed or stats.nodes_failed
     return EXIT_NOT_HEALED if not_healed else 0
 
@@ -91,6 +109,7 @@ def add_command(actions: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=os.environ.get("STRATA_CLUSTER", "local"),
         help="cluster name: the etcd key prefix (STRATA_CLUSTER)",
     )
+    add_json_option(parser)
     parser.add_argument(
         "--rate",
         type=float,

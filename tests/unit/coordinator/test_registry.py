@@ -100,3 +100,31 @@ async def test_watcher_follows_changes_across_an_etcd_restart(cluster: str) -> N
                 await registration.close()
         finally:
             await client.close()
+
+
+async def test_a_draining_datanode_takes_no_new_blobs_but_is_still_found_for_reads(
+    client: EtcdClient, cluster: str
+) -> None:
+    info = {"location": "us-east-1"}
+    first = await register_node(client, cluster, "datanode", "dn1", {**info, "address": "127.0.0.1:1"})
+    second = await register_node(client, cluster, "datanode", "dn2", {**info, "address": "127.0.0.1:2"})
+    try:
+        async with NodeWatcher(client, cluster, "datanode") as watcher:
+            assert [node.node_id for node in watcher.nodes_for_location("us-east-1")] == ["dn1", "dn2"]
+            await client.put(
+                Keyspace(cluster).draining("dn2"), json.dumps({"location": "us-east-1"}).encode()
+            )
+            await watcher.wait_for_draining({"dn2"}, timeout_s=10)
+            assert [node.node_id for node in watcher.nodes_for_location("us-east-1")] == ["dn1"]
+            assert watcher.node("dn2") == NodeInfo("dn2", "127.0.0.1:2", "us-east-1")
+            assert "dn2" in watcher.node_ids() and watcher.unreachable() == {}
+
+            await client.delete(Keyspace(cluster).draining("dn2"))
+            await watcher.wait_for_draining(set(), timeout_s=10)
+            assert not watcher.draining()
+            assert [node.node_id for node in watcher.nodes_for_location("us-east-1")] == ["dn1", "dn2"]
+        async with NodeWatcher(client, cluster, "metanode") as metanodes:
+            assert metanodes.draining() == set()
+    finally:
+        await first.close()
+        await second.close()
