@@ -51,7 +51,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
@@ -111,7 +111,12 @@ class ComposeProject:
         for file in self.files:
             argv += ["-f", file]
         result = subprocess.run(
-            [*argv, "config", what], capture_output=True, text=True, env=self.env, cwd=REPOSITORY, timeout=60
+            [*argv, "config", what],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=REPOSITORY,
+            timeout=600,
         )
         if result.returncode != 0:
             raise AssertionError(f"compose config {what} failed: {result.stderr}")
@@ -177,13 +182,6 @@ class ComposeProject:
             timeout,
             f"{', '.join(containers)} to be healthy",
         )
-
-    def port(self, service: str, container_port: int) -> int:
-        mapping = self.compose("port", service, str(container_port)).stdout.strip()
-        return int(mapping.rsplit(":", 1)[1])
-
-    def exec_python(self, container: str, code: str) -> str:
-        return docker("exec", container, "python3", "-c", code, timeout=60).stdout
 
     def resources(self) -> dict[str, list[str]]:
         """Every container, network and volume of this project that still exists."""

@@ -49,7 +49,7 @@ def running(strata_image: str) -> Iterator[RunningImage]:
     ).stdout.strip()  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _healthcheck_ok(endpoint), 60, "the container's S3 port", interval=0.05)
+        wait_until(lambda: _healthcheck_ok(endpoint), 300, "the container's S3 port", interval=0.05)
         yield RunningImage(container, endpoint, time.monotonic() - started)
     finally:
         docker("rm", "-f", "-v", container, check=False)
@@ -90,7 +90,7 @@ def test_image_runs_as_a_non_root_user_with_volumes_and_a_passing_healthcheck(
             docker("inspect", "--format", "{{.State.Health.Status}}", running.container).stdout.strip()
             == "healthy"
         ),
-        60,
+        300,
         "Docker to report the container healthy",
     )
 
