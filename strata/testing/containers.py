@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -197,7 +198,7 @@ class _ContainersBase(RunningStrataBase):
         self.env = dict(env or {})
         self.start_timeout_s = start_timeout_s
         self.containers: dict[str, DockerContainer] = {}  # by role name: server, etcd, gateway-1, ...
-        self.log_dir = Path(tempfile.mkdtemp(prefix="strata-containers-"))
+        self.log_dir: Path | None = None  # each container's output while it runs (<name>.log)
         self._followers: list[_LogFollower] = []
 
     @property
@@ -228,6 +229,8 @@ class _ContainersBase(RunningStrataBase):
 
     def _started(self, name: str) -> DockerContainer:
         container = self.containers[name]
+        if self.log_dir is None:
+            self.log_dir = Path(tempfile.mkdtemp(prefix="strata-containers-"))
         container.start()
         follower = _LogFollower(container, self.log_dir / f"{name}.log")
         follower.start()
@@ -239,9 +242,12 @@ class _ContainersBase(RunningStrataBase):
             with contextlib.suppress(Exception):
                 container.stop()
         for follower in self._followers:
-            follower.finish()
+            follower.finish()  # the plugin has read the logs: they can go
         self.containers.clear()
         self._followers.clear()
+        if self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+            self.log_dir = None
 
 
 class StrataContainer(_ContainersBase):
@@ -252,7 +258,7 @@ class StrataContainer(_ContainersBase):
         image: str | None = None,
         credentials: Credentials | None = None,
         env: dict[str, str] | None = None,
-        start_timeout_s: float = 60.0,
+        start_timeout_s: float = 120.0,
     ) -> None:
         """``image``: default ``STRATA_IMAGE`` or ``strata:latest``; ``env``: more server settings
         (CloudServer-style names, e.g. ``{"S3BACKEND": "mem"}``)."""
@@ -300,7 +306,7 @@ class StrataClusterContainers(_ContainersBase):
         datanodes: int = 1,
         credentials: Credentials | None = None,
         env: dict[str, str] | None = None,
-        start_timeout_s: float = 90.0,
+        start_timeout_s: float = 180.0,
     ) -> None:
         """``etcd_image``: an image whose ``etcd`` is on PATH (default ``STRATA_ETCD_IMAGE`` or
         ``strata-etcd:latest``, built by ``scripts/docker-build``); ``metanodes``: 1, 3 or 5."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import time
+from pathlib import Path
 
 from strata.testing.containers import StrataClusterContainers, StrataContainer
 from strata.testing.running import Credentials, RunningStrata
@@ -15,6 +18,19 @@ MIB = 1024 * 1024
 def _docker_inspect(kind: str, name: str) -> dict | None:
     result = subprocess.run(["docker", kind, "inspect", name], capture_output=True, text=True, timeout=60)
     return json.loads(result.stdout)[0] if result.returncode == 0 else None
+
+
+def wait_for_access_line(log: Path, operation: str, timeout_s: float = 30) -> None:
+    """The container's output reaches the file the pytest plugin checks: its JSON access lines."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and entry.get("op") == operation and entry.get("status") == 200:
+                    return
+        time.sleep(0.1)
+    raise AssertionError(f"no {operation} access line in {log}:\n{log.read_text(errors='replace')[-2000:]}")
 
 
 def _multipart_round_trip(strata: RunningStrata, bucket: str) -> None:
@@ -49,7 +65,11 @@ def test_strata_container_serves_s3_on_loopback_and_is_removed_by_stop(docker_im
         assert [m for m in details["Mounts"] if m["Type"] == "volume"] == [], "state is in memory only"
         bindings = details["HostConfig"]["PortBindings"]["8000/tcp"]
         assert [binding["HostIp"] for binding in bindings] == ["127.0.0.1"]
+        assert strata.log_dir is not None
+        log_dir = strata.log_dir
+        wait_for_access_line(log_dir / "server.log", "GetObject")
     assert _docker_inspect("container", container_id) is None
+    assert not log_dir.exists()
 
 
 def test_cluster_containers_serve_s3_and_stop_removes_containers_and_network(docker_image: str) -> None:
