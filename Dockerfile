@@ -36,6 +36,6 @@ VOLUME ["/data", "/metadata"]
 EXPOSE 8000 8002 9990 9991
 # The S3 port answers /_/healthcheck in the embedded server and in gateways; the other roles'
 # compose services declare their own checks.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/_/healthcheck' % os.environ.get('STRATA_HEALTHCHECK_PORT', '8000'), timeout=2).status == 200 else 1)"]
 CMD ["strata", "server", "--host", "0.0.0.0"]

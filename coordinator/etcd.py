@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -72,6 +74,48 @@ def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:
     if not parsed:
         raise StrataError(ErrorReason.INVALID_ARGUMENT, f"no etcd endpoint in {endpoints!r}")
     return parsed
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host == "localhost"
+    return True
+
+
+def channel_target(endpoints: Sequence[str]) -> str | None:
+    """The gRPC target for endpoints given by host name, or None when they are all addresses.
+
+    The etcd library builds an ``ipv4:`` target, which takes address literals only. One host name
+    (e.g. a compose service alias naming every member) becomes a ``dns:`` target, re-resolved
+    whenever connections fail, so members that restart on another address are found again.
+    """
+    hosts = [endpoint.rpartition(":")[0] or endpoint for endpoint in endpoints]
+    if all(_is_address(host) for host in hosts):
+        return None
+    if len(endpoints) == 1:
+        return f"dns:///{endpoints[0]}"
+    return None
+
+
+async def _resolved(endpoints: list[str]) -> list[str]:
+    """Several endpoints with host names: their IPv4 addresses now (a ``dns:`` target takes one name)."""
+    loop = asyncio.get_running_loop()
+    resolved: list[str] = []
+    for endpoint in endpoints:
+        host, _, port = endpoint.rpartition(":")
+        if _is_address(host):
+            resolved.append(endpoint)
+            continue
+        try:
+            infos = await loop.getaddrinfo(host, int(port), family=socket.AF_INET, type=socket.SOCK_STREAM)
+        except (OSError, ValueError) as error:
+            raise StrataError(
+                ErrorReason.BACKEND_UNAVAILABLE, f"etcd endpoint {endpoint} does not resolve: {error}"
+            ) from None
+        resolved.extend(f"{info[4][0]}:{port}" for info in infos[:1])
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -170,9 +214,13 @@ class EtcdClient:
     ) -> EtcdClient:
         """Opens a channel to ``"host:port[,host:port]"``; with ``verify`` fails fast if etcd is unreachable."""
         parsed = parse_endpoints(endpoints)
-        raw = Etcd3Client(parsed, rpc_max_attempts=_RPC_ATTEMPTS, watch_max_reconnect_backoff_seconds=1.0)
+        target = channel_target(parsed)
+        addresses = parsed if target else await _resolved(parsed)
+        raw = Etcd3Client(addresses, rpc_max_attempts=_RPC_ATTEMPTS, watch_max_reconnect_backoff_seconds=1.0)
         # Reconnect quickly after an etcd restart; gRPC's default backoff leaves calls failing for seconds.
         raw._manager.grpc_options.extend(_CHANNEL_OPTIONS)
+        if target:
+            raw._manager.target = target
         await raw.connect()
         client = cls(raw, parsed, request_timeout_s)
         if verify:

@@ -336,6 +336,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         load_certificates,
         load_gateway_options,
         server_ssl_context,
+        with_env_endpoints,
     )
 
     port = validate_port(args.port, "--port")
@@ -382,7 +383,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         metadata=metadata,
         data=data,
         authenticator=authenticator,
-        rest_endpoints=lambda: config.rest_endpoints() or default_rest_endpoints(),
+        rest_endpoints=lambda: with_env_endpoints(config.rest_endpoints() or default_rest_endpoints()),
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,

@@ -76,6 +76,27 @@ class ServerSettings:
     gateway: GatewayOptions = field(default_factory=GatewayOptions)  # timeouts, caps, regions (STRATA_* env)
 
 
+def endpoint_names(value: str) -> list[str]:
+    """``ENDPOINT``: host names, comma-separated; CloudServer's examples write them as URLs
+    (``http://localhost``), so a scheme, a port and a path are dropped."""
+    names = []
+    for raw in value.split(","):
+        name = raw.strip()
+        name = name.split("://", 1)[1] if "://" in name else name
+        name = name.split("/", 1)[0].rsplit(":", 1)[0] if not name.startswith("[") else name
+        if name:
+            names.append(name)
+    return names
+
+
+def with_env_endpoints(endpoints: Mapping[str, str], env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``restEndpoints`` plus the host names of ``ENDPOINT``, which serve the default location."""
+    merged = dict(endpoints)
+    for name in endpoint_names(env.get("ENDPOINT", "")):
+        merged.setdefault(name, "us-east-1")
+    return merged
+
+
 def parse_listen(address: str, what: str) -> tuple[str, int]:
     """``host:port`` (``[v6]:port`` too) of a listen option, or a SettingsError naming the option."""
     host, separator, port = address.rpartition(":")
@@ -263,10 +284,7 @@ def load_server_settings(
         else embedded_default_locations(backend)
     )
     check_data_outlives_metadata(backend, locations)
-    rest_endpoints = dict(config.get("restEndpoints") or default_rest_endpoints())
-    if env.get("ENDPOINT"):
-        for name in env["ENDPOINT"].split(","):
-            rest_endpoints.setdefault(name.strip(), "us-east-1")
+    rest_endpoints = with_env_endpoints(config.get("restEndpoints") or default_rest_endpoints(), env)
     for name, location in rest_endpoints.items():
         if location not in locations:
             raise SettingsError(f"restEndpoints maps {name!r} to unknown location {location!r}")

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 DEFAULT_IMAGE = "strata:latest"
+# docker-compose.yml's etcd and load balancer, built by scripts/docker-build beside the Strata image.
+COMPOSE_IMAGES = ("strata-etcd:latest", "strata-haproxy:latest")
 TEST_LABEL = "org.strata.test=1"
 DOCKERD_LOG = "/tmp/dockerd.log"
 DOCKERD_START_TIMEOUT_S = 30.0
@@ -97,6 +99,20 @@ def ensure_image() -> str:
     tag = image_tag()
     if image_exists(tag):
         return tag
+    _build(tag)
+    return tag
+
+
+@functools.cache
+def ensure_compose_images() -> tuple[str, ...]:
+    """Every image docker-compose.yml runs (Strata, etcd, HAProxy), built if any is missing."""
+    tags = (image_tag(), *COMPOSE_IMAGES)
+    if not all(image_exists(tag) for tag in tags):
+        _build(image_tag())
+    return tags
+
+
+def _build(tag: str) -> None:
     if not BUILD_SCRIPT.exists():
         raise RuntimeError(f"image {tag} is missing and {BUILD_SCRIPT} is not there to build it")
     result = subprocess.run(
@@ -108,8 +124,9 @@ def ensure_image() -> str:
         timeout=1800,
     )
     if result.returncode != 0 or not image_exists(tag):
-        raise RuntimeError(f"scripts/docker-build failed ({result.returncode}):\n{result.stdout[-3000:]}")
-    return tag
+        raise RuntimeError(
+            f"scripts/docker-build failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
 
 
 def in_ci() -> bool:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from coordinator.etcd import EtcdClient, WatchCompactedError, WatchEvent, WatchEventType, parse_endpoints
+from coordinator.etcd import (
+    EtcdClient,
+    WatchCompactedError,
+    WatchEvent,
+    WatchEventType,
+    channel_target,
+    parse_endpoints,
+)
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from strata.testing.etcd import EtcdProcess, free_port
@@ -35,6 +43,38 @@ def test_parse_endpoints_accepts_lists_urls_and_commas() -> None:
     assert parse_endpoints(["a:1"]) == ["a:1"]
     with pytest.raises(StrataError):
         parse_endpoints(" , ")
+
+
+def test_host_names_get_a_dns_target_and_addresses_keep_the_library_default() -> None:
+    assert channel_target(["127.0.0.1:2379", "[::1]:2379", "localhost:2379"]) is None
+    assert channel_target(["etcd:2379"]) == "dns:///etcd:2379"
+    # Several names are resolved to addresses at connect time instead (a dns: target takes one name).
+    assert channel_target(["etcd-1:2379", "etcd-2:2379"]) is None
+
+
+def _loopback_host_name() -> str | None:
+    """A name other than localhost that resolves to this machine's loopback, if it has one."""
+    for name in (socket.gethostname(), "vm", "runsc"):
+        try:
+            if socket.gethostbyname(name).startswith("127."):
+                return name
+        except OSError:
+            continue
+    return None
+
+
+async def test_client_reaches_etcd_by_host_name_alone_and_in_a_list(etcd: EtcdProcess, cluster: str) -> None:
+    name = _loopback_host_name()
+    if name is None:
+        pytest.skip("no host name other than localhost resolves to 127.0.0.1 here")
+    port = etcd.endpoint.rpartition(":")[2]
+    for endpoints in (f"{name}:{port}", f"{name}:{port},{name}:{port}"):
+        client = await EtcdClient.connect(endpoints)
+        try:
+            await client.put(f"/strata/{cluster}/by-name", b"yes")
+            assert (await client.get(f"/strata/{cluster}/by-name")) is not None
+        finally:
+            await client.close()
 
 
 async def test_put_get_delete_and_prefix(client: EtcdClient, cluster: str) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from strata.settings import SettingsError, load_server_settings
+from strata.settings import SettingsError, endpoint_names, load_server_settings, with_env_endpoints
 
 
 def test_defaults_follow_cloudserver_file_layout() -> None:
@@ -32,6 +32,21 @@ def test_environment_overrides() -> None:
     )
     assert (settings.data_path, settings.metadata_path, settings.host) == ("/d", "/m", "127.0.0.1")
     assert settings.rest_endpoints["s3.example.com"] == "us-east-1"
+
+
+def test_endpoint_given_as_urls_like_cloudserver_examples_names_its_hosts() -> None:
+    assert endpoint_names("http://localhost, https://s3.example.com:8443/, new.host.com") == [
+        "localhost",
+        "s3.example.com",
+        "new.host.com",
+    ]
+    settings = load_server_settings(env={"ENDPOINT": "http://s3.example.test"})
+    assert settings.rest_endpoints["s3.example.test"] == "us-east-1"
+
+
+def test_cluster_rest_endpoints_gain_the_endpoint_hosts_without_losing_their_own() -> None:
+    merged = with_env_endpoints({"s3.local": "eu-1"}, {"ENDPOINT": "s3.local,extra.example"})
+    assert merged == {"s3.local": "eu-1", "extra.example": "us-east-1"}
 
 
 def test_location_file_is_validated(tmp_path: Path) -> None:
