@@ -229,13 +229,16 @@ class _ContainersBase(RunningStrataBase):
 
     def _started(self, name: str) -> DockerContainer:
         container = self.containers[name]
-        if self.log_dir is None:
-            self.log_dir = Path(tempfile.mkdtemp(prefix="strata-containers-"))
+        assert self.log_dir is not None, "start() makes the log directory first"
         container.start()
         follower = _LogFollower(container, self.log_dir / f"{name}.log")
         follower.start()
         self._followers.append(follower)
         return container
+
+    def _make_log_dir(self) -> None:
+        if self.log_dir is None:
+            self.log_dir = Path(tempfile.mkdtemp(prefix="strata-containers-"))
 
     def _remove_containers(self) -> None:
         for container in reversed(self.containers.values()):
@@ -273,11 +276,13 @@ class StrataContainer(_ContainersBase):
         return self._endpoint_url
 
     def start(self) -> Self:
-        container = self._container(self.image, "server", ["strata", "server", "--host", "0.0.0.0"])
-        for name, value in {**self._credentials.as_environment(), **self.env}.items():
-            container.with_env(name, value)
-        _publish_on_loopback(container, S3_PORT)
+        image = self.image  # built first if missing: nothing to clean up if that fails
+        self._make_log_dir()
         try:
+            container = self._container(image, "server", ["strata", "server", "--host", "0.0.0.0"])
+            for name, value in {**self._credentials.as_environment(), **self.env}.items():
+                container.with_env(name, value)
+            _publish_on_loopback(container, S3_PORT)
             self._started("server")
             self.container = container
             port = container.get_exposed_port(S3_PORT)
@@ -346,6 +351,7 @@ class StrataClusterContainers(_ContainersBase):
 
         if not image_exists(self.etcd_image):
             raise ContainerStartError(f"no image {self.etcd_image}: build it with scripts/docker-build")
+        self._make_log_dir()
         try:
             self.network = network_class(docker_network_kw={"labels": dict(TEST_LABELS)})
             self.network.name = self.prefix

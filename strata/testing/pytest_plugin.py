@@ -236,11 +236,12 @@ def strata_target(config: pytest.Config) -> str:
 def _require_docker() -> None:
     """Skips when Docker cannot start here (and says why); under ``CI=true`` that is a failure."""
     from strata.testing.containers import docker_unavailable_reason
+    from strata.testing.docker import in_ci
 
     reason = docker_unavailable_reason()
     if reason is None:
         return
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"Docker must work in CI: {reason}")
     pytest.skip(f"Docker cannot start here: {reason}")
 
