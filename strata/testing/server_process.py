@@ -38,7 +38,7 @@ class StrataServerProcess(RunningStrataBase):
         credentials: Credentials | None = None,
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
-        start_timeout_s: float = 30.0,
+        start_timeout_s: float = 60.0,
     ) -> None:
         """``backend``: ``file`` (data on disk under ``workdir``) or ``mem``; ``port``: None picks one."""
         self._given_workdir = Path(workdir) if workdir is not None else None
