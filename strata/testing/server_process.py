@@ -30,6 +30,13 @@ from strata.testing.running import Credentials, RunningStrataBase
 _INHERITED_SETTING_PREFIXES = ("S3", "SCALITY_", "STRATA_", "LISTEN_ADDR", "ENDPOINT", "LOG_LEVEL")
 
 
+_PORT_ATTEMPTS = 3
+
+
+class _PortTaken(ClusterError):
+    """The chosen port was taken before the server could listen on it."""
+
+
 class StrataServerProcess(RunningStrataBase):
     def __init__(
         self,
@@ -44,6 +51,7 @@ class StrataServerProcess(RunningStrataBase):
         self._given_workdir = Path(workdir) if workdir is not None else None
         self.backend = backend
         self._credentials = credentials or Credentials.from_environment({})
+        self._requested_port = port
         self.port = port or 0
         self.extra_env = dict(extra_env or {})
         self.start_timeout_s = start_timeout_s
@@ -68,22 +76,31 @@ class StrataServerProcess(RunningStrataBase):
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="strata-server-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = pick_port(self.port or None, set())
         env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_SETTING_PREFIXES)}
         env.update({"PYTHONUNBUFFERED": "1", **self._credentials.as_environment(), **self.extra_env})
-        command = [sys.executable, "-m", "strata.cli", "server", "--json-logs"]
-        command += ["--backend", self.backend, "--host", "127.0.0.1", "--port", str(self.port)]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed in stop()
         _watch_log(self.log_path)
-        self.process = subprocess.Popen(
-            command, cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        # A free port may be taken by another process before the server binds it: then try another
+        # (only when the port was ours to choose).
+        attempts = 1 if self._requested_port else _PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            self.port = pick_port(self._requested_port or None, set())
+            command = [sys.executable, "-m", "strata.cli", "server", "--json-logs"]
+            command += ["--backend", self.backend, "--host", "127.0.0.1", "--port", str(self.port)]
+            self.process = subprocess.Popen(
+                command, cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            )
+            try:
+                self._wait_ready()
+                return self
+            except _PortTaken:
+                if attempt == attempts:
+                    self.stop()
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def _wait_ready(self) -> None:
         assert self.process is not None
@@ -101,7 +118,10 @@ class StrataServerProcess(RunningStrataBase):
                         f"(log: {self.log_path})"
                     ) from None
         tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise ClusterError(f"strata server exited with status {self.process.returncode}:\n{tail}")
+        failure = (
+            _PortTaken if f"127.0.0.1:{self.port}: the address is already in use" in tail else ClusterError
+        )
+        raise failure(f"strata server exited with status {self.process.returncode}:\n{tail}")
 
     def stop(self) -> None:
         if self.process is not None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+# A whole suite (a cluster or containers started, then its tests) on a busy 2-core machine.
+SUITE_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,9 @@ class SuiteOutcome:
     output: str
 
 
-def run_suite(directory: Path, env: dict[str, str], *args: str, timeout_s: float = 600) -> SuiteOutcome:
+def run_suite(
+    directory: Path, env: dict[str, str], *args: str, timeout_s: float = SUITE_TIMEOUT_S - 60
+) -> SuiteOutcome:
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_", "STRATA_TEST_TARGET"))
     }

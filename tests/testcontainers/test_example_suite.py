@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testcontainers.suite_runner import REPOSITORY, run_suite
+from tests.testcontainers.suite_runner import REPOSITORY, SUITE_TIMEOUT_S, run_suite
 
 EXAMPLE = REPOSITORY / "examples" / "testcontainers"
 EXAMPLE_TESTS = 5
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 @pytest.mark.cluster
 def test_example_suite_passes_against_a_local_cluster() -> None:
     outcome = run_suite(EXAMPLE, {"STRATA_EXAMPLE_TARGET": "local"})
@@ -18,6 +19,7 @@ def test_example_suite_passes_against_a_local_cluster() -> None:
     assert outcome.counts == {"passed": EXAMPLE_TESTS}, outcome.output[-3000:]
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_example_suite_passes_against_the_strata_container(docker_image: str) -> None:
     outcome = run_suite(EXAMPLE, {"STRATA_EXAMPLE_TARGET": "container", "STRATA_IMAGE": docker_image})
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.testcontainers.suite_runner import run_suite
+from tests.testcontainers.suite_runner import SUITE_TIMEOUT_S, run_suite
 
 USER_SUITE = """
 from strata.testing.running import RunningStrata
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_server_fixture_serves_s3(strata_server: RunningStrata) -> None:
     s3 = strata_server.boto3_client()
     s3.create_bucket(Bucket="from-fixture")
@@ -19,11 +20,13 @@ def test_server_fixture_serves_s3(strata_server: RunningStrata) -> None:
     assert s3.get_object(Bucket="from-fixture", Key="k")["Body"].read() == b"v"
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_server_fixture_is_shared_by_the_session(strata_server: RunningStrata) -> None:
     names = [b["Name"] for b in strata_server.boto3_client().list_buckets()["Buckets"]]
     assert names == ["from-fixture"]
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_cluster_fixture_serves_s3(strata_cluster: RunningStrata) -> None:
     s3 = strata_cluster.boto3_client()
     s3.create_bucket(Bucket="on-the-cluster")
@@ -32,6 +35,7 @@ def test_cluster_fixture_serves_s3(strata_cluster: RunningStrata) -> None:
     assert strata_cluster.endpoint_url != ""
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_reports_what_runs_strata(strata_server: RunningStrata, strata_cluster: RunningStrata) -> None:
     print("KINDS", type(strata_server).__name__, type(strata_cluster).__name__)
 """
@@ -43,6 +47,7 @@ def _write_suite(directory: Path) -> Path:
     return directory
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 @pytest.mark.cluster
 def test_fixtures_run_processes_by_default(tmp_path: Path) -> None:
     outcome = run_suite(_write_suite(tmp_path), {}, "-s", "-p", "strata.testing.pytest_plugin")
@@ -52,6 +57,7 @@ def test_fixtures_run_processes_by_default(tmp_path: Path) -> None:
     assert "KINDS StrataServerProcess LocalCluster" in outcome.output
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_fixtures_run_containers_when_asked(tmp_path: Path, docker_image: str) -> None:
     outcome = run_suite(
         _write_suite(tmp_path),
@@ -67,6 +73,7 @@ def test_fixtures_run_containers_when_asked(tmp_path: Path, docker_image: str) -
     assert "KINDS StrataContainer StrataClusterContainers" in outcome.output
 
 
+@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_an_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
     outcome = run_suite(
         _write_suite(tmp_path), {"STRATA_TEST_TARGET": "vm"}, "-p", "strata.testing.pytest_plugin"
