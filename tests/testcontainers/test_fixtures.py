@@ -12,7 +12,6 @@ USER_SUITE = """
 from strata.testing.running import RunningStrata
 
 
-@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_server_fixture_serves_s3(strata_server: RunningStrata) -> None:
     s3 = strata_server.boto3_client()
     s3.create_bucket(Bucket="from-fixture")
@@ -20,13 +19,11 @@ def test_server_fixture_serves_s3(strata_server: RunningStrata) -> None:
     assert s3.get_object(Bucket="from-fixture", Key="k")["Body"].read() == b"v"
 
 
-@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_server_fixture_is_shared_by_the_session(strata_server: RunningStrata) -> None:
     names = [b["Name"] for b in strata_server.boto3_client().list_buckets()["Buckets"]]
     assert names == ["from-fixture"]
 
 
-@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_cluster_fixture_serves_s3(strata_cluster: RunningStrata) -> None:
     s3 = strata_cluster.boto3_client()
     s3.create_bucket(Bucket="on-the-cluster")
@@ -35,7 +32,6 @@ def test_cluster_fixture_serves_s3(strata_cluster: RunningStrata) -> None:
     assert strata_cluster.endpoint_url != ""
 
 
-@pytest.mark.timeout(SUITE_TIMEOUT_S)
 def test_reports_what_runs_strata(strata_server: RunningStrata, strata_cluster: RunningStrata) -> None:
     print("KINDS", type(strata_server).__name__, type(strata_cluster).__name__)
 """
