@@ -1,35 +1,59 @@
 """``LocalCluster``: a real process cluster (etcd, metanode, datanodes, gateways) for integration suites.
 
 with LocalCluster(tmp_path) as cluster:
-    s3 = boto3.client("s3", endpoint_url=cluster.gateway_urls[0], ...)
+    s3 = cluster.boto3_client()  # or boto3.client("s3", endpoint_url=cluster.gateway_urls[0], ...)
+
+It offers ``strata.testing.running.RunningStrata``: ``endpoint_url`` (the first gateway),
+``credentials``, ``boto3_client()``, ``stop()``, and the context manager.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from coordinator.shards import ShardProgress, ShardState
 
 from strata.localcluster import CLUSTER_NAME, ClusterSpec, ClusterState, LocalClusterLauncher, ProcessRecord
+from strata.testing.running import Credentials, RunningStrataBase
 
 
-class LocalCluster:
-    def __init__(self, workdir: Path, spec: ClusterSpec | None = None) -> None:
-        self.launcher = LocalClusterLauncher(Path(workdir))
+class LocalCluster(RunningStrataBase):
+    def __init__(self, workdir: Path | None = None, spec: ClusterSpec | None = None) -> None:
+        """``workdir``: where every process keeps its state and log (None: a temporary directory,
+        removed by :meth:`stop`)."""
+        self._own_workdir = workdir is None
+        self.workdir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="strata-cluster-"))
+        )
+        self.launcher = LocalClusterLauncher(self.workdir)
         self.spec = spec or ClusterSpec(gateway_base_port=None)
         self.state: ClusterState | None = None
 
-    def start(self) -> LocalCluster:
+    def start(self) -> Self:
         self.state = self.launcher.up(self.spec)
         self._watch_logs()
         return self
+
+    @property
+    def endpoint_url(self) -> str:
+        """The first gateway's URL (every gateway serves the same buckets)."""
+        urls = self.gateway_urls if self.state is not None else []
+        if not urls:
+            raise RuntimeError("the cluster is not running or has no gateway")
+        return urls[0]
+
+    @property
+    def credentials(self) -> Credentials:
+        """The pair the gateways accept: they inherit this process's environment and ``spec.extra_env``."""
+        return Credentials.from_environment({**os.environ, **self.spec.extra_env})
 
     def _watch_logs(self) -> None:
         """Lets the pytest plugin (when it is loaded) check every process's log for 5xx and tracebacks."""
@@ -40,14 +64,11 @@ class LocalCluster:
 
     def stop(self) -> None:
         self.launcher.down()
-
-    def __enter__(self) -> LocalCluster:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._own_workdir:
+            plugin = sys.modules.get("strata.testing.pytest_plugin")
+            if plugin is not None:
+                plugin.scan_watched_logs()  # before the logs go with the directory
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def processes(self, role: str | None = None) -> list[ProcessRecord]:
         assert self.state is not None

@@ -1,26 +1,30 @@
 """An embedded Strata server running in a background thread, for integration tests.
 
 with EmbeddedThread(backend="mem") as server:
-    s3 = boto3.client("s3", endpoint_url=server.url, ...)
+    s3 = server.boto3_client()  # or boto3.client("s3", endpoint_url=server.url, ...)
+
+It offers ``strata.testing.running.RunningStrata`` (``endpoint_url`` is ``url``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from strata.settings import ServerSettings, embedded_default_locations
+from strata.testing.running import Credentials, RunningStrataBase
 
 if TYPE_CHECKING:
     from strata.embedded import EmbeddedServer
 
 
-class EmbeddedThread:
+class EmbeddedThread(RunningStrataBase):
     def __init__(
         self,
         backend: str = "mem",
@@ -55,7 +59,16 @@ class EmbeddedThread:
         scheme = "https" if self.settings.certificates else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def start(self) -> EmbeddedThread:
+    @property
+    def endpoint_url(self) -> str:
+        return self.url
+
+    @property
+    def credentials(self) -> Credentials:
+        """The server reads its accounts from this process's environment, as ``strata server`` does."""
+        return Credentials.from_environment(os.environ)
+
+    def start(self) -> Self:
         started: Future[int] = Future()
         self._thread = threading.Thread(
             target=self._run, args=(started,), daemon=True, name="strata-embedded"
@@ -97,7 +110,7 @@ class EmbeddedThread:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def __enter__(self) -> EmbeddedThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -15,6 +15,16 @@ purpose says which: ``@pytest.mark.allow_server_errors(503)`` (statuses), or
 ``@pytest.mark.allow_server_errors(503, tracebacks=True)``.
 
 Enable it with ``pytest_plugins = ["strata.testing.pytest_plugin"]`` in a top-level conftest.
+
+It also gives two session-scoped fixtures, each a ``strata.testing.running.RunningStrata``
+(``endpoint_url``, ``credentials``, ``boto3_client()``):
+
+- ``strata_server``: the embedded all-in-one server (``strata server`` as a process);
+- ``strata_cluster``: a multi-process cluster (``LocalCluster``: etcd, a metanode, a datanode, a
+  coordinator and a gateway, each its own process).
+
+``--strata-target=containers`` (or ``STRATA_TEST_TARGET=containers``) runs them in Docker
+instead (``StrataContainer``, ``StrataClusterContainers``); the default is ``process``.
 """
 
 from __future__ import annotations
@@ -142,12 +152,18 @@ def watch_log_file(path: str | os.PathLike[str]) -> None:
     _watch.watch(Path(path))
 
 
+def scan_watched_logs() -> None:
+    """Reads what the watched logs gained so far (e.g. before a server removes its own log)."""
+    _watch.scan_files()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "allow_server_errors(*statuses, tracebacks=False): the test provokes these 5xx answers "
         "(and tracebacks, if said) on purpose",
     )
+    strata_target(config)  # a wrong choice stops the run at once, not at the first fixture
     logging.getLogger().addHandler(_watch)
     access = logging.getLogger(ACCESS_LOGGER)
     if access.getEffectiveLevel() > logging.INFO:
@@ -191,3 +207,80 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _START = pytest.StashKey[int]()
+
+
+# --- Fixtures: a running Strata for a test suite -------------------------------------------------
+
+TARGET_ENV = "STRATA_TEST_TARGET"
+TARGETS = ("process", "containers")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--strata-target",
+        choices=TARGETS,
+        default=None,
+        help=f"what the strata_server/strata_cluster fixtures start: process (default) or containers "
+        f"(Docker; the environment variable {TARGET_ENV} says the same)",
+    )
+
+
+def strata_target(config: pytest.Config) -> str:
+    """``process`` or ``containers``: the option, else the environment variable, else ``process``."""
+    chosen = config.getoption("--strata-target", default=None) or os.environ.get(TARGET_ENV) or "process"
+    if chosen not in TARGETS:
+        raise pytest.UsageError(f"{TARGET_ENV} must be one of {', '.join(TARGETS)}, not {chosen!r}")
+    return str(chosen)
+
+
+def _require_docker() -> None:
+    """Skips when Docker cannot start here (and says why); under ``CI=true`` that is a failure."""
+    from strata.testing.containers import docker_unavailable_reason
+    from strata.testing.docker import in_ci
+
+    reason = docker_unavailable_reason()
+    if reason is None:
+        return
+    if in_ci():
+        pytest.fail(f"Docker must work in CI: {reason}")
+    pytest.skip(f"Docker cannot start here: {reason}")
+
+
+@pytest.fixture(scope="session")
+def strata_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[Any, None, None]:
+    """The embedded all-in-one Strata server, for the whole session."""
+    if strata_target(request.config) == "containers":
+        _require_docker()
+        from strata.testing.containers import StrataContainer
+
+        with StrataContainer() as container:
+            yield container
+        return
+    from strata.testing.server_process import StrataServerProcess
+
+    with StrataServerProcess(tmp_path_factory.mktemp("strata-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def strata_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[Any, None, None]:
+    """A multi-process Strata cluster (etcd, a metanode, a datanode, a coordinator, a gateway),
+    for the whole session."""
+    if strata_target(request.config) == "containers":
+        _require_docker()
+        from strata.testing.containers import StrataClusterContainers
+
+        with StrataClusterContainers() as containers:
+            yield containers
+        return
+    from strata.localcluster import ClusterSpec
+    from strata.testing.cluster import LocalCluster
+
+    # The topology StrataClusterContainers has, so both targets behave alike and start quickly.
+    spec = ClusterSpec(gateway_base_port=None, replicas=1, datanodes=1, gateways=1)
+    with LocalCluster(tmp_path_factory.mktemp("strata-cluster"), spec) as cluster:
+        yield cluster
