@@ -440,6 +440,12 @@ class EnvironmentDoc:
 
 OTHER_ENVIRONMENT: tuple[EnvironmentDoc, ...] = (
     EnvironmentDoc(
+        "STRATA_METRICS_LISTEN",
+        "server, gateway, metanode, datanode, coordinator",
+        "unset (no metrics port)",
+        "HOST:PORT of the process's /metrics, /live and /ready (the --metrics-listen option)",
+    ),
+    EnvironmentDoc(
         "SCALITY_ACCESS_KEY_ID",
         "server, gateway",
         "unset",
