@@ -188,5 +188,9 @@ def add_commands(actions: argparse._SubParsersAction) -> None:  # type: ignore[t
         parser = node_actions.add_parser(name, help=text)
         add_target_options(parser)
         add_json_option(parser)
-        parser.add_argument("node_id", metavar="DATANODE_ID")
+        parser.add_argument(
+            "node_id",
+            metavar="DATANODE_ID",
+            help="the datanode's node id (as strata cluster status shows it)",
+        )
         parser.set_defaults(run=_run)

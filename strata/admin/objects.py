@@ -201,8 +201,8 @@ def add_commands(actions: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     add_target_options(stat)
     add_json_option(stat)
-    stat.add_argument("bucket")
-    stat.add_argument("key")
+    stat.add_argument("bucket", help="the bucket's name")
+    stat.add_argument("key", help="the object's key")
     stat.add_argument(
         "--version-id", default=None, help="a version id as S3 returns it (default: the latest)"
     )
