@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from strata.testing.checker import check_history
 from strata.testing.history import WRITES, History, Workload, WorkloadSpec
@@ -157,17 +158,25 @@ def test_aws_cli_through_the_load_balancer(cluster: ComposeProject, tmp_path: Pa
     assert "upload.bin" in aws("ls", f"s3://{bucket}/")
 
 
-def _requests_per_gateway(cluster: ComposeProject, marker: str) -> Counter[str]:
-    """Access-log lines naming ``marker`` in each gateway container's log."""
+_READ_METRICS = (
+    "import urllib.request; "
+    "print(urllib.request.urlopen('http://127.0.0.1:9100/metrics', timeout=5).read().decode())"
+)
+
+
+def _puts_per_gateway(cluster: ComposeProject) -> Counter[str]:
+    """The PutObject answers each gateway has counted, read from its own ``/metrics`` (port 9100)."""
     counts: Counter[str] = Counter()
     for gateway in cluster.containers("gateway"):
-        for line in cluster.logs(gateway).splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and "status" in entry and marker in str(entry.get("message", "")):
-                counts[gateway] += 1
+        scraped = docker("exec", gateway, "python3", "-c", _READ_METRICS)
+        assert scraped.returncode == 0, scraped.stderr
+        for family in text_string_to_metric_families(scraped.stdout):
+            for sample in family.samples:
+                if (
+                    sample.name == "strata_s3_requests_total"
+                    and sample.labels.get("operation") == "PutObject"
+                ):
+                    counts[gateway] += int(sample.value)
     return counts
 
 
@@ -179,17 +188,14 @@ def test_requests_spread_over_every_scaled_gateway(cluster: ComposeProject) -> N
     client = s3_client(endpoint(cluster))
     bucket = f"spread-{uuid.uuid4().hex[:10]}"
     client.create_bucket(Bucket=bucket)
+    before = _puts_per_gateway(cluster)
     requests = 30
     for index in range(requests):
         client.put_object(Bucket=bucket, Key=f"k{index}", Body=b"x" * 100)
-    # TODO: count from each gateway's /metrics once the gateways serve them; their access logs for now.
-    counts = wait_until(
-        lambda: (c := _requests_per_gateway(cluster, bucket)) and sum(c.values()) >= requests + 1 and c,
-        30,
-        "every request in the gateways' access logs",
-    )
-    assert set(counts) == set(gateways), counts
-    assert all(count >= requests // (GATEWAYS * 3) for count in counts.values()), counts
+    after = _puts_per_gateway(cluster)
+    served = {gateway: after[gateway] - before[gateway] for gateway in gateways}
+    assert sum(served.values()) == requests, served  # each PUT counted once, by the gateway that served it
+    assert all(count >= requests // (GATEWAYS * 3) for count in served.values()), served
 
 
 def _lb_servers_up(cluster: ComposeProject) -> list[str]:
