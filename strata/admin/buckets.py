@@ -8,12 +8,9 @@ the figures up per owning account and names each account from the accounts store
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from strata.admin.output import add_json_option, print_json, print_table
+from strata.admin.output import add_json_option, print_json, print_table, run_command
 from strata.admin.target import Cluster, add_target_options, connect
 
 DEFAULT_LOCATION = "us-east-1"
@@ -69,16 +66,6 @@ async def _account_names(cluster: Cluster, cluster_name: str) -> dict[str, str]:
         return {}
     accounts = (await get_authdata(cluster.etcd, cluster_name))["accounts"]
     return {str(account["canonicalID"]): str(account["name"]) for account in accounts}
-
-
-def _run_async(args: argparse.Namespace, work: Any) -> int:
-    from protos.errors import StrataError
-
-    try:
-        return int(asyncio.run(work(args)))
-    except StrataError as error:
-        print(f"strata admin: {error.message}", file=sys.stderr)
-        return 2
 
 
 async def _bucket_list(args: argparse.Namespace) -> int:
@@ -166,9 +153,9 @@ def add_commands(actions: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     add_target_options(listing)
     add_json_option(listing)
-    listing.set_defaults(run=lambda args: _run_async(args, _bucket_list))
+    listing.set_defaults(run=lambda args: run_command("bucket list", _bucket_list(args)))
 
     usage = actions.add_parser("usage", help="per account: buckets, objects and bytes")
     add_target_options(usage)
     add_json_option(usage)
-    usage.set_defaults(run=lambda args: _run_async(args, _usage))
+    usage.set_defaults(run=lambda args: run_command("usage", _usage(args)))

@@ -20,13 +20,12 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strata.admin.output import add_json_option, print_json
+from strata.admin.output import add_json_option, print_json, run_command
 from strata.admin.target import add_target_options, etcd_endpoint
 
 if TYPE_CHECKING:
@@ -213,13 +212,7 @@ async def _config(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from protos.errors import StrataError
-
-    try:
-        return asyncio.run(_config(args))
-    except StrataError as error:
-        print(f"strata admin config {args.config_command}: {error.message}", file=sys.stderr)
-        return 1
+    return run_command(f"config {args.config_command}", _config(args))
 
 
 def add_commands(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

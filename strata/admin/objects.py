@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from strata.admin.output import add_json_option, print_json, print_table
+from strata.admin.output import add_json_option, print_json, print_table, run_command
 from strata.admin.target import Cluster, add_target_options, connect
 
 if TYPE_CHECKING:
@@ -184,13 +183,7 @@ async def _stat(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from protos.errors import StrataError
-
-    try:
-        return asyncio.run(_stat(args))
-    except StrataError as error:
-        print(f"strata admin object stat: {error.reason_name}: {error.message}", file=sys.stderr)
-        return 1
+    return run_command("object stat", _stat(args))
 
 
 def add_commands(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,9 +7,10 @@ and a log; numbers are right-aligned.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TextIO
 
 Cell = str | int | float | bool | None
@@ -58,3 +59,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document for scripts instead of text"
     )
+
+
+def run_command(label: str, work: Coroutine[Any, Any, int]) -> int:
+    """Runs one admin command; a cluster error becomes one line on stderr and exit status 1."""
+    from protos.errors import StrataError
+
+    try:
+        return int(asyncio.run(work))
+    except StrataError as error:
+        print(f"strata admin {label}: {error.reason_name}: {error.message}", file=sys.stderr)
+        return 1
