@@ -15,14 +15,16 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 import etcd3aio
 import grpc
 from etcd3aio import Etcd3Client, EtcdConnectionError, EtcdError, EtcdTransientError, prefix_range_end
-from etcd3aio._protobuf import Compare, WatchCreateRequest, WatchRequest
+from etcd3aio._protobuf import Compare, WatchCreateRequest, WatchRequest, rpc_pb2
 
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
@@ -30,6 +32,10 @@ from protos.errors import StrataError
 _log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT_S = 5.0
+# One attempt's deadline. A member that hangs (stopped, or cut off with its connection open) still
+# looks connected, so the channel keeps picking it: a call spends this on it, not the whole request
+# timeout, and the retry goes to the next member (round robin).
+ATTEMPT_TIMEOUT_S = 1.0
 _KEEPALIVE_RETRY_S = 0.2
 # Unavailable calls are retried with doubling backoff (0.05 s .. 1 s): about 4 s in all, within the timeout.
 _RPC_ATTEMPTS = 8
@@ -40,20 +46,29 @@ _CHANNEL_OPTIONS = [
 ]  # how soon a failed keepalive is retried while the lease may still live
 
 Value = bytes | str
+R = TypeVar("R")
 
 
 _WATCH_BACKOFF_S = (0.05, 1.0)  # first and longest wait before a broken watch reconnects
 _WATCH_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# A watch asks for a progress report this often; a stream silent for WATCH_SILENCE_S is on a member
+# that hangs, and is reopened (on the next member) from the last revision it delivered.
+WATCH_PROBE_S = 1.0
+WATCH_SILENCE_S = 3.5
 
 
 async def _watch_requests(
     key: bytes, range_end: bytes, start_revision: int, finished: asyncio.Event
 ) -> AsyncIterator[WatchRequest]:
-    """The request side of one watch stream: the create request, then open until ``finished``."""
+    """The request side of one watch stream: the create request, then progress requests until ``finished``."""
     yield WatchRequest(
         create_request=WatchCreateRequest(key=key, range_end=range_end, start_revision=start_revision)
     )
-    await finished.wait()
+    while not finished.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), WATCH_PROBE_S)
+        if not finished.is_set():
+            yield WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
 
 
 def _to_bytes(value: Value) -> bytes:
@@ -178,6 +193,12 @@ def _etcd_errors(operation: str) -> Iterator[None]:
         raise StrataError(ErrorReason.INTERNAL, f"etcd {operation}: {error}") from error
 
 
+def _holds(response: rpc_pb2.TxnResponse, value: bytes) -> bool:
+    """Whether a failed transaction's first read found the key holding ``value``."""
+    found = response.responses[0].response_range.kvs
+    return bool(found) and bytes(found[0].value) == value
+
+
 def _compare_mod_revision(key: str, mod_revision: int) -> Compare:
     """etcd3aio builds no mod-revision comparison; the protocol has one."""
     return Compare(
@@ -262,14 +283,30 @@ class EtcdClient:
 
     # ---- keys ---------------------------------------------------------------------------------
 
+    async def _unary(self, operation: str, send: Callable[[float], Awaitable[R]]) -> R:
+        """``send(deadline_s)``, tried with short deadlines until the request timeout is spent.
+
+        An attempt that fails for want of etcd (timed out, member unreachable) is sent again; the
+        channel gives it to the next member. A caller whose write may have landed on an attempt
+        that timed out learns it from ``send`` being called again.
+        """
+        give_up = time.monotonic() + self.request_timeout_s
+        while True:
+            remaining_s = give_up - time.monotonic()
+            try:
+                with _etcd_errors(operation):
+                    return await send(max(min(ATTEMPT_TIMEOUT_S, remaining_s), 0.05))
+            except StrataError as error:
+                if error.reason != ErrorReason.BACKEND_UNAVAILABLE or give_up - time.monotonic() < 0.05:
+                    raise
+
     async def get(self, key: str) -> bytes | None:
         item = await self.get_item(key)
         return item.value if item is not None else None
 
     async def get_item(self, key: str) -> KeyValue | None:
         """The key with its revisions, or None."""
-        with _etcd_errors("get"):
-            response = await self._kv.get(key, timeout=self.request_timeout_s)
+        response = await self._unary("get", lambda deadline_s: self._kv.get(key, timeout=deadline_s))
         return _key_value(response.kvs[0]) if response.kvs else None
 
     async def get_prefix(self, prefix: str) -> list[tuple[str, bytes]]:
@@ -278,37 +315,59 @@ class EtcdClient:
         return [(item.key, item.value) for item in snapshot.items]
 
     async def range_prefix(self, prefix: str) -> PrefixSnapshot:
-        with _etcd_errors("range"):
-            response = await self._kv.get(
+        response = await self._unary(
+            "range",
+            lambda deadline_s: self._kv.get(
                 prefix,
                 range_end=prefix_range_end(prefix),
                 sort_order=etcd3aio.SortOrder.ASCEND,
                 sort_target=etcd3aio.SortTarget.KEY,
-                timeout=self.request_timeout_s,
-            )
+                timeout=deadline_s,
+            ),
+        )
         return PrefixSnapshot([_key_value(kv) for kv in response.kvs], int(response.header.revision))
 
     async def put(self, key: str, value: Value, lease: int | None = None) -> int:
         """Writes the key; returns the revision of the write."""
-        with _etcd_errors("put"):
-            response = await self._kv.put(
-                key, _to_bytes(value), lease=lease or 0, timeout=self.request_timeout_s
-            )
+        encoded = _to_bytes(value)
+        response = await self._unary(
+            "put", lambda deadline_s: self._kv.put(key, encoded, lease=lease or 0, timeout=deadline_s)
+        )
         return int(response.header.revision)
 
     async def delete(self, key: str) -> bool:
-        """Deletes the key; True if it existed."""
-        with _etcd_errors("delete"):
-            response = await self._kv.delete(key, timeout=self.request_timeout_s)
+        """Deletes the key; True if it existed (an attempt that timed out may have deleted it)."""
+        response = await self._unary("delete", lambda deadline_s: self._kv.delete(key, timeout=deadline_s))
         return int(response.deleted) > 0
 
     async def delete_prefix(self, prefix: str) -> int:
         """Deletes every key under ``prefix``; returns how many there were."""
-        with _etcd_errors("delete"):
-            response = await self._kv.delete(
-                prefix, range_end=prefix_range_end(prefix), timeout=self.request_timeout_s
-            )
+        response = await self._unary(
+            "delete",
+            lambda deadline_s: self._kv.delete(
+                prefix, range_end=prefix_range_end(prefix), timeout=deadline_s
+            ),
+        )
         return int(response.deleted)
+
+    async def _txn(
+        self, compare: list[Compare], success: list[object], failure: list[object]
+    ) -> tuple[rpc_pb2.TxnResponse, bool]:
+        """The transaction's response, and whether an earlier attempt timed out (and may have run)."""
+        attempts = 0
+
+        async def send(deadline_s: float) -> rpc_pb2.TxnResponse:
+            nonlocal attempts
+            attempts += 1
+            return await self._kv.txn(
+                compare=compare,
+                success=success,
+                failure=failure,
+                timeout=deadline_s,  # type: ignore[arg-type]
+            )
+
+        response = await self._unary("txn", send)
+        return response, attempts > 1
 
     async def create_if_absent(self, key: str, value: Value, lease: int | None = None) -> tuple[bool, bytes]:
         """One transaction: write ``value`` if the key does not exist.
@@ -320,20 +379,21 @@ class EtcdClient:
 
     async def _create_if_absent(self, key: str, value: bytes, lease: int | None) -> tuple[bool, KeyValue]:
         kv = self._kv
-        with _etcd_errors("txn"):
-            response = await kv.txn(
-                compare=[kv.txn_compare_create_revision(key, 0)],
-                success=[kv.txn_op_put(key, value, lease=lease or 0)],
-                failure=[kv.txn_op_get(key)],
-                timeout=self.request_timeout_s,
-            )
+        response, retried = await self._txn(
+            [kv.txn_compare_create_revision(key, 0)],
+            [kv.txn_op_put(key, value, lease=lease or 0)],
+            [kv.txn_op_get(key)],
+        )
         revision = int(response.header.revision)
         if response.succeeded:
             return True, KeyValue(key, value, revision, revision, 1, lease or 0)
         existing = response.responses[0].response_range.kvs
         if not existing:  # deleted between compare and read cannot happen in one txn; stay defensive
             return await self._create_if_absent(key, value, lease)
-        return False, _key_value(existing[0])
+        current = _key_value(existing[0])
+        # What an attempt that timed out wrote: ours (a lease is never granted twice).
+        ours = retried and current.value == value and current.lease == (lease or 0) and current.version == 1
+        return ours, current
 
     async def compare_and_set(
         self, key: str, expected: Value | None, new: Value, lease: int | None = None
@@ -343,13 +403,12 @@ class EtcdClient:
             created, _ = await self._create_if_absent(key, _to_bytes(new), lease)
             return created
         kv = self._kv
-        with _etcd_errors("txn"):
-            response = await kv.txn(
-                compare=[kv.txn_compare_value(key, _to_bytes(expected))],
-                success=[kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
-                timeout=self.request_timeout_s,
-            )
-        return bool(response.succeeded)
+        response, retried = await self._txn(
+            [kv.txn_compare_value(key, _to_bytes(expected))],
+            [kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
+            [kv.txn_op_get(key)],
+        )
+        return bool(response.succeeded) or (retried and _holds(response, _to_bytes(new)))
 
     async def put_if_revisions(
         self,
@@ -367,50 +426,54 @@ class EtcdClient:
         deposed leader's write can never land.
         """
         kv = self._kv
-        with _etcd_errors("txn"):
-            response = await kv.txn(
-                compare=[
-                    _compare_mod_revision(key, expected_mod_revision),
-                    kv.txn_compare_create_revision(guard_key, guard_create_revision),
-                ],
-                success=[kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
-                timeout=self.request_timeout_s,
-            )
-        return bool(response.succeeded)
+        guard = kv.txn_compare_create_revision(guard_key, guard_create_revision)
+        response, retried = await self._txn(
+            [_compare_mod_revision(key, expected_mod_revision), guard],
+            [kv.txn_op_put(key, _to_bytes(new), lease=lease or 0)],
+            [kv.txn_op_get(key), kv.txn_op_get(guard_key)],
+        )
+        if response.succeeded:
+            return True
+        # An attempt that timed out wrote it if the guard still holds and the key reads ``new``.
+        guard_held = any(
+            int(kv_.create_revision) == guard_create_revision
+            for kv_ in response.responses[1].response_range.kvs
+        )
+        return retried and guard_held and _holds(response, _to_bytes(new))
 
     async def delete_if_value(self, key: str, expected: Value) -> bool:
-        """Deletes the key only if its value is still ``expected``."""
+        """Deletes the key only if its value is still ``expected`` (True also if an attempt that
+        timed out deleted it: the key is gone)."""
         kv = self._kv
-        with _etcd_errors("txn"):
-            response = await kv.txn(
-                compare=[kv.txn_compare_value(key, _to_bytes(expected))],
-                success=[kv.txn_op_delete(key)],
-                timeout=self.request_timeout_s,
-            )
-        return bool(response.succeeded)
+        response, retried = await self._txn(
+            [kv.txn_compare_value(key, _to_bytes(expected))], [kv.txn_op_delete(key)], [kv.txn_op_get(key)]
+        )
+        return bool(response.succeeded) or (retried and not response.responses[0].response_range.kvs)
 
     async def delete_if_revision(self, key: str, create_revision: int) -> bool:
         """Deletes the key only if it is still the incarnation created at ``create_revision``."""
         kv = self._kv
-        with _etcd_errors("txn"):
-            response = await kv.txn(
-                compare=[kv.txn_compare_create_revision(key, create_revision)],
-                success=[kv.txn_op_delete(key)],
-                timeout=self.request_timeout_s,
-            )
-        return bool(response.succeeded)
+        response, retried = await self._txn(
+            [kv.txn_compare_create_revision(key, create_revision)],
+            [kv.txn_op_delete(key)],
+            [kv.txn_op_get(key)],
+        )
+        return bool(response.succeeded) or (retried and not response.responses[0].response_range.kvs)
 
     async def compact(self, revision: int) -> None:
         """Discards history older than ``revision`` (watches from before it get WatchCompactedError)."""
-        with _etcd_errors("compact"):
-            await self._kv.compact(revision, physical=True, timeout=self.request_timeout_s)
+        await self._unary(
+            "compact", lambda deadline_s: self._kv.compact(revision, physical=True, timeout=deadline_s)
+        )
 
     # ---- leases -------------------------------------------------------------------------------
 
     async def grant_lease(self, ttl_s: int) -> tuple[int, int]:
         """Grants a lease; returns ``(lease_id, granted_ttl_s)`` (etcd may raise a too-small TTL)."""
-        with _etcd_errors("lease grant"):
-            response = await self._lease.grant(int(ttl_s), timeout=self.request_timeout_s)
+        # A grant whose answer was lost leaves a lease nobody keeps alive: it expires by itself.
+        response = await self._unary(
+            "lease grant", lambda deadline_s: self._lease.grant(int(ttl_s), timeout=deadline_s)
+        )
         return int(response.ID), int(response.TTL)
 
     async def keep_alive_once(self, lease_id: int, timeout_s: float | None = None) -> int:
@@ -450,8 +513,9 @@ class EtcdClient:
     async def revoke_lease(self, lease_id: int) -> None:
         """Revokes the lease, deleting its keys at once; a lease already gone is not an error."""
         try:
-            with _etcd_errors("lease revoke"):
-                await self._lease.revoke(lease_id, timeout=self.request_timeout_s)
+            await self._unary(
+                "lease revoke", lambda deadline_s: self._lease.revoke(lease_id, timeout=deadline_s)
+            )
         except StrataError as error:
             cause = error.__cause__
             if isinstance(cause, grpc.aio.AioRpcError) and cause.code() == grpc.StatusCode.NOT_FOUND:
@@ -460,8 +524,9 @@ class EtcdClient:
 
     async def lease_ttl(self, lease_id: int) -> int:
         """Remaining TTL of the lease in seconds, or -1 if it does not exist."""
-        with _etcd_errors("lease ttl"):
-            response = await self._lease.time_to_live(lease_id, timeout=self.request_timeout_s)
+        response = await self._unary(
+            "lease ttl", lambda deadline_s: self._lease.time_to_live(lease_id, timeout=deadline_s)
+        )
         return int(response.TTL)
 
     # ---- watches ------------------------------------------------------------------------------
@@ -492,14 +557,28 @@ class EtcdClient:
                 _watch_requests(key.encode("utf-8"), range_end or b"", next_revision, finished)
             )
             try:
-                async for response in stream:
+                while True:
+                    try:
+                        async with asyncio.timeout(WATCH_SILENCE_S):
+                            response = await stream.read()
+                    except TimeoutError:
+                        # Not even the progress requests were answered: the member hangs.
+                        _log.warning("etcd watch %s: no answer in %.1fs, reconnecting", key, WATCH_SILENCE_S)
+                        break
+                    if response is grpc.aio.EOF:
+                        return
+                    assert isinstance(response, rpc_pb2.WatchResponse)
                     if response.compact_revision > 0:
                         raise WatchCompactedError(int(response.compact_revision))
                     if response.canceled:
                         raise StrataError(
                             ErrorReason.INTERNAL, f"etcd cancelled the watch: {response.cancel_reason}"
                         )
-                    if response.header.revision > 0:
+                    # Resume after the last event delivered (a watch "from now" after its start). A
+                    # progress report's revision is not used: etcd 3.4 may send one ahead of events.
+                    if response.events:
+                        next_revision = int(response.events[-1].kv.mod_revision) + 1
+                    elif response.created and next_revision == 0:
                         next_revision = int(response.header.revision) + 1
                     backoff_s = _WATCH_BACKOFF_S[0]
                     for event in response.events:
@@ -511,7 +590,6 @@ class EtcdClient:
                             revision=int(event.kv.mod_revision),
                             create_revision=0 if is_delete else int(event.kv.create_revision),
                         )
-                return
             except grpc.aio.AioRpcError as error:
                 if error.code() not in _WATCH_RETRY_CODES:
                     raise StrataError(

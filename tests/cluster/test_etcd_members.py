@@ -107,9 +107,12 @@ def test_three_member_etcd_survives_killing_its_leader(tmp_path: Path) -> None:
         assert put_and_get(urls, "after-rejoin") is None
         assert len(asyncio.run(registered(revived, "gateway"))) == 2
 
-        # A member that hangs (SIGSTOP: its connections stay open, nothing answers) past the lease:
-        # calls caught on it must give up and move on in time to keep every registration alive.
-        hung = next(m for m in cluster.processes("etcd") if m.name != victim)
+        # etcd's leader hangs (SIGSTOP: its connections stay open, nothing answers) past the lease:
+        # calls and watches caught on it must give up and move on in time to keep every registration
+        # alive, and the shard elects its leader through the others.
+        hung_name = etcd_leader_name(cluster)
+        assert hung_name is not None
+        hung = next(m for m in cluster.processes("etcd") if m.name == hung_name)
         others = ",".join(m.address for m in cluster.processes("etcd") if m.name != hung.name)
         with faults.paused(hung.name):
             watch_until = time.monotonic() + 2 * REGISTRATION_LEASE_S + 1

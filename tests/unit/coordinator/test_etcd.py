@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -248,3 +249,101 @@ async def test_connect_to_nothing_fails_fast_as_unavailable() -> None:
     with pytest.raises(StrataError) as raised:
         await EtcdClient.connect(f"127.0.0.1:{free_port()}", request_timeout_s=0.5)
     assert raised.value.reason == ErrorReason.BACKEND_UNAVAILABLE
+
+
+class _FreezableMember:
+    """A TCP proxy in front of etcd that can freeze: its connections stay open and nothing passes,
+    as with a member that hangs (SIGSTOP) after clients connected to it."""
+
+    def __init__(self, upstream: str) -> None:
+        self._upstream = upstream.rpartition(":")
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.endpoint = ""
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.endpoint = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._upstream[0], int(self._upstream[2]))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pump(source, sink))
+            self._tasks.add(task)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := await source.read(65536):
+                await self._flowing.wait()
+                sink.write(chunk)
+                await sink.drain()
+        sink.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+
+
+async def _connected_through(member: _FreezableMember, etcd: EtcdProcess) -> EtcdClient:
+    """A client of ``member`` and ``etcd`` with a live connection to each (round robin uses both)."""
+    await member.start()
+    client = await EtcdClient.connect(f"{member.endpoint},{etcd.endpoint}", request_timeout_s=3.0)
+    for _ in range(6):
+        await client.get("/strata/.ping")
+    return client
+
+
+async def test_a_member_that_hangs_costs_one_short_attempt_not_the_call(
+    etcd: EtcdProcess, cluster: str
+) -> None:
+    member = _FreezableMember(etcd.endpoint)
+    client = await _connected_through(member, etcd)
+    try:
+        member.freeze()
+        key = f"/{cluster}/hung"
+        # Round robin hands about every other call to the frozen member; each must still succeed.
+        for index in range(3):
+            await client.put(key, str(index))
+            assert await client.get(key) == str(index).encode()
+            assert await client.create_if_absent(f"{key}/{index}", b"v") == (True, b"v")
+            assert await client.compare_and_set(key, str(index), str(index + 1)) is True
+            assert await client.delete_if_value(f"{key}/{index}", b"v") is True
+    finally:
+        await client.close()
+        await member.close()
+
+
+async def test_a_watch_on_a_member_that_hangs_moves_to_another(etcd: EtcdProcess, cluster: str) -> None:
+    member = _FreezableMember(etcd.endpoint)
+    client = await _connected_through(member, etcd)
+    writer = await EtcdClient.connect(etcd.endpoint)
+    prefix = f"/{cluster}/watched/"
+    try:
+        start = (await writer.range_prefix(prefix)).revision + 1
+        # Several watches, so some are on the member when it freezes; every one sees every change.
+        watches = [
+            asyncio.ensure_future(collect(client, f"{prefix}{index}", 2, start_revision=start))
+            for index in range(4)
+        ]
+        await asyncio.sleep(0.5)
+        member.freeze()
+        for index in range(4):
+            await writer.put(f"{prefix}{index}", b"a")
+            await writer.delete(f"{prefix}{index}")
+        for index, watch in enumerate(watches):
+            events = await asyncio.wait_for(watch, 30)
+            assert [(event.type, event.key) for event in events] == [
+                (WatchEventType.PUT, f"{prefix}{index}"),
+                (WatchEventType.DELETE, f"{prefix}{index}"),
+            ]
+    finally:
+        await writer.close()
+        await client.close()
+        await member.close()
