@@ -28,14 +28,14 @@ ENV PATH=/opt/strata/bin:$PATH \
     MALLOC_TRIM_THRESHOLD_=268435456 \
     S3BACKEND=file \
     S3DATAPATH=/data \
-    S3METADATAPATH=/metadata
+    S3METADATAPATH=/metadata \
+    STRATA_METRICS_LISTEN=0.0.0.0:9100
 USER strata
 WORKDIR /srv/strata
 VOLUME ["/data", "/metadata"]
-# 8000: S3; 8002: metrics and probes; 9990: metanode gRPC; 9991: datanode gRPC.
-EXPOSE 8000 8002 9990 9991
-# The S3 port answers /_/healthcheck in the embedded server and in gateways; the other roles'
-# compose services declare their own checks.
+# 8000: S3; 9100: metrics and probes (/metrics, /live, /ready); 9990: metanode gRPC; 9991: datanode gRPC.
+EXPOSE 8000 9100 9990 9991
+# Whatever the role, healthy = its /ready answers 200 on the probe port (strata/healthcheck.py).
 HEALTHCHECK --interval=5s --timeout=10s --start-period=300s --retries=3 \
-    CMD ["python3", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/_/healthcheck' % os.environ.get('STRATA_HEALTHCHECK_PORT', '8000'), timeout=2).status == 200 else 1)"]
+    CMD ["python3", "-m", "strata.healthcheck"]
 CMD ["strata", "server", "--host", "0.0.0.0"]

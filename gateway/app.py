@@ -25,7 +25,9 @@ from strata.runtime.metrics import S3_REQUEST_METRICS
 log = logging.getLogger("gateway")
 
 SERVICES = web.AppKey("services", GatewayServices)
-OPERATION = "strata.operation"  # set once a request is routed: its errors are counted under it too
+OPERATION = web.RequestKey(
+    "strata.operation", str
+)  # set once a request is routed: its errors are counted under it too
 CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client went away mid-request
 
 

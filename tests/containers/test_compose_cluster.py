@@ -114,6 +114,42 @@ def _check(workload: Workload, history: History) -> str:
     return report.summary()
 
 
+def test_every_role_is_healthy_by_the_images_own_check(cluster: ComposeProject) -> None:
+    # No service overrides the image's HEALTHCHECK: each role answers it from its own /ready.
+    roles = [
+        "metanode-1",
+        "metanode-2",
+        "metanode-3",
+        "datanode-1",
+        "datanode-2",
+        "datanode-3",
+        "coordinator",
+    ]
+    containers = [cluster.container(role) for role in roles] + cluster.containers("gateway")
+    cluster.wait_healthy(containers, timeout=UP_TIMEOUT_S)
+    for container in containers:
+        checked = docker("exec", container, "python3", "-m", "strata.healthcheck", check=False)
+        assert checked.returncode == 0, (container, checked.stdout)
+        assert json.loads(checked.stdout)["ready"] is True, (container, checked.stdout)
+    # Stopped, a datanode's check fails; the others stay healthy (a write quorum of 2 of 3 remains).
+    datanode = cluster.container("datanode-3")
+    docker("pause", datanode)
+    try:
+        checked = docker(
+            "exec",
+            cluster.containers("gateway")[0],
+            "python3",
+            "-m",
+            "strata.healthcheck",
+            "http://datanode-3:9100/ready",
+            check=False,
+        )
+        assert checked.returncode == 1, checked.stdout
+    finally:
+        docker("unpause", datanode)
+    cluster.wait_healthy(containers, timeout=UP_TIMEOUT_S)
+
+
 def test_boto3_through_the_load_balancer(cluster: ComposeProject) -> None:
     client = s3_client(endpoint(cluster))
     bucket = f"boto3-{uuid.uuid4().hex[:10]}"
