@@ -1149,6 +1149,11 @@ class ReplicationServiceStub:
                 request_serializer=metadata__pb2.SnapshotChunk.SerializeToString,
                 response_deserializer=metadata__pb2.AppendResponse.FromString,
                 _registered_method=True)
+        self.ReadSnapshot = channel.unary_stream(
+                '/strata.ReplicationService/ReadSnapshot',
+                request_serializer=metadata__pb2.ReadSnapshotRequest.SerializeToString,
+                response_deserializer=metadata__pb2.SnapshotChunk.FromString,
+                _registered_method=True)
 
 
 class ReplicationServiceServicer:
@@ -1166,6 +1171,12 @@ class ReplicationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1178,6 +1189,11 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     servicer.InstallSnapshot,
                     request_deserializer=metadata__pb2.SnapshotChunk.FromString,
                     response_serializer=metadata__pb2.AppendResponse.SerializeToString,
+            ),
+            'ReadSnapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadSnapshot,
+                    request_deserializer=metadata__pb2.ReadSnapshotRequest.FromString,
+                    response_serializer=metadata__pb2.SnapshotChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1234,6 +1250,33 @@ class ReplicationService:
             '/strata.ReplicationService/InstallSnapshot',
             metadata__pb2.SnapshotChunk.SerializeToString,
             metadata__pb2.AppendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/strata.ReplicationService/ReadSnapshot',
+            metadata__pb2.ReadSnapshotRequest.SerializeToString,
+            metadata__pb2.SnapshotChunk.FromString,
             options,
             channel_credentials,
             insecure,

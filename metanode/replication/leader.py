@@ -22,7 +22,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -355,39 +355,48 @@ class Leader:
             raise Deposed()
         raise _Unreachable(peer) from error
 
+    async def snapshot_chunks(self, label: str) -> AsyncGenerator[SnapshotChunk, None]:
+        """A fresh checkpoint of this leader's store: a header (term, the log position it is at),
+        then its files in pieces. The checkpoint is removed once the stream ends."""
+        directory = self._node.checkpoint_dir(f"{label}-{uuid.uuid4().hex[:8]}")
+        try:
+            position = await asyncio.to_thread(snapshot.create, self._node.kv, directory)
+            yield SnapshotChunk(
+                shard=self._node.shard,
+                term=self._term,
+                leader_id=self.node_id,
+                last_index=position.index,
+                last_term=position.term,
+            )
+            pieces = snapshot.files(directory)
+            while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+                yield SnapshotChunk(file=piece[0], data=piece[1])
+        finally:
+            await asyncio.to_thread(shutil.rmtree, Path(directory), True)
+
     async def _send_snapshot(self, peer: str) -> int:
         stub = self._node.peer_stub(peer)
         if stub is None:
             raise _Unreachable(peer)
-        directory = self._node.checkpoint_dir(f"{peer}-{uuid.uuid4().hex[:8]}")
+        chunks = self.snapshot_chunks(peer)
         try:
-            position = await asyncio.to_thread(snapshot.create, self._node.kv, directory)
-            log.info("sending shard %s snapshot at %d to %s", self._node.shard, position.index, peer)
+            header = await anext(chunks)
+            log.info("sending shard %s snapshot at %d to %s", self._node.shard, header.last_index, peer)
 
-            async def chunks() -> AsyncIterator[SnapshotChunk]:
-                yield SnapshotChunk(
-                    shard=self._node.shard,
-                    term=self._term,
-                    leader_id=self.node_id,
-                    last_index=position.index,
-                    last_term=position.term,
-                )
-                pieces = snapshot.files(directory)
-                while True:
-                    piece = await asyncio.to_thread(next, pieces, None)
-                    if piece is None:
-                        return
-                    yield SnapshotChunk(file=piece[0], data=piece[1])
+            async def stream() -> AsyncIterator[SnapshotChunk]:
+                yield header
+                async for chunk in chunks:
+                    yield chunk
 
             try:
-                response = await stub.InstallSnapshot(chunks(), timeout=SNAPSHOT_TIMEOUT_S)
+                response = await stub.InstallSnapshot(stream(), timeout=SNAPSHOT_TIMEOUT_S)
             except grpc.aio.AioRpcError as error:
                 self._raise_for(from_rpc_error(error), peer)
                 raise AssertionError("unreachable") from error
-            self._terms.setdefault(position.index, position.term)
+            self._terms.setdefault(header.last_index, header.last_term)
             return response.last_index
         finally:
-            await asyncio.to_thread(shutil.rmtree, Path(directory), True)
+            await chunks.aclose()
 
     # ---- the ISR ----
 

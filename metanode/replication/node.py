@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -187,6 +187,24 @@ class ShardNode:
                 ErrorReason.BACKEND_UNAVAILABLE, "the shard leader stepped down during the call"
             )
         await leader.wait_committed(core.writer.visible_index, self._commit_timeout_s)
+
+    async def read_snapshot(self, shard: str) -> AsyncGenerator[SnapshotChunk, None]:
+        """A backup of the shard: the leader's checkpoint, once everything in it is committed."""
+        if shard != self.shard:
+            raise StrataError(ErrorReason.INVALID_ARGUMENT, f"this replica is of shard {self.shard}")
+        leader = self.leader
+        if leader is None or leader.ended.is_set() or not self.lease_valid():
+            raise not_leader(self.shard, self.leader_hint)
+        chunks = leader.snapshot_chunks("backup")
+        try:
+            header = await anext(chunks)
+            await leader.wait_committed(header.last_index, self._commit_timeout_s)
+            log.info("shard %s: backup at %d (term %d) read", self.shard, header.last_index, header.term)
+            yield header
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
 
     # ---- the follower's side ----
 

@@ -11,7 +11,7 @@ from metanode.replication.node import ShardNode
 from protos import metadata_pb2_grpc
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError, abort_with
-from protos.metadata_pb2 import AppendRequest, AppendResponse, SnapshotChunk
+from protos.metadata_pb2 import AppendRequest, AppendResponse, ReadSnapshotRequest, SnapshotChunk
 
 log = logging.getLogger("metanode.replication.servicer")
 
@@ -43,3 +43,17 @@ class ReplicationServicer(metadata_pb2_grpc.ReplicationServiceServicer):
         self, request_iterator: AsyncIterator[SnapshotChunk], context: grpc.aio.ServicerContext
     ) -> AppendResponse:
         return await _answer(context, "InstallSnapshot", self._node.install_snapshot(aiter(request_iterator)))
+
+    async def ReadSnapshot(  # noqa: N802 - gRPC method name
+        self, request: ReadSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[SnapshotChunk]:
+        try:
+            async for chunk in self._node.read_snapshot(request.shard):
+                yield chunk
+            return
+        except StrataError as error:
+            failure = error
+        except Exception:
+            log.exception("ReadSnapshot failed")
+            failure = StrataError(ErrorReason.INTERNAL, "internal error in ReadSnapshot")
+        await abort_with(context, failure)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from strata.admin import buckets, config, drain, gc, objects, repair, scrub
+from strata.admin import buckets, config, drain, gc, metadata, objects, repair, scrub
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,6 +17,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     config.add_commands(actions)
     location_cli.add_location_parser(actions)
     drain.add_commands(actions)
+    metadata.add_commands(actions)
     repair.add_command(actions)
     gc.add_command(actions)
     scrub.add_command(actions)
