@@ -1,8 +1,10 @@
-"""Whether an unsigned (anonymous) request may reach its handler.
+"""Whether a request may go on to its handler, and the checks of the bucket owner it expects.
 
-This is the one place public access is decided. Until bucket and object ACLs
-and bucket policies exist nothing is public, so every anonymous request is
-denied; the hook takes the routed endpoint so ACL checks can slot in here.
+The authorization decision itself lives in :mod:`gateway.authz` (``gateway.authz.enforce`` is
+called by every handler when it reads the bucket, and completed with the object's metadata where
+the object's ACL decides). Here only what is known before any metadata is read: an anonymous request
+goes on to the decision wherever a bucket could make it public (an ACL grant or a bucket policy);
+requests with no bucket to decide on (ListBuckets, CreateBucket) need a signature.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from gateway.s3.router import Endpoint
 # Operations whose signature travels in the body rather than the request line or headers:
 # they reach their handler unsigned and authenticate themselves (PostObject's policy form).
 SELF_AUTHENTICATED_OPERATIONS = frozenset({"PostObject"})
+# Operations no bucket's ACL or policy can open to anonymous requests.
+SIGNED_ONLY_OPERATIONS = frozenset({"ListBuckets", "CreateBucket"})
 
 
 def anonymous_request_allowed(endpoint: Endpoint) -> bool:
-    """True when an anonymous request for ``endpoint`` is allowed (a public resource); never, for now."""
-    return False
+    """True when an anonymous request for ``endpoint`` goes on to the bucket's decision."""
+    return endpoint.bucket is not None and endpoint.operation not in SIGNED_ONLY_OPERATIONS
 
 
 EXPECTED_BUCKET_OWNER_HEADER = "x-amz-expected-bucket-owner"

@@ -8,6 +8,7 @@ import binascii
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
+from gateway.authz.written import created_bucket_acl
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_bucket_name
@@ -117,6 +118,7 @@ async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
     validate_bucket_name(ctx.bucket)
     account = ctx.principal.account
     assert account is not None
+    acl, ownership = created_bucket_acl(ctx.headers, account, ctx.services.authenticator.accounts())
     location = await _requested_location(ctx)
     if location is None:
         location = ctx.host_location()
@@ -130,6 +132,8 @@ async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
                     owner_id=account.canonical_id,
                     owner_display_name=account.display_name,
                     location=location,
+                    acl=acl,
+                    object_ownership=ownership,
                 )
             )
         )

@@ -10,11 +10,12 @@ from datetime import UTC
 from aiohttp import web
 
 from datanode.backends.remote import ObjectMeta
-from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
+from gateway.access import EXPECTED_BUCKET_OWNER_HEADER
+from gateway.authz.enforce import authorized_bucket
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import Element, document, http_date
-from protos.metadata_pb2 import BucketInfo, BucketName, ObjectMD
+from protos.metadata_pb2 import BucketInfo, ObjectMD
 
 # Headers stored with an object and returned on GET/HEAD, by request header name.
 STORED_CONTENT_HEADERS: Mapping[str, str] = {
@@ -34,18 +35,12 @@ async def owned_bucket(
     ctx: RequestContext,
     name: str | None = None,
     expected_owner_header: str = EXPECTED_BUCKET_OWNER_HEADER,
+    operation: str | None = None,
 ) -> BucketInfo:
-    """The request's bucket, if it exists, the caller's account owns it, and its owner is the one
-    the request expects (``expected_owner_header``; the copy source has its own header)."""
-    bucket_name = name if name is not None else ctx.bucket
-    bucket = await ctx.services.metadata.get_bucket(BucketName(name=bucket_name))
-    account = ctx.principal.account
-    if account is None or bucket.owner_id != account.canonical_id:
-        raise errors.AccessDenied()
-    owner = ctx.services.authenticator.account(bucket.owner_id)
-    if not expected_owner_matches(ctx.headers.get(expected_owner_header), owner, bucket.owner_id):
-        raise errors.AccessDenied()
-    return bucket
+    """The request's bucket, if it exists, the principal may do ``operation`` (default: the
+    request's) on it (gateway.authz), and its owner is the one the request expects
+    (``expected_owner_header``; the copy source has its own header)."""
+    return await authorized_bucket(ctx, name, expected_owner_header, operation)
 
 
 def etag_header(md: ObjectMD) -> str:

@@ -14,6 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 from gateway.access import SOURCE_EXPECTED_BUCKET_OWNER_HEADER
 from gateway.api.common import ByteRange, check_conditions, owned_bucket
+from gateway.authz.enforce import authorize_object
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
@@ -83,7 +84,7 @@ def _decode(raw: str, whole: str) -> str:
 async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[BucketInfo, ObjectMD]:
     """The source bucket and object; its errors name the source, not the destination."""
     try:
-        bucket = await owned_bucket(ctx, source.bucket, SOURCE_EXPECTED_BUCKET_OWNER_HEADER)
+        bucket = await owned_bucket(ctx, source.bucket, SOURCE_EXPECTED_BUCKET_OWNER_HEADER, "GetObject")
         md = await ctx.services.metadata.get_object(
             GetObjectRequest(
                 bucket=source.bucket,
@@ -110,6 +111,7 @@ async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[Buc
                 "The source of a copy request may not specifically refer to a delete marker by version id."
             )
         raise errors.NoSuchKey(Key=source.key)
+    authorize_object(ctx, bucket, md, "GetObject", source.key)
     return bucket, md
 
 

@@ -19,6 +19,7 @@ from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.unsupported import STORED_STORAGE_CLASS
 from gateway.api.versioning import reject_version_id
 from gateway.api.write import commit_object, discard, store_data
+from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
@@ -96,12 +97,8 @@ async def require_versions_kept(ctx: RequestContext, location: str) -> None:
 
 
 def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> ObjectMD:
-    account = ctx.principal.account
-    assert account is not None
     md = ObjectMD(
         key=ctx.key,
-        owner_id=account.canonical_id,
-        owner_display_name=account.display_name,
         location=location,
         storage_class=STORED_STORAGE_CLASS,  # the only class accepted (gateway.api.unsupported)
         website_redirect_location=ctx.headers.get("x-amz-website-redirect-location", ""),
@@ -113,6 +110,8 @@ def new_object_md(ctx: RequestContext, bucket: BucketInfo, location: str) -> Obj
         if value is not None:
             setattr(md, field_name, value)
     md.user_metadata.update(user_metadata(ctx.headers))
+    lowered = {name.lower(): value for name, value in ctx.headers.items()}
+    apply_written_acl(md, bucket, ctx.principal.account, lowered, ctx.services.authenticator.accounts())
     return md
 
 

@@ -24,12 +24,13 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
-from gateway.access import anonymous_request_allowed
 from gateway.api import checksums
 from gateway.api.common import STORED_CONTENT_HEADERS, object_meta, owned_bucket, user_metadata
 from gateway.api.object_put import parse_content_md5
 from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.write import commit_object, discard, store_data
+from gateway.authz.acl_request import ACL_HEADER
+from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4
 from gateway.s3.auth import AuthResult, Principal
@@ -295,12 +296,8 @@ async def _peek_small_file(part: BodyPartReader, limit: int) -> tuple[bytes, boo
 
 
 def _object_md(ctx: RequestContext, fields: Mapping[str, str], key: str, location: str) -> ObjectMD:
-    account = ctx.principal.account
-    assert account is not None
     md = ObjectMD(
         key=key,
-        owner_id=account.canonical_id,
-        owner_display_name=account.display_name,
         location=location,
         storage_class=STORED_STORAGE_CLASS,  # the only class accepted (gateway.api.unsupported)
         website_redirect_location=fields.get("x-amz-website-redirect-location", ""),
@@ -312,6 +309,12 @@ def _object_md(ctx: RequestContext, fields: Mapping[str, str], key: str, locatio
             setattr(md, field_name, value)
     md.user_metadata.update(user_metadata(fields))
     return md
+
+
+def _form_acl(ctx: RequestContext, fields: Mapping[str, str], bucket: BucketInfo, md: ObjectMD) -> None:
+    """The owner and ACL of the posted object: the form's ``acl`` field is its canned ACL."""
+    acl_fields = {ACL_HEADER: fields["acl"]} if "acl" in fields else {}
+    apply_written_acl(md, bucket, ctx.principal.account, acl_fields, ctx.services.authenticator.accounts())
 
 
 def _location(ctx: RequestContext, fields: Mapping[str, str], bucket: BucketInfo) -> str:
@@ -361,12 +364,11 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     form = await read_form(ctx.request)
     fields = form.fields
     principal = verify_signature(ctx, fields)
-    if principal is None:
-        # An unsigned form may only write where anonymous writes are allowed (public-write ACLs).
-        if not anonymous_request_allowed(ctx.endpoint):
-            raise errors.AccessDenied()
-        raise errors.S3NotImplemented("Anonymous form uploads are not supported yet")
-    ctx = dataclasses.replace(ctx, auth=AuthResult(principal, ctx.auth.payload, ctx.auth.signature_version))
+    if principal is not None:
+        ctx = dataclasses.replace(
+            ctx, auth=AuthResult(principal, ctx.auth.payload, ctx.auth.signature_version)
+        )
+    # An unsigned form writes where anonymous writes are allowed: the bucket's decision says where.
     check_form_fields(fields)
     raw_key = fields.get("key")
     if raw_key is None:
@@ -378,9 +380,12 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     if not key:
         raise errors.InvalidArgument("User key must have a length greater than 0.", ArgumentName="key")
     validate_key(key)
-    policy = parse_policy(fields["policy"])
-    check_policy(policy, {**fields, "key": key, "bucket": ctx.bucket}, ctx.services.authenticator.now())
-    minimum, maximum = policy.size_range()
+    minimum: int = 0
+    maximum: int | None = None
+    if principal is not None or "policy" in fields:
+        policy = parse_policy(fields["policy"])
+        check_policy(policy, {**fields, "key": key, "bucket": ctx.bucket}, ctx.services.authenticator.now())
+        minimum, maximum = policy.size_range()
     maximum = ctx.services.max_put_size if maximum is None else min(maximum, ctx.services.max_put_size)
     # Integrity fields, as their headers are for PutObject: a mismatch is BadDigest, stores nothing.
     md5_expected = parse_content_md5(fields.get("content-md5"))
@@ -388,6 +393,7 @@ async def post_object(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     location = _location(ctx, fields, bucket)
     md = _object_md(ctx, fields, key, location)
+    _form_acl(ctx, fields, bucket, md)
     head, complete = await _peek_small_file(form.file, ctx.services.inline_threshold)
     pieces = _bounded(_file_pieces(form.file, head), minimum, maximum)
     stored = await store_data(

@@ -5,8 +5,8 @@ operations it applies to. A request is checked in two passes, as AWS does: first
 ``validate`` (a value S3 itself would refuse: InvalidArgument, InvalidStorageClass, ...), then
 every rule's ``refuse`` (a valid request this server cannot honour: NotImplemented, or the error
 AWS gives for the state every bucket here is in). A value that changes nothing passes:
-``x-amz-acl: private``, ``bucket-owner-full-control`` (the writer always owns the bucket here),
-``x-amz-storage-class: STANDARD``, ``x-amz-bucket-object-lock-enabled: false``.
+``x-amz-storage-class: STANDARD``, ``x-amz-bucket-object-lock-enabled: false``. Canned ACLs, grant
+headers and ``x-amz-object-ownership`` are done (gateway.authz), but for ``aws-exec-read``.
 
 Knowingly accepted: ``x-amz-request-payer`` (an acknowledgement; no bucket here is requester-pays,
 so the owner pays, as in S3) and ``x-amz-bypass-governance-retention`` (no object has retention).
@@ -33,7 +33,17 @@ OBJECT_LOCK_DATE_HEADER = "x-amz-object-lock-retain-until-date"
 OBJECT_LOCK_HOLD_HEADER = "x-amz-object-lock-legal-hold"
 
 _OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload", "PostObject"})
-_ACL_WRITES = frozenset({"CreateBucket", "PutObject", "CopyObject", "CreateMultipartUpload", "PostObject"})
+_ACL_WRITES = frozenset(
+    {
+        "CreateBucket",
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "PostObject",
+        "PutBucketAcl",
+        "PutObjectAcl",
+    }
+)
 _SSE_C_OPERATIONS = _OBJECT_WRITES | {"UploadPart", "UploadPartCopy", "GetObject", "HeadObject"}
 _COPIES = frozenset({"CopyObject", "UploadPartCopy"})
 
@@ -51,8 +61,6 @@ CANNED_ACLS = frozenset(
         "log-delivery-write",
     }
 )
-# Canned ACLs whose grants are exactly what every bucket and object here has: the owner, full control.
-OWNER_ONLY_ACLS = frozenset({"private", "bucket-owner-full-control"})
 GRANT_HEADERS = (
     "x-amz-grant-read",
     "x-amz-grant-write",
@@ -208,28 +216,16 @@ def _validate_acl(headers: Headers) -> None:
 
 
 def _refuse_acl(headers: Headers) -> None:
+    # aws-exec-read grants EC2's own account, which does not exist here.
     value = headers.get(ACL_HEADER)
-    if value is not None and value not in OWNER_ONLY_ACLS:
+    if value == "aws-exec-read":
         raise not_implemented(ACL_HEADER, f"The canned ACL {value}")
-
-
-def _refuse_grants(headers: Headers) -> None:
-    for name in GRANT_HEADERS:
-        if name in headers:
-            raise not_implemented(name, "Access control grants")
 
 
 def _validate_object_ownership(headers: Headers) -> None:
     value = headers.get("x-amz-object-ownership")
     if value is not None and value not in OBJECT_OWNERSHIPS:
         raise _invalid("x-amz-object-ownership", value, "Invalid x-amz-object-ownership header")
-
-
-def _refuse_object_ownership(headers: Headers) -> None:
-    # BucketOwnerEnforced (S3's default) is what every bucket here does: its owner owns every object.
-    value = headers.get("x-amz-object-ownership")
-    if value is not None and value != "BucketOwnerEnforced":
-        raise not_implemented("x-amz-object-ownership", f"Object ownership {value}")
 
 
 # --- object lock -----------------------------------------------------------------------------------
@@ -369,12 +365,8 @@ RULES: tuple[FeatureRule, ...] = (
         *_COPY_SSE_C,
     ),
     FeatureRule((ACL_HEADER,), _ACL_WRITES, _validate_acl, _refuse_acl),
-    FeatureRule(GRANT_HEADERS, _ACL_WRITES - {"PostObject"}, _nothing, _refuse_grants),
     FeatureRule(
-        ("x-amz-object-ownership",),
-        frozenset({"CreateBucket"}),
-        _validate_object_ownership,
-        _refuse_object_ownership,
+        ("x-amz-object-ownership",), frozenset({"CreateBucket"}), _validate_object_ownership, _nothing
     ),
     FeatureRule(
         ("x-amz-bucket-object-lock-enabled",),

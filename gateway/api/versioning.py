@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from gateway.authz.enforce import authorize_object, may_list
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import http_date
@@ -139,6 +140,7 @@ async def find_object(
     request = GetObjectRequest(bucket=bucket.name, key=key)
     if version_id is not None:
         request.version_id, request.has_version_id = version_id, True
+    is_request_object = bucket.name == ctx.endpoint.bucket and key == ctx.endpoint.key
     try:
         md = await ctx.services.metadata.get_object(request)
     except StrataError as error:
@@ -146,7 +148,16 @@ async def find_object(
             raise errors.InvalidArgument(
                 "Invalid version id specified", ArgumentName="versionId", ArgumentValue=version_id
             ) from None
+        if error.reason in (ErrorReason.NO_SUCH_KEY, ErrorReason.NO_SUCH_VERSION) and not may_list(
+            ctx, bucket
+        ):
+            raise errors.AccessDenied() from None
         raise
     if md.is_delete_marker:
+        if not may_list(ctx, bucket):
+            raise errors.AccessDenied()
         raise delete_marker_error(md, rule, version_id, key)
+    if is_request_object:
+        # The object-level half of the request's authorization, with the metadata read here anyway.
+        authorize_object(ctx, bucket, md)
     return md

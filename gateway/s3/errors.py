@@ -424,6 +424,34 @@ class XAmzContentSHA256Mismatch(S3Error):
     default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
 
+# --- access control (authz): ACLs, object ownership, public access block ---
+
+
+class AccessControlListNotSupported(S3Error):
+    status = 400
+    default_message = "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    status = 400
+    default_message = "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+
+
+class NoSuchPublicAccessBlockConfiguration(S3Error):
+    status = 404
+    default_message = "The public access block configuration was not found"
+
+
+class OwnershipControlsNotFoundError(S3Error):
+    status = 404
+    default_message = "The bucket ownership controls were not found"
+
+
+class UnresolvableGrantByEmailAddress(S3Error):
+    status = 400
+    default_message = "The e-mail address you provided does not match any account on record."
+
+
 def render(error: S3Error, request_id: str, resource: str) -> bytes:
     """The S3 XML error document for ``error``."""
     parts = [

@@ -49,6 +49,17 @@ def test_values_that_change_nothing_pass() -> None:
     check_form_fields({"acl": "private", "x-amz-storage-class": "STANDARD", "key": "k"})
 
 
+def test_canned_acls_grant_headers_and_object_ownership_pass_to_their_handlers() -> None:
+    check_request("PutObject", {"x-amz-acl": "public-read"})
+    check_request(
+        "PutObjectAcl", {"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}
+    )
+    check_request("CreateBucket", {"x-amz-object-ownership": "ObjectWriter"})
+    assert refusal("CreateBucket", {"x-amz-object-ownership": "Nobody"}).code == "InvalidArgument"
+    both = {"x-amz-acl": "private", "x-amz-grant-read": 'id="x"'}
+    assert refusal("PutBucketAcl", both).code == "InvalidRequest"
+
+
 def test_a_rule_only_applies_to_its_operations() -> None:
     # The range header is UploadPartCopy's own; only CopyObject refuses it.
     check_request("UploadPartCopy", {"x-amz-copy-source-range": "bytes=0-1"})
@@ -58,7 +69,8 @@ def test_a_rule_only_applies_to_its_operations() -> None:
 
 
 def test_form_fields_follow_the_header_rules() -> None:
-    assert refusal_form({"acl": "public-read"}).code == "NotImplemented"
+    assert refusal_form({"acl": "aws-exec-read"}).code == "NotImplemented"
+    assert refusal_form({"acl": "public-readx"}).code == "InvalidArgument"
     assert refusal_form({"x-amz-storage-class": "GLACIERX"}).code == "InvalidStorageClass"
 
 

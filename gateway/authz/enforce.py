@@ -1,0 +1,115 @@
+"""Where handlers meet the decision: the request's facts gathered once, decided, AccessDenied raised.
+
+:func:`authorized_bucket` reads the bucket (every bucket and object operation does that anyway) and
+decides bucket-level operations at once. Operations decided by an object's ACL are completed by
+:func:`authorize_object` with the ObjectMD the handler reads anyway, so no operation costs a second
+metadata read. The bucket owner's signed request on a bucket without a policy is decided by one
+comparison: no ACL is parsed, nothing else is read.
+"""
+
+from __future__ import annotations
+
+from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
+from gateway.authz.acl import stored_grants
+from gateway.authz.actions import VERSION_ACTIONS, OperationAccess, operation_access
+from gateway.authz.decision import AccessFacts, is_allowed
+from gateway.authz.policy_link import POLICY_EFFECT, PolicyEffect, PolicyRequest, policy_is_public
+from gateway.authz.public_access import block_config
+from gateway.context import RequestContext
+from gateway.s3 import errors
+from protos.metadata_pb2 import BucketInfo, BucketName, ObjectMD
+
+
+def _access(ctx: RequestContext, operation: str | None) -> tuple[str, OperationAccess]:
+    name = operation or ctx.endpoint.operation
+    return name, operation_access(name, ctx.endpoint.permission if operation is None else "")
+
+
+def _policy_effect(
+    ctx: RequestContext, bucket: BucketInfo, access: OperationAccess, key: str | None, versioned: bool
+) -> PolicyEffect:
+    if not bucket.policy:
+        return PolicyEffect.NONE
+    action = VERSION_ACTIONS.get(access.action, access.action) if versioned else access.action
+    resource = f"arn:aws:s3:::{bucket.name}" + (f"/{key}" if key is not None else "")
+    request = PolicyRequest(action=action, resource=resource, principal=ctx.principal.account, conditions={})
+    return POLICY_EFFECT(bucket, request)
+
+
+def _facts(
+    ctx: RequestContext,
+    bucket: BucketInfo,
+    operation: str,
+    access: OperationAccess,
+    key: str | None,
+    md: ObjectMD | None = None,
+) -> AccessFacts:
+    versioned = md is not None and ctx.endpoint.version_id is not None
+    return AccessFacts(
+        operation=operation,
+        access=access,
+        principal_id=ctx.principal.canonical_id,
+        bucket_owner_id=bucket.owner_id,
+        bucket_grants=stored_grants(bucket.acl, bucket.owner_id),
+        policy_effect=_policy_effect(ctx, bucket, access, key, versioned),
+        policy_is_public=bool(bucket.policy) and policy_is_public(bucket.policy),
+        block=block_config(bucket),
+        ownership=bucket.object_ownership,
+        object_owner_id=md.owner_id if md is not None else None,
+        object_grants=stored_grants(md.acl, md.owner_id) if md is not None else (),
+    )
+
+
+def decide_bucket(ctx: RequestContext, bucket: BucketInfo, operation: str | None = None) -> bool:
+    """Whether the request may do ``operation`` (default: its own) at the bucket level."""
+    name, access = _access(ctx, operation)
+    if not bucket.policy and ctx.principal.canonical_id == bucket.owner_id:
+        return True
+    if access.target in ("object", "object-owner"):
+        # Nothing is decided before the object is read, unless a policy's Deny already is.
+        facts = _facts(ctx, bucket, name, access, ctx.endpoint.key)
+        return facts.policy_effect is not PolicyEffect.DENY
+    return is_allowed(_facts(ctx, bucket, name, access, ctx.endpoint.key))
+
+
+async def authorized_bucket(
+    ctx: RequestContext,
+    name: str | None = None,
+    expected_owner_header: str = EXPECTED_BUCKET_OWNER_HEADER,
+    operation: str | None = None,
+) -> BucketInfo:
+    """The request's bucket (or ``name``), if it exists, its owner is the one the request expects,
+    and the principal may do ``operation`` (default: the request's) on it. Object-level operations
+    are completed by :func:`authorize_object`."""
+    bucket = await ctx.services.metadata.get_bucket(BucketName(name=name if name is not None else ctx.bucket))
+    if not decide_bucket(ctx, bucket, operation):
+        raise errors.AccessDenied()
+    owner = ctx.services.authenticator.account(bucket.owner_id)
+    if not expected_owner_matches(ctx.headers.get(expected_owner_header), owner, bucket.owner_id):
+        raise errors.AccessDenied()
+    return bucket
+
+
+def authorize_object(
+    ctx: RequestContext,
+    bucket: BucketInfo,
+    md: ObjectMD,
+    operation: str | None = None,
+    key: str | None = None,
+) -> None:
+    """Completes the decision of an object-level operation with the object's metadata."""
+    name, access = _access(ctx, operation)
+    if access.target not in ("object", "object-owner"):
+        return
+    principal_id = ctx.principal.canonical_id
+    if not bucket.policy and principal_id == bucket.owner_id == md.owner_id:
+        return
+    facts = _facts(ctx, bucket, name, access, key if key is not None else md.key, md)
+    if not is_allowed(facts):
+        raise errors.AccessDenied()
+
+
+def may_list(ctx: RequestContext, bucket: BucketInfo) -> bool:
+    """Whether the principal may list the bucket: S3 tells who may not that an object is missing
+    with AccessDenied rather than NoSuchKey."""
+    return decide_bucket(ctx, bucket, "ListObjects")
