@@ -6,18 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.authz.acl import Grants, encode_grants, has_public_grant, owner_full_control
-from gateway.authz.acl_request import ACL_HEADER, body_grants, header_grants
-from gateway.authz.ownership import OWNER_ONLY_CANNED, acls_disabled, object_owner
+from gateway.authz.acl_request import body_grants, header_grants
+from gateway.authz.ownership import acls_disabled, object_owner
 from gateway.authz.public_access import block_config
 from gateway.s3 import errors
 from gateway.s3.accounts import Account, AccountStore
 from protos.metadata_pb2 import BucketInfo, ObjectMD
 
 
-def check_acl_allowed(bucket: BucketInfo, grants: Grants, canned: str | None) -> None:
-    """Refuses an ACL the bucket's settings forbid: any ACL but bucket-owner-full-control when ACLs
-    are disabled (BucketOwnerEnforced), a public one under BlockPublicAcls."""
-    if acls_disabled(bucket.object_ownership) and canned != OWNER_ONLY_CANNED:
+def check_acl_allowed(bucket: BucketInfo, grants: Grants) -> None:
+    """Refuses an ACL the bucket's settings forbid: when ACLs are disabled (BucketOwnerEnforced) any
+    but the bucket owner's full control (``bucket-owner-full-control`` or its equivalent), and a
+    public one under BlockPublicAcls."""
+    if acls_disabled(bucket.object_ownership) and grants != owner_full_control(bucket.owner_id):
         raise errors.AccessControlListNotSupported()
     if block_config(bucket).block_public_acls and has_public_grant(grants):
         raise errors.AccessDenied()
@@ -41,7 +42,7 @@ def apply_written_acl(
     if grants is None:
         md.acl = b""
         return
-    check_acl_allowed(bucket, grants, headers.get(ACL_HEADER))
+    check_acl_allowed(bucket, grants)
     md.acl = b"" if acls_disabled(bucket.object_ownership) else encode_grants(grants, owner_id)
 
 
@@ -56,7 +57,6 @@ def requested_acl(
     its canned ACL or grant headers or its AccessControlPolicy body (one of them, never both), once
     the bucket's ownership and public access block settings allow them."""
     grants = header_grants(headers, owner_id, bucket.owner_id, accounts)
-    canned = headers.get(ACL_HEADER)
     if grants is not None and body.strip():
         raise errors.InvalidRequest(
             "Specifying both an access control policy in the body and ACL headers is not allowed"
@@ -65,9 +65,7 @@ def requested_acl(
         if not body.strip():
             raise errors.MissingSecurityHeader(MissingHeaderName="x-amz-acl")
         grants = body_grants(body, owner_id, accounts)
-        if grants == owner_full_control(owner_id):
-            canned = OWNER_ONLY_CANNED  # the one ACL a bucket without ACLs accepts, said in XML
-    check_acl_allowed(bucket, grants, canned)
+    check_acl_allowed(bucket, grants)
     return grants
 
 
@@ -80,7 +78,6 @@ def created_bucket_acl(
     grants = header_grants(headers, owner.canonical_id, owner.canonical_id, accounts)
     if grants is None:
         return b"", ownership
-    canned = headers.get(ACL_HEADER)
-    if acls_disabled(ownership) and canned not in ("private", OWNER_ONLY_CANNED):
+    if acls_disabled(ownership) and grants != owner_full_control(owner.canonical_id):
         raise errors.InvalidBucketAclWithObjectOwnership()
     return encode_grants(grants, owner.canonical_id), ownership
