@@ -9,11 +9,19 @@ comparison: no ACL is parsed, nothing else is read.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
 from gateway.authz.acl import stored_grants
 from gateway.authz.actions import VERSION_ACTIONS, OperationAccess, operation_access
 from gateway.authz.decision import AccessFacts, is_allowed
-from gateway.authz.policy_link import POLICY_EFFECT, PolicyEffect, PolicyRequest, policy_is_public
+from gateway.authz.policy_link import (
+    POLICY_EFFECT,
+    PolicyEffect,
+    PolicyRequest,
+    policy_is_public,
+    request_conditions,
+)
 from gateway.authz.public_access import block_config
 from gateway.context import RequestContext
 from gateway.s3 import errors
@@ -25,15 +33,42 @@ def _access(ctx: RequestContext, operation: str | None) -> tuple[str, OperationA
     return name, operation_access(name, ctx.endpoint.permission if operation is None else "")
 
 
+def _auth_type(ctx: RequestContext) -> str | None:
+    """s3:authType: how the request was signed (None: anonymous)."""
+    if ctx.auth.signature_version is None:
+        return None
+    if ctx.endpoint.operation == "PostObject":
+        return "POST"
+    return "REST-QUERY-STRING" if ctx.auth.presigned else "REST-HEADER"
+
+
 def _policy_effect(
-    ctx: RequestContext, bucket: BucketInfo, access: OperationAccess, key: str | None, versioned: bool
+    ctx: RequestContext, bucket: BucketInfo, access: OperationAccess, key: str | None, md: ObjectMD | None
 ) -> PolicyEffect:
     if not bucket.policy:
         return PolicyEffect.NONE
-    action = VERSION_ACTIONS.get(access.action, access.action) if versioned else access.action
+    version_id = ctx.endpoint.version_id
+    action = VERSION_ACTIONS.get(access.action, access.action) if version_id else access.action
     resource = f"arn:aws:s3:::{bucket.name}" + (f"/{key}" if key is not None else "")
-    request = PolicyRequest(action=action, resource=resource, principal=ctx.principal.account, conditions={})
-    return POLICY_EFFECT(bucket, request)
+    request = ctx.request
+    conditions = request_conditions(
+        source_ip=request.remote or "",
+        secure_transport=request.secure,
+        user_agent=request.headers.get("User-Agent"),
+        referer=request.headers.get("Referer"),
+        principal=ctx.principal.account,
+        auth_type=_auth_type(ctx),
+        signature_version={"v4": "AWS4-HMAC-SHA256", "v2": "AWS"}.get(ctx.auth.signature_version or ""),
+        query=request.query,
+        headers=request.headers,
+        existing_object_tags=dict(md.tags) if md is not None else None,
+        version_id=version_id,
+        now=datetime.now(UTC),
+    )
+    policy_request = PolicyRequest(
+        action=action, resource=resource, principal=ctx.principal.account, conditions=conditions
+    )
+    return POLICY_EFFECT(bucket, policy_request)
 
 
 def _facts(
@@ -44,14 +79,13 @@ def _facts(
     key: str | None,
     md: ObjectMD | None = None,
 ) -> AccessFacts:
-    versioned = md is not None and ctx.endpoint.version_id is not None
     return AccessFacts(
         operation=operation,
         access=access,
         principal_id=ctx.principal.canonical_id,
         bucket_owner_id=bucket.owner_id,
         bucket_grants=stored_grants(bucket.acl, bucket.owner_id),
-        policy_effect=_policy_effect(ctx, bucket, access, key, versioned),
+        policy_effect=_policy_effect(ctx, bucket, access, key, md),
         policy_is_public=bool(bucket.policy) and policy_is_public(bucket.policy),
         block=block_config(bucket),
         ownership=bucket.object_ownership,
@@ -62,9 +96,9 @@ def _facts(
 
 def decide_bucket(ctx: RequestContext, bucket: BucketInfo, operation: str | None = None) -> bool:
     """Whether the request may do ``operation`` (default: its own) at the bucket level."""
-    name, access = _access(ctx, operation)
     if not bucket.policy and ctx.principal.canonical_id == bucket.owner_id:
         return True
+    name, access = _access(ctx, operation)
     if access.target in ("object", "object-owner"):
         # Nothing is decided before the object is read, unless a policy's Deny already is.
         facts = _facts(ctx, bucket, name, access, ctx.endpoint.key)

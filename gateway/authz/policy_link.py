@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.s3.accounts import Account
 from protos.metadata_pb2 import BucketInfo
@@ -40,6 +41,25 @@ def no_policy_effect(bucket_info: BucketInfo, request: PolicyRequest) -> PolicyE
 def policy_is_public(policy_document: bytes) -> bool:
     """The stand-in for ``gateway.policy.is_public``: no policy, so none is public."""
     return False
+
+
+def request_conditions(
+    *,
+    source_ip: str,
+    secure_transport: bool,
+    user_agent: str | None,
+    referer: str | None,
+    principal: Account | None,
+    auth_type: str | None,
+    signature_version: str | None,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    existing_object_tags: Mapping[str, str] | None,
+    version_id: str | None,
+    now: datetime,
+) -> dict[str, list[str]]:
+    """The stand-in for ``gateway.policy.request_conditions``: with no policy, no condition is read."""
+    return {}
 
 
 # The effect function the decision point uses (the join sets it to one calling gateway.policy).
