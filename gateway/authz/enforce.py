@@ -95,15 +95,19 @@ def _facts(
 
 
 def decide_bucket(ctx: RequestContext, bucket: BucketInfo, operation: str | None = None) -> bool:
-    """Whether the request may do ``operation`` (default: its own) at the bucket level."""
+    """Whether the request may do ``operation`` (default: its own) at the bucket level. The policy's
+    resource is the request's object for its own operation, the bucket for another (a listing)."""
     if not bucket.policy and ctx.principal.canonical_id == bucket.owner_id:
         return True
     name, access = _access(ctx, operation)
     if access.target in ("object", "object-owner"):
+        if operation is not None:
+            return True  # another object than the request's (a copy source): authorize_object decides
         # Nothing is decided before the object is read, unless a policy's Deny already is.
         facts = _facts(ctx, bucket, name, access, ctx.endpoint.key)
         return facts.policy_effect is not PolicyEffect.DENY
-    return is_allowed(_facts(ctx, bucket, name, access, ctx.endpoint.key))
+    key = ctx.endpoint.key if operation is None else None
+    return is_allowed(_facts(ctx, bucket, name, access, key))
 
 
 async def authorized_bucket(
@@ -132,11 +136,10 @@ def authorize_object(
     key: str | None = None,
 ) -> None:
     """Completes the decision of an object-level operation with the object's metadata."""
+    if not bucket.policy and ctx.principal.canonical_id == bucket.owner_id == md.owner_id:
+        return
     name, access = _access(ctx, operation)
     if access.target not in ("object", "object-owner"):
-        return
-    principal_id = ctx.principal.canonical_id
-    if not bucket.policy and principal_id == bucket.owner_id == md.owner_id:
         return
     facts = _facts(ctx, bucket, name, access, key if key is not None else md.key, md)
     if not is_allowed(facts):
