@@ -14,7 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 from gateway.access import SOURCE_EXPECTED_BUCKET_OWNER_HEADER
 from gateway.api.common import ByteRange, check_conditions, owned_bucket
-from gateway.authz.enforce import authorize_object
+from gateway.authz.enforce import authorize_object, may_list
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
@@ -82,7 +82,9 @@ def _decode(raw: str, whole: str) -> str:
 
 
 async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[BucketInfo, ObjectMD]:
-    """The source bucket and object; its errors name the source, not the destination."""
+    """The source bucket and object; its errors name the source, not the destination (and, to whoever
+    may not list the source bucket, a missing source is AccessDenied, as for a GetObject)."""
+    bucket: BucketInfo | None = None
     try:
         bucket = await owned_bucket(ctx, source.bucket, SOURCE_EXPECTED_BUCKET_OWNER_HEADER, "GetObject")
         md = await ctx.services.metadata.get_object(
@@ -96,6 +98,9 @@ async def load_copy_source(ctx: RequestContext, source: CopySource) -> tuple[Buc
     except StrataError as error:
         if error.reason == ErrorReason.NO_SUCH_BUCKET:
             raise errors.NoSuchBucket(BucketName=source.bucket) from None
+        missing = (ErrorReason.NO_SUCH_KEY, ErrorReason.NO_SUCH_VERSION)
+        if error.reason in missing and bucket is not None and not may_list(ctx, bucket):
+            raise errors.AccessDenied() from None
         if error.reason == ErrorReason.NO_SUCH_KEY:
             raise errors.NoSuchKey(Key=source.key) from None
         if error.reason == ErrorReason.NO_SUCH_VERSION:

@@ -330,6 +330,9 @@ def test_copy_needs_read_on_the_source(s3, other, shared_bucket) -> None:
     try:
         source = {"Bucket": shared_bucket, "Key": "src"}
         assert error_code(other.copy_object, Bucket=target, Key="c", CopySource=source) == "AccessDenied"
+        missing = {"Bucket": shared_bucket, "Key": "missing"}
+        assert error_code(other.copy_object, Bucket=target, Key="c", CopySource=missing) == "AccessDenied"
+        assert error_code(s3.copy_object, Bucket=shared_bucket, Key="c", CopySource=missing) == "NoSuchKey"
         s3.put_object_acl(Bucket=shared_bucket, Key="src", GrantRead=f"id={LISA_ID}")
         other.copy_object(Bucket=target, Key="c", CopySource=source)
         assert other.get_object(Bucket=target, Key="c")["Body"].read() == b"abc"
