@@ -19,11 +19,12 @@ from gateway.s3.xml import MAX_REQUEST_XML_BYTES
 from protos.metadata_pb2 import BucketInfo
 
 
-def _shown_grants(bucket: BucketInfo, stored: bytes, owner_id: str) -> Grants:
-    # With ACLs disabled the owner has full control whatever was stored before.
+def _shown_acl(bucket: BucketInfo, stored: bytes, owner_id: str) -> tuple[str, Grants]:
+    """The owner and grants to show; with ACLs disabled the bucket's owner owns everything and has
+    full control, whatever was stored before."""
     if acls_disabled(bucket.object_ownership):
-        return owner_full_control(owner_id)
-    return stored_grants(stored, owner_id)
+        return bucket.owner_id, owner_full_control(bucket.owner_id)
+    return owner_id, stored_grants(stored, owner_id)
 
 
 def _acl_response(ctx: RequestContext, owner_id: str, grants: Grants) -> web.Response:
@@ -41,7 +42,7 @@ async def _acl_body(ctx: RequestContext) -> bytes:
 
 async def get_bucket_acl(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    return _acl_response(ctx, bucket.owner_id, _shown_grants(bucket, bucket.acl, bucket.owner_id))
+    return _acl_response(ctx, *_shown_acl(bucket, bucket.acl, bucket.owner_id))
 
 
 async def put_bucket_acl(ctx: RequestContext) -> web.StreamResponse:
@@ -59,7 +60,7 @@ async def get_object_acl(ctx: RequestContext) -> web.StreamResponse:
     validate_key(ctx.key)
     bucket = await owned_bucket(ctx)
     md = await find_object(ctx, bucket, ctx.key, ctx.query.get("versionId"), DeleteMarkerRule.READ)
-    response = _acl_response(ctx, md.owner_id, _shown_grants(bucket, md.acl, md.owner_id))
+    response = _acl_response(ctx, *_shown_acl(bucket, md.acl, md.owner_id))
     if md.version_id:
         response.headers["x-amz-version-id"] = md.version_id
     return response

@@ -111,8 +111,11 @@ def test_bucket_owner_enforced_makes_the_bucket_owner_own_what_others_write(s3, 
     other.put_object(Bucket=shared_bucket, Key="before", Body=b"x")
     s3.put_bucket_acl(Bucket=shared_bucket, ACL="private")
     ownership(s3, shared_bucket, "BucketOwnerEnforced")
-    # The object Lisa wrote while ACLs applied is hers; with ACLs disabled the bucket's owner controls it.
+    # The object Lisa wrote while ACLs applied was hers; with ACLs disabled the bucket's owner controls it.
     assert s3.get_object(Bucket=shared_bucket, Key="before")["Body"].read() == b"x"
+    acl = s3.get_object_acl(Bucket=shared_bucket, Key="before")
+    assert acl["Owner"]["ID"] == BART_ID
+    assert [(g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [(BART_ID, "FULL_CONTROL")]
 
 
 def test_bucket_owner_preferred_takes_objects_written_with_bucket_owner_full_control(
