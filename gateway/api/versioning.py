@@ -136,7 +136,10 @@ async def find_object(
     rule: DeleteMarkerRule = DeleteMarkerRule.READ,
 ) -> ObjectMD:
     """The current object (``version_id`` None) or that version ("null" included), never a delete
-    marker: a delete marker answers the error of ``rule`` with its headers."""
+    marker: a delete marker answers the error of ``rule`` with its headers.
+
+    The request's own object is where its object-level authorization completes (its ACL decides
+    GetObject, GetObjectAcl, ...); who may not list the bucket gets AccessDenied for a missing one."""
     request = GetObjectRequest(bucket=bucket.name, key=key)
     if version_id is not None:
         request.version_id, request.has_version_id = version_id, True
