@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import math
 import re
@@ -85,12 +86,15 @@ def _parse_number(text: str) -> float | None:
     return None if math.isnan(number) else number
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_date(text: str) -> float | None:
-    """Seconds since the epoch from an ISO 8601 date/time or a count of epoch seconds."""
-    number = _parse_number(text)
-    if number is not None:
-        return number
+    """Seconds since the epoch from an ISO 8601 date/time or a count of epoch seconds.
+
+    Cached: a request's aws:CurrentTime is the same string for a whole second.
+    """
     candidate = text.strip()
+    if "-" not in candidate[1:]:
+        return _parse_number(candidate)
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"
     try:
@@ -161,17 +165,26 @@ def parse_networks(operator: str, values: Sequence[str]) -> tuple[IpNetwork, ...
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=4096)
+def _request_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The request's address (IPv4-mapped IPv6 as IPv4); cached, clients repeat their address."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def _ip(operator: str, values: Sequence[str]) -> ValueTest:
     networks = parse_networks(operator, values)
 
     def test(candidate: str) -> bool:
-        try:
-            address = ipaddress.ip_address(candidate.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address.version == network.version and address in network for network in networks)
+        address = _request_address(candidate)
+        return address is not None and any(
+            address.version == network.version and address in network for network in networks
+        )
 
     return test
 

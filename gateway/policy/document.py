@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.policy.actions import ACTION_KINDS, ResourceKind, actions_named
@@ -70,10 +70,15 @@ class PrincipalSet:
             return True
         if account is None:
             return False
+        return self.matches_identity(account.account_id, account.canonical_id, account.arn)
+
+    def matches_identity(self, account_id: str, canonical_id: str, arn: str) -> bool:
+        """``matches`` for an authenticated requester whose identity was worked out once."""
         return (
-            account.account_id in self.account_ids
-            or account.canonical_id in self.canonical_ids
-            or (bool(account.arn) and account.arn in self.arns)
+            self.everyone
+            or account_id in self.account_ids
+            or canonical_id in self.canonical_ids
+            or (bool(arn) and arn in self.arns)
         )
 
 
@@ -83,7 +88,7 @@ class Statement:
     allow: bool
     principals: PrincipalSet  # for NotPrincipal: the ones excluded
     principals_negated: bool
-    actions: PatternSet  # lower-cased, case-insensitive
+    actions: PatternSet  # of lower-cased action names
     actions_negated: bool
     resources: PatternSet
     resources_negated: bool
@@ -96,6 +101,11 @@ class Policy:
     policy_id: str | None
     statements: tuple[Statement, ...]
     compact: bytes  # the form stored and returned: the document with its whitespace removed
+    # (action, requester) -> the statements whose Action and Principal cover them; filled lazily
+    # by evaluation, so a request only checks resources and conditions of those.
+    candidates: dict[tuple[str, tuple[str, str, str] | None], tuple[Statement, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -210,7 +220,8 @@ def _statement(raw: Any, bucket: str | None, accounts: _AccountIndex | None) -> 
         allow=effect == "Allow",
         principals=principals,
         principals_negated=principals_negated,
-        actions=PatternSet.of(action_names, ignore_case=True),
+        # Lower-cased here and in the request, so matching needs no case folding.
+        actions=PatternSet.of([action.lower() for action in action_names]),
         actions_negated=actions_negated,
         resources=PatternSet.of(resources),
         resources_negated=resources_negated,

@@ -33,28 +33,47 @@ def compiled(policy_document: bytes) -> Policy:
     return parse_policy(policy_document)
 
 
-def _applies(statement: Statement, action: str, request: PolicyRequest) -> bool:
-    if statement.principals.matches(request.principal) == statement.principals_negated:
-        return False
-    if statement.actions.matches(action) == statement.actions_negated:
-        return False
-    if statement.resources.matches(request.resource) == statement.resources_negated:
-        return False
-    conditions = request.conditions
-    return all(condition.holds(conditions.get(condition.key)) for condition in statement.conditions)
+MAX_CANDIDATE_SETS = 4096  # per policy: (action, requester) pairs remembered
 
 
 def evaluate_policy(policy: Policy, request: PolicyRequest) -> PolicyEffect:
     action = request.action.lower()
+    account = request.principal
+    identity = (account.account_id, account.canonical_id, account.arn) if account is not None else None
+    candidates = policy.candidates.get((action, identity))
+    if candidates is None:
+        candidates = _candidates(policy, action, identity)
+    resource = request.resource
+    conditions = request.conditions
     allowed = False
-    for statement in policy.statements:
+    for statement in candidates:
         if statement.allow and allowed:
             continue  # only a Deny can still change the answer
-        if _applies(statement, action, request):
-            if not statement.allow:
-                return PolicyEffect.DENY
-            allowed = True
+        if statement.resources.matches(resource) == statement.resources_negated:
+            continue
+        if not all(condition.holds(conditions.get(condition.key)) for condition in statement.conditions):
+            continue
+        if not statement.allow:
+            return PolicyEffect.DENY
+        allowed = True
     return PolicyEffect.ALLOW if allowed else PolicyEffect.NONE
+
+
+def _candidates(policy: Policy, action: str, identity: tuple[str, str, str] | None) -> tuple[Statement, ...]:
+    found = tuple(statement for statement in policy.statements if _covers(statement, action, identity))
+    if len(policy.candidates) >= MAX_CANDIDATE_SETS:
+        policy.candidates.clear()
+    policy.candidates[(action, identity)] = found
+    return found
+
+
+def _covers(statement: Statement, action: str, identity: tuple[str, str, str] | None) -> bool:
+    """Whether the statement's Action and Principal (or their Not forms) cover this request."""
+    if statement.actions.matches(action) == statement.actions_negated:
+        return False
+    principals = statement.principals
+    named = principals.everyone if identity is None else principals.matches_identity(*identity)
+    return named != statement.principals_negated
 
 
 def evaluate(policy_document: bytes, request: PolicyRequest) -> PolicyEffect:

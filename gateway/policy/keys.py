@@ -139,6 +139,11 @@ _QUERY_KEYS = ("prefix", "delimiter", "max-keys")
 _SIGNATURE_VERSIONS = {"v4": "AWS4-HMAC-SHA256", "v2": "AWS"}
 
 
+def _iso_seconds(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+
+
 def request_conditions(
     *,
     source_ip: str,
@@ -165,7 +170,7 @@ def request_conditions(
     conditions: dict[str, list[str]] = {
         "aws:sourceip": [source_ip],
         "aws:securetransport": ["true" if secure_transport else "false"],
-        "aws:currenttime": [moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")],
+        "aws:currenttime": [_iso_seconds(moment)],
         "aws:epochtime": [str(int(moment.timestamp()))],
     }
     if principal is None:
