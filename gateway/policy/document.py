@@ -309,6 +309,8 @@ def _aws_principal(entry: str) -> tuple[str, str | None]:
 
 def _condition_values(value: Any) -> list[str]:
     values = value if isinstance(value, list) else [value]
+    if not values:
+        raise MalformedPolicy(INVALID_CONDITION_BLOCK)
     converted: list[str] = []
     for item in values:
         if isinstance(item, bool):

@@ -194,7 +194,14 @@ def test_condition_values_of_the_wrong_type_are_refused(operator: str, value: st
 
 
 @pytest.mark.parametrize(
-    "condition", [[], "x", {"StringEquals": "x"}, {"StringEquals": {"aws:username": {"a": 1}}}]
+    "condition",
+    [
+        [],
+        "x",
+        {"StringEquals": "x"},
+        {"StringEquals": {"aws:username": {"a": 1}}},
+        {"StringLike": {"s3:prefix": []}},
+    ],
 )
 def test_badly_shaped_condition_blocks_are_refused(condition: object) -> None:
     message = malformed(document(statement(Condition=condition)))
