@@ -16,12 +16,13 @@ import functools
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from gateway.policy.patterns import compile_wildcard
+from gateway.policy.variables import Part, has_variables, literal, parse_template, pattern_matches
 
 SetQualifier = Literal["", "ForAnyValue", "ForAllValues"]
 ValueTest = Callable[[str], bool]  # true when one request value matches one of the policy's values
@@ -46,20 +47,36 @@ class Condition:
     qualifier: SetQualifier
     is_null_check: bool = False
     null_expected: bool = False
+    # String operators whose values hold policy variables: the values as parts, filled per request.
+    templates: tuple[tuple[Part, ...], ...] | None = None
 
-    def holds(self, values: Sequence[str] | None) -> bool:
+    def holds(self, values: Sequence[str] | None, context: Mapping[str, Sequence[str]] | None = None) -> bool:
+        """Whether the condition holds for the request's ``values`` of its key; ``context`` (every
+        key of the request) fills in policy variables."""
         if self.is_null_check:
             return (values is None) == self.null_expected
+        matches_value = self.matches_value
+        if self.templates is not None:
+            matches_value = _filled_in_test(self.base, self.templates, context or {})
         if self.qualifier == "ForAllValues":
             if not values:
                 return True
-            return all(self.matches_value(value) != self.negated for value in values)
+            return all(matches_value(value) != self.negated for value in values)
         if values is None:
             return self.if_exists or (self.negated and self.qualifier == "")
         if self.qualifier == "ForAnyValue":
-            return any(self.matches_value(value) != self.negated for value in values)
-        hit = any(self.matches_value(value) for value in values)
+            return any(matches_value(value) != self.negated for value in values)
+        hit = any(matches_value(value) for value in values)
         return hit != self.negated
+
+
+def _filled_in_test(
+    base: str, templates: tuple[tuple[Part, ...], ...], context: Mapping[str, Sequence[str]]
+) -> ValueTest:
+    if base == "StringLike":
+        return lambda candidate: any(pattern_matches(parts, context, candidate) for parts in templates)
+    filled = [value for value in (literal(parts, context) for parts in templates) if value is not None]
+    return _string_equals(filled, ignore_case=base == "StringEqualsIgnoreCase")
 
 
 # ---- value tests, one builder per operator family --------------------------------------------------
@@ -287,9 +304,27 @@ def parse_operator(operator: str) -> ParsedOperator:
     return ParsedOperator(qualifier, base, negated, if_exists, False)
 
 
-def compile_condition(operator: str, key: str, values: Sequence[str]) -> Condition:
-    """One (operator, key, values) triple; ``key`` already validated and lower-cased."""
+_TEMPLATED_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "StringLike"})
+
+
+def compile_condition(operator: str, key: str, values: Sequence[str], variables: bool = False) -> Condition:
+    """One (operator, key, values) triple; ``key`` already validated and lower-cased.
+
+    ``variables``: the policy's version has policy variables (2012-10-17).
+    """
     parsed = parse_operator(operator)
+    if variables and parsed.base in _TEMPLATED_OPERATORS and any(has_variables(value) for value in values):
+        return Condition(
+            key,
+            operator,
+            parsed.base,
+            tuple(values),
+            lambda _candidate: False,
+            negated=parsed.negated,
+            if_exists=parsed.if_exists,
+            qualifier=parsed.qualifier,
+            templates=tuple(parse_template(value) for value in values),
+        )
     if parsed.is_null:
         flags = {value.lower() for value in values}
         if not flags or not flags <= {"true", "false"} or len(flags) > 1:

@@ -17,6 +17,7 @@ from gateway.policy.actions import ACTION_KINDS, ResourceKind, actions_named
 from gateway.policy.conditions import Condition, ConditionError, compile_condition, parse_operator
 from gateway.policy.keys import is_known_key
 from gateway.policy.patterns import PatternSet, compile_wildcard, has_wildcard
+from gateway.policy.variables import Part, has_variables, parse_template, pattern_matches
 from gateway.s3.accounts import Account
 from gateway.s3.errors import MalformedPolicy, PolicyTooLarge
 
@@ -93,6 +94,13 @@ class Statement:
     resources: PatternSet
     resources_negated: bool
     conditions: tuple[Condition, ...]
+    # Resources holding policy variables, as parts filled in from the request's keys.
+    resource_templates: tuple[tuple[Part, ...], ...] = ()
+
+    def matches_resource(self, resource: str, context: Mapping[str, Sequence[str]]) -> bool:
+        if self.resources.matches(resource):
+            return True
+        return any(pattern_matches(parts, context, resource) for parts in self.resource_templates)
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ def parse_policy(
     sids: set[str] = set()
     known_accounts = _AccountIndex(accounts) if accounts is not None else None
     for raw_statement in raw_statements:
-        statement = _statement(raw_statement, bucket, known_accounts)
+        statement = _statement(raw_statement, bucket, known_accounts, variables=version == "2012-10-17")
         if statement.sid is not None:
             if statement.sid in sids:
                 raise MalformedPolicy(DUPLICATE_SID)
@@ -179,7 +187,7 @@ def _strings(value: Any, message: str) -> list[str]:
     return values
 
 
-def _statement(raw: Any, bucket: str | None, accounts: _AccountIndex | None) -> Statement:
+def _statement(raw: Any, bucket: str | None, accounts: _AccountIndex | None, variables: bool) -> Statement:
     if not isinstance(raw, dict):
         raise MalformedPolicy("Missing required field Statement")
     for name in raw:
@@ -223,9 +231,14 @@ def _statement(raw: Any, bucket: str | None, accounts: _AccountIndex | None) -> 
         # Lower-cased here and in the request, so matching needs no case folding.
         actions=PatternSet.of([action.lower() for action in action_names]),
         actions_negated=actions_negated,
-        resources=PatternSet.of(resources),
+        resources=PatternSet.of(
+            [resource for resource in resources if not (variables and has_variables(resource))]
+        ),
         resources_negated=resources_negated,
-        conditions=_conditions(raw.get("Condition")),
+        conditions=_conditions(raw.get("Condition"), variables),
+        resource_templates=tuple(
+            parse_template(resource) for resource in resources if variables and has_variables(resource)
+        ),
     )
 
 
@@ -322,7 +335,7 @@ def _condition_values(value: Any) -> list[str]:
     return converted
 
 
-def _conditions(raw: Any) -> tuple[Condition, ...]:
+def _conditions(raw: Any, variables: bool) -> tuple[Condition, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
@@ -340,7 +353,7 @@ def _conditions(raw: Any) -> tuple[Condition, ...]:
                 raise MalformedPolicy(INVALID_CONDITION_KEY)
             values: Sequence[str] = _condition_values(value)
             try:
-                compiled.append(compile_condition(operator, key.lower(), values))
+                compiled.append(compile_condition(operator, key.lower(), values, variables))
             except ConditionError as exc:
                 raise MalformedPolicy(str(exc)) from None
     return tuple(compiled)

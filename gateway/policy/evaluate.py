@@ -49,9 +49,11 @@ def evaluate_policy(policy: Policy, request: PolicyRequest) -> PolicyEffect:
     for statement in candidates:
         if statement.allow and allowed:
             continue  # only a Deny can still change the answer
-        if statement.resources.matches(resource) == statement.resources_negated:
+        if statement.matches_resource(resource, conditions) == statement.resources_negated:
             continue
-        if not all(condition.holds(conditions.get(condition.key)) for condition in statement.conditions):
+        if not all(
+            condition.holds(conditions.get(condition.key), conditions) for condition in statement.conditions
+        ):
             continue
         if not statement.allow:
             return PolicyEffect.DENY
