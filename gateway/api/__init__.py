@@ -21,6 +21,12 @@ from gateway.api import (
     object_put,
     tagging,
 )
+from gateway.api.bucket_policy import (
+    delete_bucket_policy,
+    get_bucket_policy,
+    get_bucket_policy_status,
+    put_bucket_policy,
+)
 from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
 from gateway.api.object_attributes import get_object_attributes
 from gateway.api.object_delete import delete_objects
@@ -72,4 +78,9 @@ HANDLERS: dict[str, Handler] = {
     "ListObjectVersions": list_object_versions,
     "ListObjects": object_list.list_objects,
     "ListObjectsV2": object_list.list_objects_v2,
+    # ---- bucket policy ----
+    "PutBucketPolicy": put_bucket_policy,
+    "GetBucketPolicy": get_bucket_policy,
+    "DeleteBucketPolicy": delete_bucket_policy,
+    "GetBucketPolicyStatus": get_bucket_policy_status,
 }

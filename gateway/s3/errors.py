@@ -521,3 +521,16 @@ def from_strata_error(err: StrataError, bucket: str | None = None, key: str | No
 
 # Alias for call sites: linters read ``raise NotImplemented(...)`` as a misuse of the builtin constant.
 S3NotImplemented = NotImplemented
+
+
+# ---- bucket policy (gateway/policy, gateway/api/bucket_policy.py) ----
+
+
+class MalformedPolicy(S3Error):
+    status = 400
+    default_message = "Policies must be valid JSON and the first byte must be '{'"
+
+
+class PolicyTooLarge(S3Error):
+    status = 400
+    default_message = "Policy exceeds the maximum allowed document size."
