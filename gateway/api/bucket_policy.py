@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
 from gateway.api.common import owned_bucket, xml_response
+from gateway.authz.public_access import block_config
 from gateway.context import RequestContext
 from gateway.policy import MAX_POLICY_BYTES, is_public, parse_policy
 from gateway.s3 import errors
@@ -38,12 +39,8 @@ async def _read_policy_body(ctx: RequestContext) -> bytes:
 
 
 def _blocks_public_policy(bucket: BucketInfo) -> bool:
-    """BlockPublicPolicy of the bucket's public access block.
-
-    The public access block configuration is stored and read by ``gateway.authz.public_access``;
-    until that reader is available here every bucket is treated as having no block.
-    """
-    return False
+    """BlockPublicPolicy of the bucket's public access block."""
+    return block_config(bucket).block_public_policy
 
 
 async def put_bucket_policy(ctx: RequestContext) -> web.StreamResponse:

@@ -1,66 +1,40 @@
-"""The bucket policy's part of an access decision, through the contract with ``gateway.policy``.
+"""The bucket policy's part of an access decision: ``gateway.policy`` evaluates the bucket's stored
+policy for the request the decision point describes.
 
-Until the policy language is joined in, no bucket has a policy: every request's effect is NONE and
-no policy is public. Joining means replacing this module's stand-ins with ``gateway.policy``'s
-``PolicyEffect``, ``PolicyRequest``, ``evaluate``, ``is_public`` and ``request_conditions``.
+``POLICY_EFFECT`` is the one function the decision point calls; a bucket without a policy costs
+nothing more than the check for an empty field.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 
-from gateway.s3.accounts import Account
+from gateway.policy import PolicyEffect, PolicyRequest, evaluate, is_public, request_conditions
 from protos.metadata_pb2 import BucketInfo
 
-
-class PolicyEffect(enum.Enum):
-    DENY = "deny"  # an explicit Deny matched
-    ALLOW = "allow"  # an Allow matched and no Deny
-    NONE = "none"  # nothing matched (or no policy)
-
-
-@dataclass(frozen=True)
-class PolicyRequest:
-    action: str  # e.g. "s3:GetObject"
-    resource: str  # "arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/key"
-    principal: Account | None  # None: anonymous
-    conditions: Mapping[str, Sequence[str]]  # lower-cased condition key -> values
-
+__all__ = [
+    "POLICY_EFFECT",
+    "PolicyEffect",
+    "PolicyEffectFunction",
+    "PolicyRequest",
+    "bucket_policy_effect",
+    "policy_is_public",
+    "request_conditions",
+]
 
 PolicyEffectFunction = Callable[[BucketInfo, PolicyRequest], PolicyEffect]
 
 
-def no_policy_effect(bucket_info: BucketInfo, request: PolicyRequest) -> PolicyEffect:
-    """The stand-in effect: no bucket has a policy."""
-    return PolicyEffect.NONE
+def bucket_policy_effect(bucket_info: BucketInfo, request: PolicyRequest) -> PolicyEffect:
+    """What the bucket's policy says of the request (NONE when it has no policy)."""
+    if not bucket_info.policy:
+        return PolicyEffect.NONE
+    return evaluate(bucket_info.policy, request)
 
 
 def policy_is_public(policy_document: bytes) -> bool:
-    """The stand-in for ``gateway.policy.is_public``: no policy, so none is public."""
-    return False
+    return is_public(policy_document)
 
 
-def request_conditions(
-    *,
-    source_ip: str,
-    secure_transport: bool,
-    user_agent: str | None,
-    referer: str | None,
-    principal: Account | None,
-    auth_type: str | None,
-    signature_version: str | None,
-    query: Mapping[str, str],
-    headers: Mapping[str, str],
-    existing_object_tags: Mapping[str, str] | None,
-    version_id: str | None,
-    now: datetime,
-) -> dict[str, list[str]]:
-    """The stand-in for ``gateway.policy.request_conditions``: with no policy, no condition is read."""
-    return {}
-
-
-# The effect function the decision point uses (the join sets it to one calling gateway.policy).
-POLICY_EFFECT: PolicyEffectFunction = no_policy_effect
+# The effect function the decision point uses (tests of the decision point's seam swap it).
+POLICY_EFFECT: PolicyEffectFunction = bucket_policy_effect

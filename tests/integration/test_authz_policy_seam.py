@@ -1,6 +1,7 @@
 """The decision point's side of the bucket policy contract, against a real server: what it asks the
 policy's effect function (action, resource, principal, condition facts) and what it does with the
-answer. The policy language itself is gateway.policy's; here a stand-in effect answers."""
+answer. The policy language itself is gateway.policy's (tests/integration/test_policy_enforcement.py
+runs real documents); here a stand-in effect answers."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ def with_policy(server: EmbeddedThread, s3, bucket: str) -> Iterator[str]:
 
         server.call(update())
 
-    set_policy(b'{"stand-in":true}')
+    # A real (public) document, so the decision point's is_public reads one; what it says of each
+    # request is the stand-in effect's answer, patched in by each test.
+    set_policy(
+        b'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+        b'"Action":"s3:GetObject","Resource":"arn:aws:s3:::' + bucket.encode() + b'/*"}]}'
+    )
     yield bucket
     set_policy(b"")
 
