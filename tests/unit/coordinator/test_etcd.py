@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+import coordinator.etcd
 from coordinator.etcd import (
     EtcdClient,
     WatchCompactedError,
@@ -301,8 +302,9 @@ async def _connected_through(member: _FreezableMember, etcd: EtcdProcess) -> Etc
 
 
 async def test_a_member_that_hangs_costs_one_short_attempt_not_the_call(
-    etcd: EtcdProcess, cluster: str
+    etcd: EtcdProcess, cluster: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(coordinator.etcd, "ATTEMPT_TIMEOUT_S", 0.4)  # shorter than the 3 s request timeout
     member = _FreezableMember(etcd.endpoint)
     client = await _connected_through(member, etcd)
     try:
@@ -320,7 +322,11 @@ async def test_a_member_that_hangs_costs_one_short_attempt_not_the_call(
         await member.close()
 
 
-async def test_a_watch_on_a_member_that_hangs_moves_to_another(etcd: EtcdProcess, cluster: str) -> None:
+async def test_a_watch_on_a_member_that_hangs_moves_to_another(
+    etcd: EtcdProcess, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coordinator.etcd, "WATCH_PROBE_S", 0.3)
+    monkeypatch.setattr(coordinator.etcd, "WATCH_SILENCE_S", 1.0)
     member = _FreezableMember(etcd.endpoint)
     client = await _connected_through(member, etcd)
     writer = await EtcdClient.connect(etcd.endpoint)
