@@ -67,7 +67,7 @@ def test_aws_cli_requests_for_features_not_done_are_refused(aws, tmp_path: Path)
     )
     assert "locked-bucket" not in aws("s3", "ls")
     aws("s3", "mb", "s3://plain-bucket")
-    for flags in (["--sse", "AES256"], ["--acl", "public-read"], ["--storage-class", "GLACIER"]):
+    for flags in (["--sse", "AES256"], ["--acl", "aws-exec-read"], ["--storage-class", "GLACIER"]):
         assert "NotImplemented" in aws.refused(
             "s3", "cp", str(source), "s3://plain-bucket/refused.bin", *flags
         )
