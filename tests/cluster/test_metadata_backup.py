@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,22 +15,12 @@ from botocore.exceptions import ClientError
 
 from strata.localcluster import ClusterSpec
 from strata.testing.cluster import LocalCluster
+from tests.cluster.test_admin_cli import admin
 from tests.integration.conftest import s3_client
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 METANODES = ["metanode-1", "metanode-2", "metanode-3"]
-
-
-def admin(cluster: LocalCluster, *command: str) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if name != "STRATA_ETCD"}
-    return subprocess.run(
-        [sys.executable, "-m", "strata.cli", "admin", *command, "--etcd", cluster.etcd],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def wait_for(condition, timeout_s: float, what: str):  # type: ignore[no-untyped-def]

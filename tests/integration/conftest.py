@@ -6,6 +6,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore import UNSIGNED
 from botocore.config import Config
 
 from strata.testing.embedded import EmbeddedThread
@@ -59,3 +60,22 @@ def bucket(s3) -> Iterator[str]:
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=name, Key=item["Key"])
     s3.delete_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="module")
+def other(server: EmbeddedThread):  # type: ignore[no-untyped-def]
+    """A client of the second default account (accessKey2)."""
+    return s3_client(server.url, OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
+
+
+@pytest.fixture(scope="module")
+def anonymous(server: EmbeddedThread):  # type: ignore[no-untyped-def]
+    """An unsigned client: the requests of anyone on the network."""
+    return boto3.client(
+        "s3",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        config=Config(
+            signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}
+        ),
+    )

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import gateway.authz.enforce as enforce
@@ -53,18 +50,6 @@ def with_policy(server: EmbeddedThread, s3, bucket: str) -> Iterator[str]:
     )
     yield bucket
     set_policy(b"")
-
-
-@pytest.fixture
-def anonymous(server: EmbeddedThread):
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        config=Config(
-            signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}
-        ),
-    )
 
 
 def error_code(call, *args, **kwargs) -> str:

@@ -5,36 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from strata.testing.embedded import EmbeddedThread
-from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, s3_client
 
 BART_ID = "5ce086747eb8ab8577d9908e3cd9334499b1f37c2526e1b436936ea8b5b8ba14"
 LISA_ID = "daa27b9d5c4a3f349b34e2b9e8e9545dbb9a48564dfc5590e9b085716fc2c84a"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 ALL_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-
-
-@pytest.fixture(scope="module")
-def other(server: EmbeddedThread):
-    return s3_client(server.url, OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
-
-
-@pytest.fixture(scope="module")
-def anonymous(server: EmbeddedThread):
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        config=Config(
-            signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}
-        ),
-    )
 
 
 @pytest.fixture

@@ -9,34 +9,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from strata.testing.embedded import EmbeddedThread
-from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, s3_client
 
 LISA = "arn:aws:iam::123456789013:root"
 BART = "arn:aws:iam::123456789012:root"
-
-
-@pytest.fixture(scope="module")
-def other(server: EmbeddedThread):
-    return s3_client(server.url, OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
-
-
-@pytest.fixture(scope="module")
-def anonymous(server: EmbeddedThread):
-    return boto3.client(
-        "s3",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        config=Config(
-            signature_version=UNSIGNED, s3={"addressing_style": "path"}, retries={"max_attempts": 1}
-        ),
-    )
 
 
 @pytest.fixture
