@@ -24,6 +24,7 @@ from aiohttp import web
 from gateway.api.bucket_versioning import read_small_body
 from gateway.api.common import owned_bucket, xml_response
 from gateway.api.versioning import put_request, requested_version_id
+from gateway.authz.enforce import decide_item
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers
@@ -224,6 +225,8 @@ async def delete_objects(ctx: RequestContext) -> web.StreamResponse:
             try:
                 if not item.key or len(item.key.encode()) > 1024:
                     raise errors.KeyTooLongError() if item.key else errors.InvalidArgument("Invalid key")
+                if not decide_item(ctx, bucket, item.key, item.version_id):
+                    raise errors.AccessDenied()
                 outcome = await delete_one(ctx, bucket, item.key, item.version_id)
             except errors.S3Error as error:
                 return _error(item, error)

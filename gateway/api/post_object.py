@@ -29,7 +29,7 @@ from gateway.api.common import STORED_CONTENT_HEADERS, object_meta, owned_bucket
 from gateway.api.object_put import parse_content_md5
 from gateway.api.unsupported import STORED_STORAGE_CLASS, check_form_fields
 from gateway.api.write import commit_object, discard, store_data
-from gateway.authz.acl_request import ACL_HEADER
+from gateway.authz.acl_request import ACL_HEADER, GRANT_HEADER_PERMISSIONS
 from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
 from gateway.s3 import errors, sigv2, sigv4
@@ -312,7 +312,11 @@ def _object_md(ctx: RequestContext, fields: Mapping[str, str], key: str, locatio
 
 
 def _form_acl(ctx: RequestContext, fields: Mapping[str, str], bucket: BucketInfo, md: ObjectMD) -> None:
-    """The owner and ACL of the posted object: the form's ``acl`` field is its canned ACL."""
+    """The owner and ACL of the posted object: the form's ``acl`` field is its canned ACL. Grant
+    fields are not read from forms, so a form carrying one is refused rather than stored without it."""
+    for name in GRANT_HEADER_PERMISSIONS:
+        if name in fields:
+            raise errors.S3NotImplemented(f"The form field {name} is not implemented; use acl.", Header=name)
     acl_fields = {ACL_HEADER: fields["acl"]} if "acl" in fields else {}
     apply_written_acl(md, bucket, ctx.principal.account, acl_fields, ctx.services.authenticator.accounts())
 

@@ -43,11 +43,16 @@ def _auth_type(ctx: RequestContext) -> str | None:
 
 
 def _policy_effect(
-    ctx: RequestContext, bucket: BucketInfo, access: OperationAccess, key: str | None, md: ObjectMD | None
+    ctx: RequestContext,
+    bucket: BucketInfo,
+    access: OperationAccess,
+    key: str | None,
+    md: ObjectMD | None,
+    item_version: str | None = None,
 ) -> PolicyEffect:
     if not bucket.policy:
         return PolicyEffect.NONE
-    version_id = ctx.endpoint.version_id
+    version_id = item_version or ctx.endpoint.version_id
     action = VERSION_ACTIONS.get(access.action, access.action) if version_id else access.action
     resource = f"arn:aws:s3:::{bucket.name}" + (f"/{key}" if key is not None else "")
     request = ctx.request
@@ -78,6 +83,7 @@ def _facts(
     access: OperationAccess,
     key: str | None,
     md: ObjectMD | None = None,
+    item_version: str | None = None,
 ) -> AccessFacts:
     return AccessFacts(
         operation=operation,
@@ -85,13 +91,22 @@ def _facts(
         principal_id=ctx.principal.canonical_id,
         bucket_owner_id=bucket.owner_id,
         bucket_grants=stored_grants(bucket.acl, bucket.owner_id),
-        policy_effect=_policy_effect(ctx, bucket, access, key, md),
+        policy_effect=_policy_effect(ctx, bucket, access, key, md, item_version),
         policy_is_public=bool(bucket.policy) and policy_is_public(bucket.policy),
         block=block_config(bucket),
         ownership=bucket.object_ownership,
         object_owner_id=md.owner_id if md is not None else None,
         object_grants=stored_grants(md.acl, md.owner_id) if md is not None else (),
     )
+
+
+def decide_item(ctx: RequestContext, bucket: BucketInfo, key: str, version_id: str | None) -> bool:
+    """Whether one entry of a DeleteObjects request may be deleted: the bucket's grants, and the
+    policy asked about that object (``s3:DeleteObject``, or ``s3:DeleteObjectVersion`` with a version)."""
+    if not bucket.policy and ctx.principal.canonical_id == bucket.owner_id:
+        return True
+    name, access = _access(ctx, "DeleteObject")
+    return is_allowed(_facts(ctx, bucket, name, access, key, item_version=version_id))
 
 
 def decide_bucket(ctx: RequestContext, bucket: BucketInfo, operation: str | None = None) -> bool:

@@ -184,3 +184,25 @@ def test_the_public_access_block_refuses_and_confines_public_policies(s3, anonym
     assert denied(anonymous.get_object, Bucket=owned, Key="public/page.html")
     s3.delete_public_access_block(Bucket=owned)
     assert anonymous.get_object(Bucket=owned, Key="public/page.html")["Body"].read() == b"<p>hello</p>"
+
+
+def test_delete_objects_asks_the_policy_about_each_key(s3, owned) -> None:
+    s3.put_bucket_policy(
+        Bucket=owned,
+        Policy=policy(
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": BART},
+                "Action": "s3:DeleteObject",
+                "Resource": f"arn:aws:s3:::{owned}/private/*",
+            },
+        ),  # fmt: skip
+    )
+    answer = s3.delete_objects(
+        Bucket=owned, Delete={"Objects": [{"Key": "public/page.html"}, {"Key": "private/secret.txt"}]}
+    )
+    assert [item["Key"] for item in answer.get("Deleted", [])] == ["public/page.html"]
+    assert [(item["Key"], item["Code"]) for item in answer["Errors"]] == [
+        ("private/secret.txt", "AccessDenied")
+    ]
+    assert s3.get_object(Bucket=owned, Key="private/secret.txt")["Body"].read() == b"secret"

@@ -318,3 +318,13 @@ def test_a_streamed_form_file_with_a_wrong_checksum_stores_nothing(s3, v4, bucke
     result = curl_form(post["url"], post["fields"], large, tmp_path)
     assert (result.status, result.error_code()) == (400, "BadDigest"), result.body
     assert keys_of(s3, bucket) == []
+
+
+def test_a_grant_field_is_refused_not_ignored(s3, v4, bucket, upload, tmp_path) -> None:
+    grant = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+    post = v4.generate_presigned_post(
+        bucket, "granted", Fields={"x-amz-grant-read": grant}, Conditions=[{"x-amz-grant-read": grant}]
+    )
+    result = curl_form(post["url"], post["fields"], upload, tmp_path)
+    assert (result.status, result.error_code()) == (501, "NotImplemented")
+    assert keys_of(s3, bucket) == []
