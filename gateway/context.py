@@ -48,6 +48,9 @@ class RequestContext:
     auth: AuthResult
     services: GatewayServices
     started: float = field(default_factory=time.monotonic)
+    # The bucket policy's answers already given to this request (gateway.authz.enforce): a request
+    # asked twice (before and after its object is read) is evaluated once.
+    policy_effects: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal:

@@ -20,6 +20,7 @@ from gateway.authz.policy_link import (
     PolicyEffect,
     PolicyRequest,
     policy_is_public,
+    reads_existing_object_tags,
     request_conditions,
 )
 from gateway.authz.public_access import block_config
@@ -55,6 +56,13 @@ def _policy_effect(
     version_id = item_version or ctx.endpoint.version_id
     action = VERSION_ACTIONS.get(access.action, access.action) if version_id else access.action
     resource = f"arn:aws:s3:::{bucket.name}" + (f"/{key}" if key is not None else "")
+    # The object's tags are a fact of the request only for a policy that can read them; otherwise
+    # the answer given before the object was read is the answer after.
+    tags = md.tags if md is not None and reads_existing_object_tags(bucket.policy) else None
+    memo_key = (bucket.policy, action, resource, version_id, tuple(sorted(tags.items())) if tags else None)
+    effect: PolicyEffect | None = ctx.policy_effects.get(memo_key)
+    if effect is not None:
+        return effect
     request = ctx.request
     conditions = request_conditions(
         source_ip=request.remote or "",
@@ -66,14 +74,16 @@ def _policy_effect(
         signature_version={"v4": "AWS4-HMAC-SHA256", "v2": "AWS"}.get(ctx.auth.signature_version or ""),
         query=request.query,
         headers=request.headers,
-        existing_object_tags=dict(md.tags) if md is not None else None,
+        existing_object_tags=dict(tags) if tags is not None else None,
         version_id=version_id,
         now=datetime.now(UTC),
     )
     policy_request = PolicyRequest(
         action=action, resource=resource, principal=ctx.principal.account, conditions=conditions
     )
-    return POLICY_EFFECT(bucket, policy_request)
+    effect = POLICY_EFFECT(bucket, policy_request)
+    ctx.policy_effects[memo_key] = effect
+    return effect
 
 
 def _facts(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.policy import PolicyEffect, PolicyRequest, evaluate, is_public, request_conditions
+from gateway.policy import (
+    PolicyEffect,
+    PolicyRequest,
+    evaluate,
+    is_public,
+    reads_existing_object_tags,
+    request_conditions,
+)
 from protos.metadata_pb2 import BucketInfo
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "PolicyRequest",
     "bucket_policy_effect",
     "policy_is_public",
+    "reads_existing_object_tags",
     "request_conditions",
 ]
 

@@ -7,7 +7,7 @@ The stable surface the authorization decision point uses is re-exported here: ``
 from __future__ import annotations
 
 from gateway.policy.document import MAX_POLICY_BYTES, Policy, parse_policy
-from gateway.policy.evaluate import PolicyEffect, PolicyRequest, evaluate
+from gateway.policy.evaluate import PolicyEffect, PolicyRequest, evaluate, reads_existing_object_tags
 from gateway.policy.keys import request_conditions
 from gateway.policy.public import is_public, policy_is_public
 
@@ -20,5 +20,6 @@ __all__ = [
     "is_public",
     "parse_policy",
     "policy_is_public",
+    "reads_existing_object_tags",
     "request_conditions",
 ]

@@ -109,9 +109,9 @@ class Policy:
     policy_id: str | None
     statements: tuple[Statement, ...]
     compact: bytes  # the form stored and returned: the document with its whitespace removed
-    # (action, requester) -> the statements whose Action and Principal cover them; filled lazily
-    # by evaluation, so a request only checks resources and conditions of those.
-    candidates: dict[tuple[str, tuple[str, str, str] | None], tuple[Statement, ...]] = field(
+    # (action, requester) -> evaluation's plan for the statements whose Action and Principal cover
+    # them (gateway.policy.evaluate); filled lazily, so a request only checks those.
+    candidates: dict[tuple[str, tuple[str, str, str] | None], Any] = field(
         default_factory=dict, compare=False, repr=False
     )
 

@@ -11,6 +11,8 @@ of the keys that identify a fixed account, source or key (``aws:SourceArn``, ``a
 
 from __future__ import annotations
 
+import functools
+
 from gateway.policy.conditions import Condition, ConditionError, parse_networks
 from gateway.policy.document import Policy, Statement
 from gateway.policy.evaluate import compiled
@@ -62,6 +64,7 @@ def policy_is_public(policy: Policy) -> bool:
     return any(_grants_public(statement) for statement in policy.statements)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_public(policy_document: bytes) -> bool:
     """AWS's definition of a public policy, for a stored policy document."""
     if not policy_document:

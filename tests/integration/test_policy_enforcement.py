@@ -157,6 +157,37 @@ def test_source_ip_and_secure_transport_conditions(s3, other, owned) -> None:
     assert other.get_object(Bucket=owned, Key="private/secret.txt")["Body"].read() == b"secret"
 
 
+def test_an_existing_object_tag_condition_is_decided_with_the_object_read(s3, other, owned) -> None:
+    # Decided twice per request (before and after the object is read): the second answer must see
+    # the tags, however many requests for other objects came before.
+    s3.put_object(Bucket=owned, Key="shared/open.txt", Body=b"open")
+    s3.put_object(Bucket=owned, Key="shared/closed.txt", Body=b"closed", Tagging="secret=yes")
+    s3.put_bucket_policy(
+        Bucket=owned,
+        Policy=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": LISA},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{owned}/shared/*",
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{owned}/*",
+                "Condition": {"StringEquals": {"s3:ExistingObjectTag/secret": "yes"}},
+            },
+        ),
+    )
+    for _ in range(3):
+        assert other.get_object(Bucket=owned, Key="shared/open.txt")["Body"].read() == b"open"
+        assert denied(other.get_object, Bucket=owned, Key="shared/closed.txt")
+        assert denied(s3.get_object, Bucket=owned, Key="shared/closed.txt")
+    s3.put_object_tagging(Bucket=owned, Key="shared/closed.txt", Tagging={"TagSet": []})
+    assert other.get_object(Bucket=owned, Key="shared/closed.txt")["Body"].read() == b"closed"
+
+
 def test_the_public_access_block_refuses_and_confines_public_policies(s3, anonymous, owned) -> None:
     public = policy(
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{owned}/*"}

@@ -115,6 +115,56 @@ def test_every_condition_of_a_statement_must_hold() -> None:
     assert evaluate(policy, request(conditions={**both, "aws:sourceip": ["127.0.1.9"]})) is PolicyEffect.NONE
 
 
+def test_remembered_condition_outcomes_follow_the_values_of_the_keys_read() -> None:
+    # Outcomes are remembered per distinct tuple of the values the statements read: requests that
+    # alternate those values, and change keys no statement reads, are each decided on their own.
+    policy = document(
+        statement(Sid="net", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+        statement(
+            Sid="tls",
+            Effect="Deny",
+            Resource=f"arn:aws:s3:::{BUCKET}/album/*",
+            Condition={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+        statement(Sid="agent", Condition={"Null": {"aws:UserAgent": "true"}}),
+    )
+    cases = [
+        (
+            {"aws:sourceip": ["10.1.2.3"], "aws:securetransport": ["true"], "aws:useragent": ["x"]},
+            OBJECT,
+            "allow",
+        ),
+        (
+            {"aws:sourceip": ["11.1.2.3"], "aws:securetransport": ["true"], "aws:useragent": ["x"]},
+            OBJECT,
+            "none",
+        ),
+        (
+            {"aws:sourceip": ["10.1.2.3"], "aws:securetransport": ["false"], "aws:useragent": ["x"]},
+            OBJECT,
+            "deny",
+        ),
+        ({"aws:sourceip": ["10.1.2.3"], "aws:securetransport": ["false"]}, f"{BUCKET_ARN}/other", "allow"),
+        ({"aws:sourceip": ["11.1.2.3"], "aws:securetransport": ["true"]}, OBJECT, "allow"),
+        (
+            {"aws:sourceip": ["11.1.2.3"], "aws:securetransport": ["true"], "aws:referer": ["r"]},
+            OBJECT,
+            "allow",
+        ),
+        (
+            {"aws:sourceip": ["11.1.2.3"], "aws:securetransport": ["true"], "aws:useragent": []},
+            OBJECT,
+            "none",
+        ),
+    ]
+    for _ in range(2):
+        for conditions, resource, expected in cases:
+            assert evaluate(policy, request(resource=resource, conditions=conditions)).value == expected, (
+                conditions,
+                resource,
+            )
+
+
 def test_a_stored_document_is_compiled_once() -> None:
     policy = document(statement(Sid="cached-once"))
     before = compiled.cache_info()
