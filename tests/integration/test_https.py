@@ -14,10 +14,11 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from strata.settings import SettingsError, load_server_settings
 from strata.testing.embedded import EmbeddedThread
-from tests.integration.conftest import ACCESS_KEY, SECRET_KEY
+from tests.integration.conftest import ACCESS_KEY, OTHER_ACCESS_KEY, OTHER_SECRET_KEY, SECRET_KEY
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -95,6 +96,47 @@ def test_boto3_talks_https_and_verifies_the_local_ca(https_server, certificates)
         assert response.read() == b"over tls"
     s3.delete_object(Bucket="tls-bucket", Key="k")
     s3.delete_bucket(Bucket="tls-bucket")
+
+
+def test_secure_transport_conditions_see_the_tls_port(https_server, certificates) -> None:
+    def client(access_key: str, secret_key: str):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            "s3",
+            endpoint_url=https_server.url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+            verify=certificates["ca"],
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    owner, other = client(ACCESS_KEY, SECRET_KEY), client(OTHER_ACCESS_KEY, OTHER_SECRET_KEY)
+    owner.create_bucket(Bucket="tls-policy")
+    owner.put_object(Bucket="tls-policy", Key="k", Body=b"secret")
+
+    def only(secure: str) -> None:
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789013:root"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::tls-policy/*",
+            "Condition": {"Bool": {"aws:SecureTransport": secure}},
+        }
+        owner.put_bucket_policy(
+            Bucket="tls-policy", Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        )
+
+    try:
+        only("true")
+        assert other.get_object(Bucket="tls-policy", Key="k")["Body"].read() == b"secret"
+        only("false")
+        with pytest.raises(ClientError) as refused:
+            other.get_object(Bucket="tls-policy", Key="k")
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    finally:
+        owner.delete_bucket_policy(Bucket="tls-policy")
+        owner.delete_object(Bucket="tls-policy", Key="k")
+        owner.delete_bucket(Bucket="tls-policy")
 
 
 def test_a_client_without_the_ca_refuses_the_server(https_server) -> None:

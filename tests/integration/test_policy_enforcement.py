@@ -4,7 +4,9 @@ ACLs and the public access block."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -155,6 +157,56 @@ def test_source_ip_and_secure_transport_conditions(s3, other, owned) -> None:
     assert denied(other.get_object, Bucket=owned, Key="private/secret.txt")
     allow_lisa({"Bool": {"aws:SecureTransport": "false"}})
     assert other.get_object(Bucket=owned, Key="private/secret.txt")["Body"].read() == b"secret"
+
+
+def get_from(address: str, url: str) -> int:
+    """The status of a GET of ``url`` sent from the local ``address`` (any of 127.0.0.0/8 reaches
+    a server on 127.0.0.1), so aws:SourceIp sees a client other than 127.0.0.1."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parts.hostname, parts.port, timeout=30, source_address=(address, 0)
+    )
+    try:
+        connection.request("GET", f"{parts.path}?{parts.query}")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_source_ip_conditions_tell_client_addresses_apart(s3, other, owned) -> None:
+    s3.put_bucket_policy(
+        Bucket=owned,
+        Policy=policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": LISA},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{owned}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.7/32", "127.0.1.0/24"]}},
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{owned}/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "127.0.1.128/25"}},
+            },
+        ),
+    )
+    url = other.generate_presigned_url("get_object", Params={"Bucket": owned, "Key": "private/secret.txt"})
+    statuses = {
+        address: get_from(address, url)
+        for address in ("127.0.0.7", "127.0.0.8", "127.0.1.9", "127.0.1.200", "127.0.0.1")
+    }
+    assert statuses == {
+        "127.0.0.7": 200,
+        "127.0.0.8": 403,
+        "127.0.1.9": 200,
+        "127.0.1.200": 403,
+        "127.0.0.1": 403,
+    }
 
 
 def test_an_existing_object_tag_condition_is_decided_with_the_object_read(s3, other, owned) -> None:
