@@ -10,6 +10,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
+from gateway.authz.ownership import listed_owners
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import Element, element, iso8601, optional
@@ -57,7 +58,7 @@ def encoder(ctx: RequestContext) -> Encoder:
 
 async def _list(ctx: RequestContext, marker: str, limit: int) -> ListObjectsResponse:
     bucket = await owned_bucket(ctx)
-    return await ctx.services.metadata.list_objects(
+    listing = await ctx.services.metadata.list_objects(
         ListObjectsRequest(
             bucket=bucket.name,
             listing_type=LISTING_DELIMITER_MASTER,
@@ -67,6 +68,7 @@ async def _list(ctx: RequestContext, marker: str, limit: int) -> ListObjectsResp
             max_keys=limit,
         )
     )
+    return listed_owners(bucket, listing)
 
 
 def _contents(listing: ListObjectsResponse, encode: Encoder, with_owner: bool) -> list[Element]:

@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.api.common import owned_bucket, xml_response
 from gateway.api.object_list import Encoder, encoder, max_keys
 from gateway.api.versioning import client_version_id
+from gateway.authz.ownership import listed_owners
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import Element, element, iso8601, optional
@@ -94,6 +95,7 @@ async def list_object_versions(ctx: RequestContext) -> web.StreamResponse:
                 ArgumentValue=version_id_marker,
             ) from None
         raise
+    listing = listed_owners(bucket, listing)
     next_key_marker = next_version_marker = None
     if listing.is_truncated:
         next_key_marker = listing.next_marker

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protos.metadata_pb2 import BucketInfo, ListObjectsResponse
+
 OBJECT_WRITER = "ObjectWriter"
 BUCKET_OWNER_PREFERRED = "BucketOwnerPreferred"
 BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
@@ -28,3 +30,13 @@ def object_owner(ownership: str, writer_id: str, bucket_owner_id: str, headers: 
 
 def acls_disabled(ownership: str) -> bool:
     return ownership == BUCKET_OWNER_ENFORCED
+
+
+def listed_owners(bucket: BucketInfo, listing: ListObjectsResponse) -> ListObjectsResponse:
+    """The listing as the bucket's settings show it: under ``BucketOwnerEnforced`` the bucket owner
+    owns every object, those written before it was set included."""
+    if bucket.object_ownership == BUCKET_OWNER_ENFORCED:
+        for entry in listing.entries:
+            entry.object.owner_id = bucket.owner_id
+            entry.object.owner_display_name = bucket.owner_display_name
+    return listing

@@ -93,6 +93,16 @@ def test_bucket_owner_enforced_makes_the_bucket_owner_own_what_others_write(s3, 
     acl = s3.get_object_acl(Bucket=shared_bucket, Key="before")
     assert acl["Owner"]["ID"] == BART_ID
     assert [(g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [(BART_ID, "FULL_CONTROL")]
+    # Listings say the same of it.
+    listed = s3.list_objects_v2(Bucket=shared_bucket, FetchOwner=True)["Contents"]
+    assert [(item["Key"], item["Owner"]["ID"]) for item in listed] == [("before", BART_ID)]
+    assert [item["Owner"]["ID"] for item in s3.list_objects(Bucket=shared_bucket)["Contents"]] == [BART_ID]
+    versions = s3.list_object_versions(Bucket=shared_bucket)["Versions"]
+    assert [item["Owner"]["ID"] for item in versions] == [BART_ID]
+    # Back to ObjectWriter, the writer recorded is shown again.
+    ownership(s3, shared_bucket, "ObjectWriter")
+    listed = s3.list_objects_v2(Bucket=shared_bucket, FetchOwner=True)["Contents"]
+    assert [item["Owner"]["ID"] for item in listed] == [LISA_ID]
 
 
 def test_bucket_owner_preferred_takes_objects_written_with_bucket_owner_full_control(
