@@ -21,6 +21,12 @@ from gateway.api import (
     object_put,
     tagging,
 )
+from gateway.api.bucket_cors import (
+    delete_bucket_cors,
+    get_bucket_cors,
+    options_object,
+    put_bucket_cors,
+)
 from gateway.api.bucket_policy import (
     delete_bucket_policy,
     get_bucket_policy,
@@ -83,4 +89,9 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicy": get_bucket_policy,
     "DeleteBucketPolicy": delete_bucket_policy,
     "GetBucketPolicyStatus": get_bucket_policy_status,
+    # ---- CORS ----
+    "PutBucketCors": put_bucket_cors,
+    "GetBucketCors": get_bucket_cors,
+    "DeleteBucketCors": delete_bucket_cors,
+    "Options": options_object,
 }

@@ -534,3 +534,13 @@ class MalformedPolicy(S3Error):
 class PolicyTooLarge(S3Error):
     status = 400
     default_message = "Policy exceeds the maximum allowed document size."
+
+
+# ---- CORS (gateway/cors.py, gateway/api/bucket_cors.py) ----
+
+
+class AccessForbidden(S3Error):
+    """A CORS preflight the bucket's configuration does not admit."""
+
+    status = 403
+    default_message = "CORSResponse: This CORS request is not allowed."
