@@ -150,6 +150,8 @@ def _parse_rule(node: ET.Element) -> CorsRule:
     origins, methods = values["AllowedOrigin"], values["AllowedMethod"]
     if not origins or not methods or len(values["ID"]) > 1 or len(values["MaxAgeSeconds"]) > 1:
         raise errors.MalformedXML()
+    if "" in methods:  # an origin may be empty (it admits no browser); a method may not
+        raise errors.MalformedXML()
     for method in methods:
         if method not in CORS_METHODS:
             raise errors.InvalidRequest(

@@ -71,6 +71,7 @@ def test_the_stored_form_parses_back_to_the_same_configuration() -> None:
         b"<Other><CORSRule/></Other>",
         cors_xml("<AllowedMethod>GET</AllowedMethod>"),  # no origin
         cors_xml("<AllowedOrigin>*</AllowedOrigin>"),  # no method
+        cors_xml("<AllowedOrigin>*</AllowedOrigin><AllowedMethod></AllowedMethod>"),  # an empty method
         cors_xml(SIMPLE + "<Unknown>x</Unknown>"),
         cors_xml(SIMPLE + "<MaxAgeSeconds>ten</MaxAgeSeconds>"),
         cors_xml(SIMPLE + "<MaxAgeSeconds>-1</MaxAgeSeconds>"),
