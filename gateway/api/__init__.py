@@ -13,6 +13,7 @@ from gateway.api import (
     acl,
     bucket,
     bucket_access,
+    bucket_cors,
     multipart,
     object_copy,
     object_delete,
@@ -20,12 +21,6 @@ from gateway.api import (
     object_list,
     object_put,
     tagging,
-)
-from gateway.api.bucket_cors import (
-    delete_bucket_cors,
-    get_bucket_cors,
-    options_object,
-    put_bucket_cors,
 )
 from gateway.api.bucket_policy import (
     delete_bucket_policy,
@@ -58,6 +53,11 @@ HANDLERS: dict[str, Handler] = {
     "PutPublicAccessBlock": bucket_access.put_public_access_block,
     "GetPublicAccessBlock": bucket_access.get_public_access_block,
     "DeletePublicAccessBlock": bucket_access.delete_public_access_block,
+    # ---- CORS ----
+    "PutBucketCors": bucket_cors.put_bucket_cors,
+    "GetBucketCors": bucket_cors.get_bucket_cors,
+    "DeleteBucketCors": bucket_cors.delete_bucket_cors,
+    "Options": bucket_cors.options_object,
     "PutObject": object_put.put_object,
     "CopyObject": object_copy.copy_object,
     "PutObjectTagging": tagging.put_object_tagging,
@@ -89,9 +89,4 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicy": get_bucket_policy,
     "DeleteBucketPolicy": delete_bucket_policy,
     "GetBucketPolicyStatus": get_bucket_policy_status,
-    # ---- CORS ----
-    "PutBucketCors": put_bucket_cors,
-    "GetBucketCors": get_bucket_cors,
-    "DeleteBucketCors": delete_bucket_cors,
-    "Options": options_object,
 }

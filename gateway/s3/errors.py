@@ -46,6 +46,13 @@ class AccessDenied(S3Error):
     default_message = "Access Denied"
 
 
+class AccessForbidden(S3Error):
+    """A CORS preflight the bucket's configuration does not admit (gateway/api/bucket_cors.py)."""
+
+    status = 403
+    default_message = "CORSResponse: This CORS request is not allowed."
+
+
 class AccountProblem(S3Error):
     status = 403
     default_message = "There is a problem with your account that prevents the operation from completing."
@@ -534,13 +541,3 @@ class MalformedPolicy(S3Error):
 class PolicyTooLarge(S3Error):
     status = 400
     default_message = "Policy exceeds the maximum allowed document size."
-
-
-# ---- CORS (gateway/cors.py, gateway/api/bucket_cors.py) ----
-
-
-class AccessForbidden(S3Error):
-    """A CORS preflight the bucket's configuration does not admit."""
-
-    status = 403
-    default_message = "CORSResponse: This CORS request is not allowed."
