@@ -209,7 +209,8 @@ def _rule_element(rule: CorsRule) -> Element:
     return Element("CORSRule", None, children)
 
 
-@functools.lru_cache(maxsize=1024)
+# 256 documents of at most 64 KiB: the cache stays a few MiB even with the largest configurations.
+@functools.lru_cache(maxsize=256)
 def stored_configuration(stored: bytes) -> CorsConfiguration:
     """The configuration of a bucket's stored bytes, parsed once per distinct content."""
     return parse_cors_configuration(stored)
