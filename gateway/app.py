@@ -11,6 +11,7 @@ from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allo
 from gateway.api import HANDLERS
 from gateway.api.unsupported import check_request
 from gateway.context import GatewayServices, RequestContext
+from gateway.cors_response import cors_response_headers, remember_request_bucket
 from gateway.health import health_report
 from gateway.limits import GATEWAY_OPTIONS, BodyIdleWatchdog
 from gateway.runner import SERVER_HEADER, error_response
@@ -19,6 +20,7 @@ from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
 from gateway.s3.validation import validate_header_text
 from protos.errors import StrataError
+from protos.metadata_pb2 import BucketName
 from strata.runtime.log import log_fields, new_request_id, request_id_var
 from strata.runtime.metrics import S3_REQUEST_METRICS
 
@@ -35,6 +37,10 @@ def build_app(services: GatewayServices) -> web.Application:
     app = web.Application(client_max_size=1024**2 * 8)
     app[SERVICES] = services
     app.on_response_prepare.append(_server_header)
+    # -- CORS: Access-Control-* headers on the answers to cross-origin requests (gateway/cors_response.py)
+    app.on_response_prepare.append(
+        cors_response_headers(lambda name: services.metadata.get_bucket(BucketName(name=name)))
+    )
     app.router.add_get("/_/healthcheck", healthcheck)
     app.router.add_route("*", "/{tail:.*}", handle_s3, expect_handler=expect_continue)
     return app
@@ -165,6 +171,7 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
         request.headers,
     )
     request[OPERATION] = endpoint.operation
+    remember_request_bucket(request, endpoint)  # CORS: even an authentication error carries its headers
     auth = services.authenticator.authenticate(
         request.method,
         raw_path,

@@ -25,6 +25,7 @@ from gateway.authz.policy_link import (
 )
 from gateway.authz.public_access import block_config
 from gateway.context import RequestContext
+from gateway.cors_response import remember_bucket_cors
 from gateway.s3 import errors
 from protos.metadata_pb2 import BucketInfo, BucketName, ObjectMD
 
@@ -145,6 +146,7 @@ async def authorized_bucket(
     and the principal may do ``operation`` (default: the request's) on it. Object-level operations
     are completed by :func:`authorize_object`."""
     bucket = await ctx.services.metadata.get_bucket(BucketName(name=name if name is not None else ctx.bucket))
+    remember_bucket_cors(ctx.request, bucket)  # its answer, even a refusal, carries the bucket's CORS headers
     if not decide_bucket(ctx, bucket, operation):
         raise errors.AccessDenied()
     owner = ctx.services.authenticator.account(bucket.owner_id)

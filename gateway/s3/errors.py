@@ -46,6 +46,13 @@ class AccessDenied(S3Error):
     default_message = "Access Denied"
 
 
+class AccessForbidden(S3Error):
+    """A CORS preflight the bucket's configuration does not admit (gateway/api/bucket_cors.py)."""
+
+    status = 403
+    default_message = "CORSResponse: This CORS request is not allowed."
+
+
 class AccountProblem(S3Error):
     status = 403
     default_message = "There is a problem with your account that prevents the operation from completing."
