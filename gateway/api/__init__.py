@@ -21,6 +21,13 @@ from gateway.api import (
     object_put,
     tagging,
 )
+from gateway.api.bucket_config import (
+    get_bucket_accelerate_configuration,
+    get_bucket_logging,
+    get_bucket_request_payment,
+    put_bucket_logging,
+    put_bucket_request_payment,
+)
 from gateway.api.bucket_policy import (
     delete_bucket_policy,
     get_bucket_policy,
@@ -83,4 +90,10 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicy": get_bucket_policy,
     "DeleteBucketPolicy": delete_bucket_policy,
     "GetBucketPolicyStatus": get_bucket_policy_status,
+    # ---- bucket configuration: request payment, acceleration, logging ----
+    "GetBucketRequestPayment": get_bucket_request_payment,
+    "PutBucketRequestPayment": put_bucket_request_payment,
+    "GetBucketAccelerateConfiguration": get_bucket_accelerate_configuration,
+    "PutBucketLogging": put_bucket_logging,
+    "GetBucketLogging": get_bucket_logging,
 }
