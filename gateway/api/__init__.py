@@ -35,6 +35,7 @@ from gateway.api.bucket_policy import (
     put_bucket_policy,
 )
 from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
+from gateway.api.bucket_website import delete_bucket_website, get_bucket_website, put_bucket_website
 from gateway.api.object_attributes import get_object_attributes
 from gateway.api.object_delete import delete_objects
 from gateway.api.object_versions import list_object_versions
@@ -96,4 +97,8 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketAccelerateConfiguration": get_bucket_accelerate_configuration,
     "PutBucketLogging": put_bucket_logging,
     "GetBucketLogging": get_bucket_logging,
+    # ---- static website configuration ----
+    "PutBucketWebsite": put_bucket_website,
+    "GetBucketWebsite": get_bucket_website,
+    "DeleteBucketWebsite": delete_bucket_website,
 }
