@@ -230,6 +230,34 @@ def test_a_bucket_that_is_not_public_answers_403(site_server, owner) -> None:  #
         empty_bucket(owner, name)
 
 
+def test_without_list_permission_a_missing_page_is_403_with_the_error_document(
+    site_server, owner, site: str
+) -> None:
+    read_only = json.loads(public_read_policy(site))
+    read_only["Statement"][0]["Action"] = ["s3:GetObject"]
+    read_only["Statement"][0]["Resource"] = [f"arn:aws:s3:::{site}/*"]
+    owner.put_bucket_policy(Bucket=site, Policy=json.dumps(read_only))
+    assert get(site_server[0], site, "/").body == b"<h1>home</h1>"
+    answer = get(site_server[0], site, "/nowhere.html")
+    assert (answer.status, answer.body) == (403, b"<h1>custom error page</h1>")
+
+
+def test_a_bucket_policy_deny_is_honoured(site_server, owner, site: str) -> None:
+    policy = json.loads(public_read_policy(site))
+    policy["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{site}/blog/*",
+        }
+    )
+    owner.put_bucket_policy(Bucket=site, Policy=json.dumps(policy))
+    assert get(site_server[0], site, "/").status == 200
+    denied = get(site_server[0], site, "/blog/post.html")
+    assert (denied.status, denied.body) == (403, b"<h1>custom error page</h1>")
+
+
 def test_a_bucket_without_website_configuration_is_an_html_404(site_server, owner) -> None:  # type: ignore[no-untyped-def]
     name = f"plain-{uuid.uuid4().hex[:12]}"
     owner.create_bucket(Bucket=name)
