@@ -131,6 +131,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     started = time.monotonic()
     if request.headers.get("Expect", "").lower() != "100-continue":
         raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
+    # ---- static website endpoints (gateway.website): answered without reading any body ----
+    if request_website_bucket(request, request.app[SERVICES].website_endpoints()) is not None:
+        return None
     try:
         try:
             _authorize(request, request.app[SERVICES])
