@@ -26,6 +26,7 @@ from gateway.runner import S3AppRunner
 from gateway.s3 import errors
 from gateway.s3.regions import served_regions
 from gateway.website.endpoints import WEBSITE_PORTS, WebsitePorts
+from strata.runtime.errors import listen_error
 from strata.runtime.log import new_request_id
 
 
@@ -72,7 +73,10 @@ async def start_gateway(
                 max_connections=options.max_connections,
                 handshake_timeout_s=options.header_timeout_s,
             )
-            await website_site.start()
+            try:
+                await website_site.start()
+            except OSError as error:
+                raise listen_error(host, options.website_port, error) from None  # names the website port
             if website_site.bound_port is not None:
                 website_ports.ports.add(website_site.bound_port)
     except BaseException:

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from gateway.limits import GatewayOptions
+from strata.settings import ServerSettings
 from strata.testing.embedded import EmbeddedThread
 from tests.integration.conftest import s3_client
 
@@ -375,3 +376,22 @@ def test_aiohttp_reads_pages_with_a_host_header(site_server, site: str) -> None:
         (200, b"<p>post</p>"),
         (404, b"<h1>custom error page</h1>"),
     ]
+
+
+def test_a_taken_website_port_fails_start_up_naming_it() -> None:
+    from strata.embedded import running_embedded
+    from strata.runtime.errors import StartupError
+
+    async def start(settings: ServerSettings) -> None:
+        async with running_embedded(settings):
+            pass
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = dataclasses.replace(
+            EmbeddedThread(backend="mem").settings, gateway=GatewayOptions(website_port=port)
+        )
+        with pytest.raises(StartupError, match=f"127.0.0.1:{port}: the address is already in use"):
+            asyncio.run(start(settings))
