@@ -83,11 +83,15 @@ async def serve_website(
             raise errors.MethodNotAllowed(Method=request.method, ResourceType="OBJECT")
         key = _request_key(request)
         bucket = await _website_bucket(services, bucket_name)
-        return await _serve(_Site(request, request_id, services, bucket), key)
+        response = await _serve(_Site(request, request_id, services, bucket), key)
     except errors.S3Error as error:
         return _html_error(error, request_id, head)
     except StrataError as error:
         return _html_error(errors.from_strata_error(error, bucket_name), request_id, head)
+    if not response.prepared:  # a streamed object was sent with its own headers
+        response.headers.setdefault("x-amz-request-id", request_id)
+        response.headers.setdefault("x-amz-id-2", request_id)
+    return response
 
 
 def _request_key(request: web.Request) -> str:

@@ -157,6 +157,7 @@ def test_a_folder_without_its_slash_redirects_to_it(site_server, site: str) -> N
     answer = get(site_server[0], site, "/blog")
     assert answer.status == 302
     assert answer.headers["location"] == "/blog/"
+    assert answer.headers["x-amz-request-id"]
 
 
 def test_a_missing_page_serves_the_error_document_with_404(site_server, site: str) -> None:
