@@ -19,6 +19,8 @@ from gateway.s3 import errors
 from gateway.s3.auth import AuthResult
 from gateway.s3.router import Endpoint, route
 from gateway.s3.validation import validate_header_text
+from gateway.website.endpoints import request_website_bucket
+from gateway.website.serve import serve_website
 from protos.errors import StrataError
 from protos.metadata_pb2 import BucketName
 from strata.runtime.log import log_fields, new_request_id, request_id_var
@@ -135,6 +137,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     started = time.monotonic()
     if request.headers.get("Expect", "").lower() != "100-continue":
         raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", ""))
+    # ---- static website endpoints (gateway.website): answered without reading any body ----
+    if request_website_bucket(request, request.app[SERVICES].website_endpoints()) is not None:
+        return None
     try:
         try:
             _authorize(request, request.app[SERVICES])
@@ -192,6 +197,11 @@ def _authorize(request: web.Request, services: GatewayServices) -> tuple[Endpoin
 
 
 async def _dispatch(request: web.Request, request_id: str, services: GatewayServices) -> web.StreamResponse:
+    # ---- static website endpoints (gateway.website): HTML answers, anonymous reads only ----
+    website_bucket = request_website_bucket(request, services.website_endpoints())
+    if website_bucket is not None:
+        request[OPERATION] = "WebsiteGet"
+        return await serve_website(request, request_id, services, website_bucket)
     endpoint, auth = _authorize(request, services)
     ctx = RequestContext(request, request_id, endpoint, auth, services)
     handler = HANDLERS.get(endpoint.operation)

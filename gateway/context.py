@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,8 @@ class GatewayServices:
     datanodes: DatanodeMembership | None = None
     # Cluster mode: the metadata shards' leaders and in-sync replicas (gateway.health).
     shards: ShardMap | None = None
+    # websiteEndpoints: host names whose <bucket>.<name> requests are static websites (gateway.website).
+    website_endpoints: Callable[[], Collection[str]] = lambda: ()
 
 
 @dataclass

@@ -19,6 +19,9 @@ class GatewayOptions:
     max_connections: int = 1024  # concurrent client connections per gateway; more get 503 SlowDown
     max_put_size: int = MAX_PUT_SIZE  # largest single PUT (and chunked upload) in bytes
     extra_regions: tuple[str, ...] = ()  # regions a SigV4 scope may name besides us-east-1 and the locations'
+    website_port: int | None = (
+        None  # a port whose every request is a static website request (gateway.website)
+    )
 
 
 GATEWAY_OPTIONS = web.AppKey("gateway_options", GatewayOptions)

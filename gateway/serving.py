@@ -25,6 +25,8 @@ from gateway.limits import GATEWAY_OPTIONS, GatewayOptions
 from gateway.runner import S3AppRunner
 from gateway.s3 import errors
 from gateway.s3.regions import served_regions
+from gateway.website.endpoints import WEBSITE_PORTS, WebsitePorts
+from strata.runtime.errors import listen_error
 from strata.runtime.log import new_request_id
 
 
@@ -43,6 +45,7 @@ async def start_gateway(
     services = dataclasses.replace(services, max_put_size=options.max_put_size)
     app = build_app(services)
     app[GATEWAY_OPTIONS] = options
+    website_ports = app[WEBSITE_PORTS] = WebsitePorts()
     # aiohttp closes a connection whose request head is not complete when its keep-alive timer fires;
     # that timer runs from the connection's start and from each response's end.
     # Request bodies are never decompressed: an object uploaded with Content-Encoding: gzip is stored
@@ -61,6 +64,21 @@ async def start_gateway(
             ssl_context=ssl_context,
         )
         await site.start()
+        if options.website_port is not None:
+            # Website endpoints are plain HTTP, as S3's are.
+            website_site = LimitedTCPSite(
+                runner,
+                host,
+                options.website_port,
+                max_connections=options.max_connections,
+                handshake_timeout_s=options.header_timeout_s,
+            )
+            try:
+                await website_site.start()
+            except OSError as error:
+                raise listen_error(host, options.website_port, error) from None  # names the website port
+            if website_site.bound_port is not None:
+                website_ports.ports.add(website_site.bound_port)
     except BaseException:
         await runner.cleanup()
         raise
@@ -112,6 +130,10 @@ class LimitedTCPSite(web.TCPSite):
             reuse_address=True,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+
+    @property
+    def bound_port(self) -> int | None:
+        return self._bound_port
 
 
 class _Counted(asyncio.Protocol):

@@ -42,7 +42,7 @@ COMPLETE_ENTITY_TOO_SMALL: CompleteProblem
 COMPLETE_BAD_DIGEST: CompleteProblem
 
 class BucketInfo(_message.Message):
-    __slots__ = ("name", "uid", "owner_id", "owner_display_name", "creation_ms", "location", "versioning", "shard", "tags", "acl", "policy", "cors", "website", "lifecycle", "encryption", "object_lock", "public_access_block", "object_ownership")
+    __slots__ = ("name", "uid", "owner_id", "owner_display_name", "creation_ms", "location", "versioning", "shard", "tags", "acl", "policy", "cors", "website", "lifecycle", "encryption", "object_lock", "public_access_block", "object_ownership", "logging")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class BucketInfo(_message.Message):
     OBJECT_LOCK_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _ClassVar[int]
     OBJECT_OWNERSHIP_FIELD_NUMBER: _ClassVar[int]
+    LOGGING_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: str
     owner_id: str
@@ -86,7 +87,8 @@ class BucketInfo(_message.Message):
     object_lock: bytes
     public_access_block: bytes
     object_ownership: str
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ..., public_access_block: _Optional[bytes] = ..., object_ownership: _Optional[str] = ...) -> None: ...
+    logging: bytes
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ..., public_access_block: _Optional[bytes] = ..., object_ownership: _Optional[str] = ..., logging: _Optional[bytes] = ...) -> None: ...
 
 class ObjectMD(_message.Message):
     __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id", "parts")

@@ -157,6 +157,7 @@ class EmbeddedServer:
             data=self.data,
             authenticator=Authenticator(self.accounts),
             rest_endpoints=lambda: self.settings.rest_endpoints,
+            website_endpoints=lambda: self.settings.website_endpoints,
             locations=lambda: self.settings.locations,
             intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
         )

@@ -357,6 +357,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from gateway.s3.auth import Authenticator
     from gateway.serving import start_gateway
     from strata.settings import (
+        DEFAULT_WEBSITE_ENDPOINTS,
         default_rest_endpoints,
         load_certificates,
         load_gateway_options,
@@ -410,6 +411,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         data=data,
         authenticator=authenticator,
         rest_endpoints=lambda: with_env_endpoints(config.rest_endpoints() or default_rest_endpoints()),
+        website_endpoints=lambda: _or_default(config.website_endpoints(), DEFAULT_WEBSITE_ENDPOINTS),
         locations=locations.locations,
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
@@ -709,3 +711,8 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
 
     add_scrub_arguments(coordinator)
     coordinator.set_defaults(run=_runner("coordinator", _coordinator))
+
+
+def _or_default(stored: tuple[str, ...] | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """What etcd stores (an empty list too: no website endpoints), else the default."""
+    return default if stored is None else stored

@@ -50,6 +50,10 @@ class CertificatePaths:
     ca: str | None = None  # the CA that signed cert; also trusted for client certificates
 
 
+# CloudServer's config.json ``websiteEndpoints``: <bucket>.<endpoint> hosts are served as websites.
+DEFAULT_WEBSITE_ENDPOINTS = ("s3-website-us-east-1.amazonaws.com", "s3-website.localhost")
+
+
 def default_rest_endpoints() -> dict[str, str]:
     return {"localhost": "us-east-1", "127.0.0.1": "us-east-1", "s3.amazonaws.com": "us-east-1"}
 
@@ -65,6 +69,7 @@ class ServerSettings:
     config_path: str | None = None  # S3_CONFIG_FILE: CloudServer config.json
     location_path: str | None = None  # S3_LOCATION_FILE: CloudServer locationConfig.json
     rest_endpoints: Mapping[str, str] = field(default_factory=default_rest_endpoints)
+    website_endpoints: tuple[str, ...] = DEFAULT_WEBSITE_ENDPOINTS  # config.json websiteEndpoints
     locations: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: embedded_default_locations("file")
     )
@@ -262,7 +267,23 @@ def load_gateway_options(env: Mapping[str, str] = os.environ) -> GatewayOptions:
         extra_regions=tuple(
             region.strip() for region in env.get("STRATA_REGIONS", "").split(",") if region.strip()
         ),
+        website_port=_website_port(env),
     )
+
+
+def _website_port(env: Mapping[str, str]) -> int | None:
+    raw = env.get("STRATA_WEBSITE_PORT", "").strip()
+    return validate_port(raw, "STRATA_WEBSITE_PORT") if raw else None
+
+
+def website_endpoints(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """config.json ``websiteEndpoints`` (a list of host names), or the defaults when absent."""
+    value = config.get("websiteEndpoints")
+    if value is None:
+        return DEFAULT_WEBSITE_ENDPOINTS
+    if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
+        raise SettingsError("websiteEndpoints of the config file must be a list of host names")
+    return tuple(name.strip().lower() for name in value)
 
 
 def load_server_settings(
@@ -311,6 +332,7 @@ def load_server_settings(
         config_path=config_path,
         location_path=location_path,
         rest_endpoints=rest_endpoints,
+        website_endpoints=website_endpoints(config),
         locations=locations,
         replication_group_id=str(config.get("replicationGroupId", "RG001")),
         gc_interval_s=gc_interval,
@@ -365,7 +387,8 @@ SETTING_DOCS: dict[str, SettingDoc] = {
         "S3AUTH_CONFIG",
     ),
     "config_path": SettingDoc(
-        "CloudServer `config.json`: `port`, `restEndpoints`, `replicationGroupId`, `certFilePaths`",
+        "CloudServer `config.json`: `port`, `restEndpoints`, `websiteEndpoints`, `replicationGroupId`, "
+        "`certFilePaths`",
         ("S3_CONFIG_FILE",),
         "S3_CONFIG_FILE",
     ),
@@ -380,6 +403,12 @@ SETTING_DOCS: dict[str, SettingDoc] = {
         "default location of buckets created through it; ENDPOINT adds names mapped to `us-east-1`",
         ("ENDPOINT",),
         "config.json `restEndpoints`, ENDPOINT",
+    ),
+    "website_endpoints": SettingDoc(
+        "host names of static website endpoints: a request to `<bucket>.<name>` is served from the "
+        "bucket's website configuration (docs/websites.md)",
+        (),
+        "config.json `websiteEndpoints`",
     ),
     "locations": SettingDoc(
         "the data locations, read from S3_LOCATION_FILE", ("S3_LOCATION_FILE",), "locationConfig.json"
@@ -423,6 +452,11 @@ SETTING_DOCS: dict[str, SettingDoc] = {
         "regions (comma-separated) a SigV4 credential scope may name besides `us-east-1`, each "
         "location's name and its `details.region`",
         ("STRATA_REGIONS",),
+    ),
+    "gateway.website_port": SettingDoc(
+        "an extra port (plain HTTP) that serves only static websites, the bucket named by the Host "
+        "header (docs/websites.md); unset: none",
+        ("STRATA_WEBSITE_PORT",),
     ),
 }
 

@@ -22,6 +22,13 @@ from gateway.api import (
     object_put,
     tagging,
 )
+from gateway.api.bucket_config import (
+    get_bucket_accelerate_configuration,
+    get_bucket_logging,
+    get_bucket_request_payment,
+    put_bucket_logging,
+    put_bucket_request_payment,
+)
 from gateway.api.bucket_policy import (
     delete_bucket_policy,
     get_bucket_policy,
@@ -29,6 +36,7 @@ from gateway.api.bucket_policy import (
     put_bucket_policy,
 )
 from gateway.api.bucket_versioning import get_bucket_versioning, put_bucket_versioning
+from gateway.api.bucket_website import delete_bucket_website, get_bucket_website, put_bucket_website
 from gateway.api.object_attributes import get_object_attributes
 from gateway.api.object_delete import delete_objects
 from gateway.api.object_versions import list_object_versions
@@ -89,4 +97,14 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketPolicy": get_bucket_policy,
     "DeleteBucketPolicy": delete_bucket_policy,
     "GetBucketPolicyStatus": get_bucket_policy_status,
+    # ---- bucket configuration: request payment, acceleration, logging ----
+    "GetBucketRequestPayment": get_bucket_request_payment,
+    "PutBucketRequestPayment": put_bucket_request_payment,
+    "GetBucketAccelerateConfiguration": get_bucket_accelerate_configuration,
+    "PutBucketLogging": put_bucket_logging,
+    "GetBucketLogging": get_bucket_logging,
+    # ---- static website configuration ----
+    "PutBucketWebsite": put_bucket_website,
+    "GetBucketWebsite": get_bucket_website,
+    "DeleteBucketWebsite": delete_bucket_website,
 }

@@ -11,6 +11,7 @@ from gateway.api.common import owned_bucket, xml_response
 from gateway.authz.written import created_bucket_acl
 from gateway.context import RequestContext
 from gateway.s3 import errors
+from gateway.s3.regions import bucket_region
 from gateway.s3.validation import validate_bucket_name
 from gateway.s3.xml import (
     MAX_REQUEST_XML_BYTES,
@@ -150,7 +151,8 @@ def _legacy_aws_behavior(ctx: RequestContext, location: str) -> bool:
 
 async def head_bucket(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    return web.Response(status=200, headers={"x-amz-bucket-region": bucket.location or "us-east-1"})
+    region = bucket_region(bucket.location, ctx.services.locations())
+    return web.Response(status=200, headers={"x-amz-bucket-region": region})
 
 
 async def delete_bucket(ctx: RequestContext) -> web.StreamResponse:

@@ -86,24 +86,32 @@ def _not_modified(md: ObjectMD) -> web.Response:
 
 
 async def head_object(ctx: RequestContext) -> web.StreamResponse:
-    md = await _lookup(ctx)
-    decided = _read_headers(ctx, md)
-    if decided is None:
-        return _not_modified(md)
-    status, headers, _ = decided
-    # A StreamResponse keeps the object's Content-Length; a Response would use its empty body's.
-    response = web.StreamResponse(status=status, headers=headers)
-    response.content_length = int(headers["Content-Length"])
-    return response
+    return await answer_read(ctx, await _lookup(ctx), head=True)
 
 
 async def get_object(ctx: RequestContext) -> web.StreamResponse:
-    md = await _lookup(ctx)
+    return await answer_read(ctx, await _lookup(ctx), head=False)
+
+
+async def answer_read(ctx: RequestContext, md: ObjectMD, head: bool) -> web.StreamResponse:
+    """The GET (or HEAD) answer for the object ``md``: conditions, ranges, then its bytes."""
     decided = _read_headers(ctx, md)
     if decided is None:
         return _not_modified(md)
     status, headers, byte_range = decided
+    if head:
+        # A StreamResponse keeps the object's Content-Length; a Response would use its empty body's.
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = int(headers["Content-Length"])
+        return response
     start, length = (byte_range.start, byte_range.length) if byte_range else (0, md.size)
+    return await stream_object(ctx, md, status, headers, start, length)
+
+
+async def stream_object(
+    ctx: RequestContext, md: ObjectMD, status: int, headers: dict[str, str], start: int, length: int
+) -> web.StreamResponse:
+    """Answers ``status`` with ``headers`` and the object's bytes [start, start+length)."""
     pieces = read_object(ctx.services.data, md, start, length)
     # Pull the first piece before answering, so a missing blob is an error, not a cut stream.
     first = await anext(pieces, b"")

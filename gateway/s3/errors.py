@@ -541,3 +541,11 @@ class MalformedPolicy(S3Error):
 class PolicyTooLarge(S3Error):
     status = 400
     default_message = "Policy exceeds the maximum allowed document size."
+
+
+# ---- bucket configuration: logging, website (gateway/api/bucket_config.py, gateway/website) ----
+
+
+class InvalidTargetBucketForLogging(S3Error):
+    status = 400
+    default_message = "The target bucket for logging does not exist."

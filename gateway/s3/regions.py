@@ -31,3 +31,15 @@ def served_regions(locations: Mapping[str, Mapping[str, Any]], extra: Iterable[s
 def expected_region(regions: frozenset[str]) -> str:
     """The region an error message names: us-east-1 when served, else the first in order."""
     return DEFAULT_REGION if DEFAULT_REGION in regions or not regions else sorted(regions)[0]
+
+
+def bucket_region(location: str, locations: Mapping[str, Mapping[str, Any]]) -> str:
+    """The region of a bucket whose location constraint is ``location`` (``x-amz-bucket-region``):
+    the location's ``details.region`` when it names one, else the location's own name, which is
+    what a client signs with after GetBucketLocation."""
+    if not location:
+        return DEFAULT_REGION
+    config = locations.get(location)
+    details = config.get("details") if isinstance(config, Mapping) else None
+    region = details.get("region") if isinstance(details, Mapping) else None
+    return region if isinstance(region, str) and region else location

@@ -27,3 +27,15 @@ def test_served_regions_take_location_names_details_region_and_extras() -> None:
 def test_expected_region_prefers_us_east_1() -> None:
     assert expected_region(frozenset({"eu-west-3", "us-east-1"})) == "us-east-1"
     assert expected_region(frozenset({"eu-west-3", "ap-south-7"})) == "ap-south-7"
+
+
+def test_bucket_region_is_the_locations_region_else_its_name() -> None:
+    from gateway.s3.regions import bucket_region
+
+    locations = {
+        "archive": {"type": "aws_s3", "details": {"region": "eu-west-3"}},
+        "file": {"type": "file", "details": {}},
+    }
+    assert bucket_region("archive", locations) == "eu-west-3"
+    assert bucket_region("file", locations) == "file"
+    assert bucket_region("", locations) == "us-east-1"

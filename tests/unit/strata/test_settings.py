@@ -66,6 +66,26 @@ def test_rest_endpoints_must_name_known_locations(tmp_path: Path) -> None:
         load_server_settings(env={"S3_CONFIG_FILE": str(config)})
 
 
+def test_website_endpoints_come_from_config_json(tmp_path: Path) -> None:
+    from strata.settings import DEFAULT_WEBSITE_ENDPOINTS
+
+    assert load_server_settings(env={}).website_endpoints == DEFAULT_WEBSITE_ENDPOINTS
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"websiteEndpoints": ["Sites.Example.Test", "s3-website.localhost"]}))
+    settings = load_server_settings(env={"S3_CONFIG_FILE": str(config)})
+    assert settings.website_endpoints == ("sites.example.test", "s3-website.localhost")
+    config.write_text(json.dumps({"websiteEndpoints": "sites.example.test"}))
+    with pytest.raises(SettingsError, match="websiteEndpoints"):
+        load_server_settings(env={"S3_CONFIG_FILE": str(config)})
+
+
+def test_the_website_port_is_read_and_checked() -> None:
+    assert load_server_settings(env={}).gateway.website_port is None
+    assert load_server_settings(env={"STRATA_WEBSITE_PORT": "8005"}).gateway.website_port == 8005
+    with pytest.raises(SettingsError, match="STRATA_WEBSITE_PORT"):
+        load_server_settings(env={"STRATA_WEBSITE_PORT": "http"})
+
+
 def test_bad_backend_fails_fast() -> None:
     with pytest.raises(SettingsError):
         load_server_settings(env={"S3BACKEND": "tape"})
