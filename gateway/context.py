@@ -53,6 +53,7 @@ class RequestContext:
     # The bucket policy's answers already given to this request (gateway.authz.enforce): a request
     # asked twice (before and after its object is read) is evaluated once.
     policy_effects: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    bucket_facts: dict[str, Any] = field(default_factory=dict)  # per bucket name, read once
 
     @property
     def principal(self) -> Principal:

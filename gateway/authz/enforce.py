@@ -10,9 +10,10 @@ comparison: no ACL is parsed, nothing else is read.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from gateway.access import EXPECTED_BUCKET_OWNER_HEADER, expected_owner_matches
-from gateway.authz.acl import stored_grants
+from gateway.authz.acl import Grants, stored_grants
 from gateway.authz.actions import VERSION_ACTIONS, OperationAccess, operation_access
 from gateway.authz.decision import AccessFacts, is_allowed
 from gateway.authz.policy_link import (
@@ -23,7 +24,7 @@ from gateway.authz.policy_link import (
     reads_existing_object_tags,
     request_conditions,
 )
-from gateway.authz.public_access import block_config
+from gateway.authz.public_access import PublicAccessBlock, block_config
 from gateway.context import RequestContext
 from gateway.cors_response import remember_bucket_cors
 from gateway.s3 import errors
@@ -44,23 +45,53 @@ def _auth_type(ctx: RequestContext) -> str | None:
     return "REST-QUERY-STRING" if ctx.auth.presigned else "REST-HEADER"
 
 
+class _BucketFacts(NamedTuple):
+    """What a bucket contributes to every decision of a request, read out of it once."""
+
+    owner_id: str
+    ownership: str
+    policy: bytes  # one bytes object per request: its hash is computed once, for every cache look-up
+    grants: Grants
+    policy_is_public: bool
+    block: PublicAccessBlock
+
+
+def _bucket_facts(ctx: RequestContext, bucket: BucketInfo) -> _BucketFacts:
+    # A bucket's settings do not change during a request, so its name stands for them.
+    found: _BucketFacts | None = ctx.bucket_facts.get(bucket.name)
+    if found is None:
+        policy = bucket.policy
+        found = _BucketFacts(
+            owner_id=bucket.owner_id,
+            ownership=bucket.object_ownership,
+            policy=policy,
+            grants=stored_grants(bucket.acl, bucket.owner_id),
+            policy_is_public=bool(policy) and policy_is_public(policy),
+            block=block_config(bucket),
+        )
+        ctx.bucket_facts[bucket.name] = found
+    return found
+
+
 def _policy_effect(
     ctx: RequestContext,
     bucket: BucketInfo,
+    facts: _BucketFacts,
     access: OperationAccess,
     key: str | None,
     md: ObjectMD | None,
     item_version: str | None = None,
 ) -> PolicyEffect:
-    if not bucket.policy:
+    policy = facts.policy
+    if not policy:
         return PolicyEffect.NONE
     version_id = item_version or ctx.endpoint.version_id
     action = VERSION_ACTIONS.get(access.action, access.action) if version_id else access.action
     resource = f"arn:aws:s3:::{bucket.name}" + (f"/{key}" if key is not None else "")
     # The object's tags are a fact of the request only for a policy that can read them; otherwise
     # the answer given before the object was read is the answer after.
-    tags = md.tags if md is not None and reads_existing_object_tags(bucket.policy) else None
-    memo_key = (bucket.policy, action, resource, version_id, tuple(sorted(tags.items())) if tags else None)
+    tags = md.tags if md is not None and md.tags and reads_existing_object_tags(policy) else None
+    memo_key = (bucket.name, action, resource, version_id, tuple(sorted(tags.items())) if tags else None)
     effect: PolicyEffect | None = ctx.policy_effects.get(memo_key)
     if effect is not None:
         return effect
@@ -72,7 +103,7 @@ def _policy_effect(
         referer=request.headers.get("Referer"),
         principal=ctx.principal.account,
         auth_type=_auth_type(ctx),
-        signature_version={"v4": "AWS4-HMAC-SHA256", "v2": "AWS"}.get(ctx.auth.signature_version or ""),
+        signature_version=ctx.auth.signature_version,
         query=request.query,
         headers=request.headers,
         existing_object_tags=dict(tags) if tags is not None else None,
@@ -82,7 +113,7 @@ def _policy_effect(
     policy_request = PolicyRequest(
         action=action, resource=resource, principal=ctx.principal.account, conditions=conditions
     )
-    effect = POLICY_EFFECT(bucket, policy_request)
+    effect = POLICY_EFFECT(policy, policy_request)
     ctx.policy_effects[memo_key] = effect
     return effect
 
@@ -96,16 +127,17 @@ def _facts(
     md: ObjectMD | None = None,
     item_version: str | None = None,
 ) -> AccessFacts:
+    facts = _bucket_facts(ctx, bucket)
     return AccessFacts(
         operation=operation,
         access=access,
         principal_id=ctx.principal.canonical_id,
-        bucket_owner_id=bucket.owner_id,
-        bucket_grants=stored_grants(bucket.acl, bucket.owner_id),
-        policy_effect=_policy_effect(ctx, bucket, access, key, md, item_version),
-        policy_is_public=bool(bucket.policy) and policy_is_public(bucket.policy),
-        block=block_config(bucket),
-        ownership=bucket.object_ownership,
+        bucket_owner_id=facts.owner_id,
+        bucket_grants=facts.grants,
+        policy_effect=_policy_effect(ctx, bucket, facts, access, key, md, item_version),
+        policy_is_public=facts.policy_is_public,
+        block=facts.block,
+        ownership=facts.ownership,
         object_owner_id=md.owner_id if md is not None else None,
         object_grants=stored_grants(md.acl, md.owner_id) if md is not None else (),
     )

@@ -17,7 +17,6 @@ from gateway.policy import (
     reads_existing_object_tags,
     request_conditions,
 )
-from protos.metadata_pb2 import BucketInfo
 
 __all__ = [
     "POLICY_EFFECT",
@@ -30,14 +29,14 @@ __all__ = [
     "request_conditions",
 ]
 
-PolicyEffectFunction = Callable[[BucketInfo, PolicyRequest], PolicyEffect]
+PolicyEffectFunction = Callable[[bytes, PolicyRequest], PolicyEffect]
 
 
-def bucket_policy_effect(bucket_info: BucketInfo, request: PolicyRequest) -> PolicyEffect:
-    """What the bucket's policy says of the request (NONE when it has no policy)."""
-    if not bucket_info.policy:
+def bucket_policy_effect(policy_document: bytes, request: PolicyRequest) -> PolicyEffect:
+    """What the bucket's stored policy says of the request (NONE when it has no policy)."""
+    if not policy_document:
         return PolicyEffect.NONE
-    return evaluate(bucket_info.policy, request)
+    return evaluate(policy_document, request)
 
 
 def policy_is_public(policy_document: bytes) -> bool:

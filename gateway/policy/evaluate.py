@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.policy.document import Policy, Statement, parse_policy
+from gateway.policy.keys import RequestKeys
 from gateway.s3.accounts import Account
 
 COMPILED_CACHE_SIZE = 1024
@@ -19,8 +20,7 @@ class PolicyEffect(enum.Enum):
     NONE = "none"  # nothing matched (or no policy)
 
 
-@dataclass(frozen=True)
-class PolicyRequest:
+class PolicyRequest(NamedTuple):  # a tuple: one per request decided, built cheaply
     action: str  # e.g. "s3:GetObject" (AWS's action names)
     resource: str  # "arn:aws:s3:::bucket" or "arn:aws:s3:::bucket/key"
     principal: Account | None  # None = anonymous
@@ -64,7 +64,7 @@ class _Plan:
             if any(condition.templates is not None for condition in conditions)
             else tuple(sorted({condition.key for condition in conditions}))
         )
-        self.outcomes: dict[tuple[tuple[str, ...] | None, ...], int] = {}
+        self.outcomes: dict[tuple[object, ...], int] = {}
 
     def resource_mask(self, resource: str, conditions: Mapping[str, Sequence[str]]) -> int:
         mask = 0
@@ -76,7 +76,12 @@ class _Plan:
     def condition_mask(self, conditions: Mapping[str, Sequence[str]]) -> int:
         if self.keys is None:
             return self._holding(conditions)
-        values = tuple(None if (found := conditions.get(key)) is None else tuple(found) for key in self.keys)
+        if isinstance(conditions, RequestKeys):
+            values = conditions.values_of(self.keys)
+        else:
+            values = tuple(
+                None if (found := conditions.get(key)) is None else tuple(found) for key in self.keys
+            )
         mask = self.outcomes.get(values)
         if mask is None:
             mask = self._holding(conditions)
@@ -105,9 +110,10 @@ def evaluate_policy(policy: Policy, request: PolicyRequest) -> PolicyEffect:
         plan = _plan(policy, action, identity)
     if not plan.statements:
         return PolicyEffect.NONE
-    matching = plan.resource_mask(request.resource, request.conditions)
+    # Conditions first: their outcome is usually remembered, and often rules every statement out.
+    matching = plan.condition_mask(request.conditions)
     if matching:
-        matching &= plan.condition_mask(request.conditions)
+        matching &= plan.resource_mask(request.resource, request.conditions)
     if matching & plan.deny_mask:
         return PolicyEffect.DENY
     return PolicyEffect.ALLOW if matching & plan.allow_mask else PolicyEffect.NONE

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 import gateway.authz.enforce as enforce
 from gateway.authz.policy_link import PolicyEffect, PolicyRequest
-from protos.metadata_pb2 import BucketInfo, BucketName
+from protos.metadata_pb2 import BucketName
 from strata.testing.embedded import EmbeddedThread
 from tests.integration.conftest import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, s3_client
 
@@ -26,7 +26,7 @@ class StandInPolicy:
         self.effects = effects
         self.requests: list[PolicyRequest] = []
 
-    def __call__(self, bucket_info: BucketInfo, request: PolicyRequest) -> PolicyEffect:
+    def __call__(self, policy_document: bytes, request: PolicyRequest) -> PolicyEffect:
         self.requests.append(request)
         name = request.principal.name if request.principal is not None else None
         return self.effects.get((request.action, name), PolicyEffect.NONE)
