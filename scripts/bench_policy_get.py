@@ -101,78 +101,81 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def main(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace, server: subprocess.Popen[bytes], url: str) -> int:
+    signer = Signer(ACCESS_KEY, SECRET_KEY, "us-east-1")
+    payload = os.urandom(SIZE)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
+
+        async def call(method: str, target: str, body: bytes = b"", status: int = 200) -> bytes:
+            headers = signer.headers(method, target, {"Content-Length": str(len(body))} if body else None)
+            async with session.request(method, target, data=body or None, headers=headers) as response:
+                answer = await response.read()
+                assert response.status in (status, 204), (response.status, answer[:300])
+                return answer
+
+        for _ in range(200):
+            try:
+                await call("GET", f"{url}/")
+                break
+            except (aiohttp.ClientError, AssertionError):
+                await asyncio.sleep(0.1)
+        for bucket in ("nopolicy", "policy"):
+            await call("PUT", f"{url}/{bucket}")
+
+            async def put(index: int, bucket: str = bucket) -> int:
+                await call("PUT", f"{url}/{bucket}/object-{index:08d}", payload)
+                return SIZE
+
+            await _run_phase("PUT", args.objects, args.concurrency, put)
+        document = json.dumps(policy("policy")).encode()
+        await call("PUT", f"{url}/policy?policy", document, status=204)
+
+        rates: dict[str, list[float]] = {"nopolicy": [], "policy": []}
+        cpu: dict[str, list[float]] = {"nopolicy": [], "policy": []}
+        for round_number in range(args.rounds):
+            order = ("nopolicy", "policy") if round_number % 2 == 0 else ("policy", "nopolicy")
+            for bucket in order:
+
+                async def get(index: int, bucket: str = bucket) -> int:
+                    return len(await call("GET", f"{url}/{bucket}/object-{index:08d}"))
+
+                before = cpu_seconds(server.pid)
+                phase = await _run_phase("GET", args.objects, args.concurrency, get)
+                cpu[bucket].append((cpu_seconds(server.pid) - before) / args.objects * 1e6)
+                rates[bucket].append(phase.ops / phase.seconds)
+                print(
+                    f"round {round_number} {bucket:<9} {phase.line()}  server CPU {cpu[bucket][-1]:.0f} us/GET",
+                    flush=True,
+                )
+        ratios = [
+            with_policy / without
+            for with_policy, without in zip(rates["policy"], rates["nopolicy"], strict=True)
+        ]
+        print(
+            f"median GET ops/s: no policy {statistics.median(rates['nopolicy']):.0f}, "
+            f"20-statement policy {statistics.median(rates['policy']):.0f}; "
+            f"median paired ratio {100 * statistics.median(ratios):.0f}%"
+        )
+        print(
+            f"median server CPU per GET: no policy {statistics.median(cpu['nopolicy']):.0f} us, "
+            f"policy {statistics.median(cpu['policy']):.0f} us"
+        )
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "strata.cli", "server", "--backend", "mem", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "LOG_LEVEL": "error"},
     )
-    signer = Signer(ACCESS_KEY, SECRET_KEY, "us-east-1")
-    payload = os.urandom(SIZE)
     try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
-
-            async def call(method: str, target: str, body: bytes = b"", status: int = 200) -> bytes:
-                headers = signer.headers(method, target, {"Content-Length": str(len(body))} if body else None)
-                async with session.request(method, target, data=body or None, headers=headers) as response:
-                    answer = await response.read()
-                    assert response.status in (status, 204), (response.status, answer[:300])
-                    return answer
-
-            for _ in range(200):
-                try:
-                    await call("GET", f"{url}/")
-                    break
-                except (aiohttp.ClientError, AssertionError):
-                    await asyncio.sleep(0.1)
-            for bucket in ("nopolicy", "policy"):
-                await call("PUT", f"{url}/{bucket}")
-
-                async def put(index: int, bucket: str = bucket) -> int:
-                    await call("PUT", f"{url}/{bucket}/object-{index:08d}", payload)
-                    return SIZE
-
-                await _run_phase("PUT", args.objects, args.concurrency, put)
-            document = json.dumps(policy("policy")).encode()
-            await call("PUT", f"{url}/policy?policy", document, status=204)
-
-            rates: dict[str, list[float]] = {"nopolicy": [], "policy": []}
-            cpu: dict[str, list[float]] = {"nopolicy": [], "policy": []}
-            for round_number in range(args.rounds):
-                order = ("nopolicy", "policy") if round_number % 2 == 0 else ("policy", "nopolicy")
-                for bucket in order:
-
-                    async def get(index: int, bucket: str = bucket) -> int:
-                        return len(await call("GET", f"{url}/{bucket}/object-{index:08d}"))
-
-                    before = cpu_seconds(server.pid)
-                    phase = await _run_phase("GET", args.objects, args.concurrency, get)
-                    cpu[bucket].append((cpu_seconds(server.pid) - before) / args.objects * 1e6)
-                    rates[bucket].append(phase.ops / phase.seconds)
-                    print(
-                        f"round {round_number} {bucket:<9} {phase.line()}  server CPU {cpu[bucket][-1]:.0f} us/GET",
-                        flush=True,
-                    )
-            ratios = [
-                with_policy / without
-                for with_policy, without in zip(rates["policy"], rates["nopolicy"], strict=True)
-            ]
-            print(
-                f"median GET ops/s: no policy {statistics.median(rates['nopolicy']):.0f}, "
-                f"20-statement policy {statistics.median(rates['policy']):.0f}; "
-                f"median paired ratio {100 * statistics.median(ratios):.0f}%"
-            )
-            print(
-                f"median server CPU per GET: no policy {statistics.median(cpu['nopolicy']):.0f} us, "
-                f"policy {statistics.median(cpu['policy']):.0f} us"
-            )
+        return asyncio.run(run(args, server, f"http://127.0.0.1:{port}"))
     finally:
         server.terminate()
         server.wait(10)
-    return 0
 
 
 if __name__ == "__main__":
@@ -180,4 +183,4 @@ if __name__ == "__main__":
     parser.add_argument("--objects", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    sys.exit(main(parser.parse_args()))
