@@ -11,7 +11,7 @@ from gateway.access import SELF_AUTHENTICATED_OPERATIONS, anonymous_request_allo
 from gateway.api import HANDLERS
 from gateway.api.unsupported import check_request
 from gateway.context import GatewayServices, RequestContext
-from gateway.cors_response import cors_response_headers, remember_request_bucket
+from gateway.cors_response import cors_response_headers, remember_cors_bucket, remember_request_bucket
 from gateway.health import health_report
 from gateway.limits import GATEWAY_OPTIONS, BodyIdleWatchdog
 from gateway.runner import SERVER_HEADER, error_response
@@ -201,6 +201,7 @@ async def _dispatch(request: web.Request, request_id: str, services: GatewayServ
     website_bucket = request_website_bucket(request, services.website_endpoints())
     if website_bucket is not None:
         request[OPERATION] = "WebsiteGet"
+        remember_cors_bucket(request, website_bucket)  # its answers carry the bucket's CORS headers
         return await serve_website(request, request_id, services, website_bucket)
     endpoint, auth = _authorize(request, services)
     ctx = RequestContext(request, request_id, endpoint, auth, services)

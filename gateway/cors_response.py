@@ -27,8 +27,14 @@ ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 def remember_request_bucket(request: web.Request, endpoint: Endpoint) -> None:
     """Notes the bucket a cross-origin request was routed to (its answer may need its rules)."""
-    if endpoint.bucket is not None and ORIGIN_HEADER in request.headers:
-        request[_REQUEST_BUCKET] = endpoint.bucket
+    if endpoint.bucket is not None:
+        remember_cors_bucket(request, endpoint.bucket)
+
+
+def remember_cors_bucket(request: web.Request, bucket_name: str) -> None:
+    """Notes the bucket whose rules a cross-origin request's answer follows (a website's too)."""
+    if ORIGIN_HEADER in request.headers:
+        request[_REQUEST_BUCKET] = bucket_name
 
 
 def remember_bucket_cors(request: web.Request, bucket: BucketInfo) -> None:

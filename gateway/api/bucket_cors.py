@@ -8,12 +8,14 @@ carries no credentials, and it tells only whether a browser may send the request
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from gateway.api.bucket_versioning import read_small_body
 from gateway.api.common import owned_bucket
 from gateway.api.object_delete import verify_integrity
-from gateway.context import RequestContext
+from gateway.context import GatewayServices, RequestContext
 from gateway.cors import (
     CORS_METHODS,
     MAX_CORS_DOCUMENT_BYTES,
@@ -69,22 +71,30 @@ async def delete_bucket_cors(ctx: RequestContext) -> web.StreamResponse:
 
 async def options_object(ctx: RequestContext) -> web.StreamResponse:
     """The preflight of a cross-origin request: 200 with what the first matching rule allows, else 403."""
-    origin = ctx.headers.get("Origin")
+    resource_type = "OBJECT" if ctx.endpoint.key is not None else "BUCKET"
+    return await preflight(ctx.headers, ctx.services, ctx.bucket, resource_type)
+
+
+async def preflight(
+    headers: Mapping[str, str], services: GatewayServices, bucket_name: str, resource_type: str
+) -> web.Response:
+    """The answer to a preflight for ``bucket_name`` (S3 and website endpoints alike)."""
+    origin = headers.get("Origin")
     if not origin:
         raise errors.BadRequest("Insufficient information. Origin request header needed.")
-    method = ctx.headers.get("Access-Control-Request-Method")
+    method = headers.get("Access-Control-Request-Method")
     if method not in CORS_METHODS:
         raise errors.BadRequest(f"Invalid Access-Control-Request-Method: {method or 'null'}")
-    details = {"Method": method, "ResourceType": "OBJECT" if ctx.endpoint.key is not None else "BUCKET"}
+    details = {"Method": method, "ResourceType": resource_type}
     try:
-        bucket = await ctx.services.metadata.get_bucket(BucketName(name=ctx.bucket))
+        bucket = await services.metadata.get_bucket(BucketName(name=bucket_name))
     except StrataError as error:
         if error.reason == ErrorReason.NO_SUCH_BUCKET:
             raise errors.AccessForbidden("CORSResponse: Bucket not found", **details) from None
         raise
     if not bucket.cors:
         raise errors.AccessForbidden("CORSResponse: CORS is not enabled for this bucket.", **details)
-    requested = requested_header_names(ctx.headers.get("Access-Control-Request-Headers"))
+    requested = requested_header_names(headers.get("Access-Control-Request-Headers"))
     match = stored_configuration(bucket.cors).match(origin, method, requested)
     if match is None:
         raise errors.AccessForbidden(NOT_ALLOWED_MESSAGE, **details)

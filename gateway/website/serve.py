@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
+from gateway.api.bucket_cors import preflight
 from gateway.api.common import object_headers
 from gateway.api.object_get import answer_read, stream_object
 from gateway.api.versioning import find_object
@@ -79,6 +80,8 @@ async def serve_website(
     """The website answer to ``request`` for ``bucket_name``; never raises an S3 error."""
     head = request.method == "HEAD"
     try:
+        if request.method == "OPTIONS":  # a cross-origin preflight: the bucket's CORS rules answer
+            return await preflight(request.headers, services, bucket_name, "OBJECT")
         if request.method not in WEBSITE_METHODS:
             raise errors.MethodNotAllowed(Method=request.method, ResourceType="OBJECT")
         key = _request_key(request)

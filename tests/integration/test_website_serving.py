@@ -359,6 +359,37 @@ def test_the_rest_endpoint_still_answers_s3(site_server, owner, site: str) -> No
     assert answer.body.startswith(b"<?xml")
 
 
+def test_cors_rules_answer_on_the_website_endpoint(site_server, owner, site: str) -> None:
+    owner.put_bucket_cors(
+        Bucket=site,
+        CORSConfiguration={
+            "CORSRules": [
+                {"AllowedOrigins": ["http://app.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 60}
+            ]
+        },
+    )
+    page = get(site_server[0], site, "/blog/post.html", "--header", "Origin: http://app.example")
+    assert page.status == 200 and page.body == b"<p>post</p>"
+    assert page.headers["access-control-allow-origin"] == "http://app.example"
+    assert "Origin" in page.headers["vary"]
+    # An error page carries them too; another origin gets none.
+    missing = get(site_server[0], site, "/nowhere.html", "--header", "Origin: http://app.example")
+    assert missing.status == 404 and missing.headers["access-control-allow-origin"] == "http://app.example"
+    elsewhere = get(site_server[0], site, "/blog/post.html", "--header", "Origin: http://evil.example")
+    assert "access-control-allow-origin" not in elsewhere.headers
+    preflight = ("--request", "OPTIONS", "--header", "Access-Control-Request-Method: GET")
+    allowed = get(
+        site_server[0], site, "/blog/post.html", *preflight, "--header", "Origin: http://app.example"
+    )
+    assert allowed.status == 200
+    assert allowed.headers["access-control-allow-methods"] == "GET"
+    assert allowed.headers["access-control-max-age"] == "60"
+    refused = get(
+        site_server[0], site, "/blog/post.html", *preflight, "--header", "Origin: http://evil.example"
+    )
+    assert refused.status == 403 and b"AccessForbidden" in refused.body
+
+
 def test_aiohttp_reads_pages_with_a_host_header(site_server, site: str) -> None:
     server, _ = site_server
 
