@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.checksums import verify_small_body
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.config_body import read_config_body
 from gateway.authz.ownership import BUCKET_OWNER_ENFORCED, OBJECT_OWNERSHIPS
 from gateway.authz.public_access import FLAGS, PublicAccessBlock, block_config
 from gateway.context import RequestContext
 from gateway.s3 import errors
-from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, element, parse
-
-
-async def _config_body(ctx: RequestContext) -> bytes:
-    body = await ctx.request.content.read(MAX_REQUEST_XML_BYTES + 1)
-    if len(body) > MAX_REQUEST_XML_BYTES or not body.strip():
-        raise errors.MalformedXML()
-    verify_small_body(ctx.headers, body)
-    return body
-
+from gateway.s3.xml import Element, element, parse
 
 # ---- ownership controls ----
 
@@ -36,7 +27,7 @@ def _parse_ownership(body: bytes) -> str:
 
 
 async def put_bucket_ownership_controls(ctx: RequestContext) -> web.StreamResponse:
-    body = await _config_body(ctx)
+    body = await read_config_body(ctx)
     bucket = await owned_bucket(ctx)
     ownership = _parse_ownership(body)
     if ownership == BUCKET_OWNER_ENFORCED and bucket.acl:
@@ -81,7 +72,7 @@ def _parse_block(body: bytes) -> PublicAccessBlock:
 
 
 async def put_public_access_block(ctx: RequestContext) -> web.StreamResponse:
-    body = await _config_body(ctx)
+    body = await read_config_body(ctx)
     bucket = await owned_bucket(ctx)
     stored = _parse_block(body).encode()
     if stored != bucket.public_access_block:

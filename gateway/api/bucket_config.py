@@ -14,25 +14,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.bucket_logging import logging_document, parse_logging_status
-from gateway.api.checksums import verify_small_body
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.config_body import read_config_body
 from gateway.context import RequestContext
 from gateway.s3 import errors
-from gateway.s3.xml import MAX_REQUEST_XML_BYTES, element, parse
+from gateway.s3.xml import element, parse
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
 from protos.metadata_pb2 import BucketInfo, BucketName
 
 BUCKET_OWNER_PAYS = "BucketOwner"
 REQUESTER_PAYS = "Requester"
-
-
-async def _config_body(ctx: RequestContext) -> bytes:
-    body = await ctx.request.content.read(MAX_REQUEST_XML_BYTES + 1)
-    if len(body) > MAX_REQUEST_XML_BYTES or not body.strip():
-        raise errors.MalformedXML()
-    verify_small_body(ctx.headers, body)
-    return body
 
 
 # ---- request payment ----
@@ -55,7 +47,7 @@ async def get_bucket_request_payment(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def put_bucket_request_payment(ctx: RequestContext) -> web.StreamResponse:
-    body = await _config_body(ctx)
+    body = await read_config_body(ctx)
     await owned_bucket(ctx)
     if parse_payer(body) == REQUESTER_PAYS:
         raise errors.S3NotImplemented("Requester Pays buckets are not implemented.")
@@ -74,7 +66,7 @@ async def get_bucket_accelerate_configuration(ctx: RequestContext) -> web.Stream
 
 
 async def put_bucket_logging(ctx: RequestContext) -> web.StreamResponse:
-    body = await _config_body(ctx)
+    body = await read_config_body(ctx)
     bucket = await owned_bucket(ctx)
     status = parse_logging_status(body, ctx.services.authenticator.accounts())
     if status is not None:

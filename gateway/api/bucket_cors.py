@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from gateway.api.bucket_versioning import read_small_body
 from gateway.api.common import owned_bucket
+from gateway.api.config_body import read_small_body
 from gateway.api.object_delete import verify_integrity
 from gateway.context import GatewayServices, RequestContext
 from gateway.cors import (

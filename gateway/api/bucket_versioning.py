@@ -5,31 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.config_body import read_small_body
 from gateway.api.object_put import require_versions_kept
 from gateway.context import RequestContext
 from gateway.s3 import errors
-from gateway.s3.body import PayloadTrailers, iter_payload
-from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, child_text, element, parse
+from gateway.s3.xml import Element, child_text, element, parse
 from protos.metadata_pb2 import VERSIONING_ENABLED, VERSIONING_SUSPENDED, VERSIONING_UNSET, BucketInfo
 
 STATES = {"Enabled": VERSIONING_ENABLED, "Suspended": VERSIONING_SUSPENDED}
 STATE_NAMES = {state: name for name, state in STATES.items()}
 MFA_DELETE_VALUES = (None, "Enabled", "Disabled")
-
-
-async def read_small_body(
-    ctx: RequestContext, trailers: PayloadTrailers | None = None, limit: int = MAX_REQUEST_XML_BYTES
-) -> bytes:
-    """A configuration body (plain or aws-chunked), refused as MalformedXML past ``limit`` bytes."""
-    pieces: list[bytes] = []
-    size = 0
-    payload = iter_payload(ctx.request.content, ctx.auth.payload, ctx.headers, trailers or PayloadTrailers())
-    async for piece in payload:
-        size += len(piece)
-        if size > limit:
-            raise errors.MalformedXML()
-        pieces.append(piece)
-    return b"".join(pieces)
 
 
 def parse_versioning_configuration(body: bytes) -> int:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import crc32c
 from aiohttp import web
 
-from gateway.api.bucket_versioning import read_small_body
 from gateway.api.common import owned_bucket, xml_response
+from gateway.api.config_body import read_small_body
 from gateway.api.versioning import put_request, requested_version_id
 from gateway.authz.enforce import decide_item
 from gateway.context import RequestContext
