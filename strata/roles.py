@@ -95,6 +95,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.core import MetadataCore
     from metanode.gc import GarbageCollector
     from metanode.kv import KV
+    from metanode.lifecycle.worker import LifecycleWorker
     from metanode.replication.leader import Leader
     from metanode.replication.node import ShardNode
     from metanode.server import open_store, start_server
@@ -125,14 +126,18 @@ async def _metanode(args: argparse.Namespace) -> None:
 
     @contextlib.asynccontextmanager
     async def leading(core: MetadataCore) -> AsyncIterator[None]:
-        """GC runs on the shard's leader only; so do repair passes (when the coordinator asks, RunRepair)."""
+        """GC and lifecycle run on the shard's leader only (it owns the shard's keys and their locks); so do
+        repair passes (when the coordinator asks, RunRepair)."""
         gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
+        lifecycle = LifecycleWorker(core, args.lifecycle_interval, day_s=args.lifecycle_day_seconds)
         repairer = core.set_replicator(deleter)
         assert repairer is not None
         gc.start()
+        lifecycle.start()
         try:
             yield
         finally:
+            await lifecycle.stop()
             await gc.stop()
             await repairer.close()
 
@@ -637,6 +642,18 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         type=float,
         default=300.0,
         help="seconds unreferenced blobs are kept for reads in flight",
+    )
+    metanode.add_argument(
+        "--lifecycle-interval",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_INTERVAL") or "60",
+        help="seconds between lifecycle ticks (STRATA_LIFECYCLE_INTERVAL)",
+    )
+    metanode.add_argument(
+        "--lifecycle-day-seconds",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_DAY_SECONDS") or "86400",
+        help='seconds in a lifecycle "day" (STRATA_LIFECYCLE_DAY_SECONDS; shorter for tests)',
     )
     metanode.add_argument(
         "--repair-copy-timeout",
