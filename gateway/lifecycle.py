@@ -13,8 +13,15 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from gateway.s3 import errors
-from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, document, element, optional, parse
-from metanode.lifecycle.rules import DAY_MS, LifecycleConfiguration, LifecycleRule, RuleFilter
+from gateway.s3.xml import MAX_REQUEST_XML_BYTES, Element, document, element, http_date, optional, parse
+from metanode.lifecycle.rules import (
+    DAY_MS,
+    LifecycleConfiguration,
+    LifecycleRule,
+    RuleFilter,
+    decode_configuration,
+)
+from protos.metadata_pb2 import BucketInfo, ObjectMD
 
 MAX_LIFECYCLE_RULES = 1000
 MAX_LIFECYCLE_DOCUMENT_BYTES = MAX_REQUEST_XML_BYTES
@@ -310,3 +317,22 @@ def configuration_document(configuration: LifecycleConfiguration) -> bytes:
             )
         )
     return document(element("LifecycleConfiguration", None, *rules))
+
+
+# ---- x-amz-expiration (PutObject, GetObject, HeadObject) ----
+
+EXPIRATION_HEADER = "x-amz-expiration"
+
+
+def expiration_header(bucket: BucketInfo, md: ObjectMD, day_ms: int) -> str | None:
+    """When and by which rule the current version ``md`` expires, as S3 words the header; None if no
+    enabled Expiration rule applies to it."""
+    if not bucket.lifecycle or md.is_delete_marker:
+        return None
+    found = decode_configuration(bucket.lifecycle).expiration(
+        md.key, md.size, md.tags, md.last_modified_ms, day_ms
+    )
+    if found is None:
+        return None
+    expiry_ms, rule_id = found
+    return f'expiry-date="{http_date(expiry_ms / 1000)}", rule-id="{rule_id}"'

@@ -162,6 +162,7 @@ class EmbeddedServer:
             website_endpoints=lambda: self.settings.website_endpoints,
             locations=lambda: self.settings.locations,
             intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
+            lifecycle_day_ms=int(self.settings.lifecycle_day_s * 1000),
         )
 
     async def close(self) -> None:

@@ -421,6 +421,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
         shards=shards,
+        lifecycle_day_ms=int(args.lifecycle_day_seconds * 1000),
     )
     ssl_context = server_ssl_context(certificates) if certificates else None
     try:
@@ -699,6 +700,13 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="listen address (LISTEN_ADDR; default 127.0.0.1; 0.0.0.0 listens on every address)",
     )
     gateway.add_argument("--port", default="8000", help="S3 port (default 8000)")
+    gateway.add_argument(
+        "--lifecycle-day-seconds",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_DAY_SECONDS") or "86400",
+        help='seconds in a lifecycle "day", as the metanodes count it, for x-amz-expiration '
+        "(STRATA_LIFECYCLE_DAY_SECONDS)",
+    )
     gateway.add_argument(
         "--intent-ttl",
         type=float,

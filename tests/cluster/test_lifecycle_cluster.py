@@ -22,6 +22,9 @@ def lifecycle_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
         gateway_base_port=None,
         gc_interval_s=3600.0,
         metanode_args=["--lifecycle-interval", "0.3", "--lifecycle-day-seconds", "2"],
+        extra_env={
+            "STRATA_LIFECYCLE_DAY_SECONDS": "2"
+        },  # the gateways' x-amz-expiration counts the same days
     )
     with LocalCluster(tmp_path_factory.mktemp("lifecycle"), spec) as running:
         yield running
@@ -50,7 +53,6 @@ def test_the_shard_leader_expires_objects_versions_and_uploads(lifecycle_cluster
     s3.create_bucket(Bucket="lc-versioned")
     s3.put_bucket_versioning(Bucket="lc-versioned", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="lc-plain", Key="keep/a", Body=b"kept")
-    s3.put_object(Bucket="lc-plain", Key="tmp/a", Body=b"expires")
     upload = s3.create_multipart_upload(Bucket="lc-plain", Key="tmp/upload")["UploadId"]
     for body in (b"one", b"two"):
         s3.put_object(Bucket="lc-versioned", Key="doc", Body=body)
@@ -62,6 +64,8 @@ def test_the_shard_leader_expires_objects_versions_and_uploads(lifecycle_cluster
     s3.put_bucket_lifecycle_configuration(
         Bucket="lc-versioned", LifecycleConfiguration={"Rules": [versions_rule]}
     )
+    written = other_gateway.put_object(Bucket="lc-plain", Key="tmp/a", Body=b"expires")
+    assert 'rule-id="tmp"' in written["Expiration"]
 
     def plain_done() -> bool:
         keys = {item["Key"] for item in other_gateway.list_objects_v2(Bucket="lc-plain").get("Contents", [])}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,18 @@ def test_a_bucket_without_lifecycle_keeps_everything(s3, bucket: str) -> None:
     assert keys_of(s3, other) == {"logs/a"}
     s3.delete_object(Bucket=other, Key="logs/a")
     s3.delete_bucket(Bucket=other)
+
+
+def test_puts_gets_and_heads_name_the_expiration_that_applies(s3, bucket: str) -> None:
+    rules = [{"ID": "month", "Status": "Enabled", "Filter": {"Prefix": "exp/"}, "Expiration": {"Days": 30}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    put = s3.put_object(Bucket=bucket, Key="exp/a", Body=b"x")
+    head = s3.head_object(Bucket=bucket, Key="exp/a")
+    # 30 two-second days after it was written (no rounding to midnight with a test-length day).
+    due = head["LastModified"].astimezone(UTC) + timedelta(seconds=30 * DAY_SECONDS)
+    expected = f'expiry-date="{format_datetime(due, usegmt=True)}", rule-id="month"'
+    assert put["Expiration"] == expected
+    assert head["Expiration"] == expected
+    assert s3.get_object(Bucket=bucket, Key="exp/a")["Expiration"] == expected
+    s3.put_object(Bucket=bucket, Key="other", Body=b"x")
+    assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")

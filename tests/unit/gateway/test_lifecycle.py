@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from gateway.lifecycle import configuration_document, parse_lifecycle_configuration
+from gateway.lifecycle import configuration_document, expiration_header, parse_lifecycle_configuration
 from gateway.s3 import errors
-from metanode.lifecycle.rules import DAY_MS, RuleFilter
+from metanode.lifecycle.rules import DAY_MS, RuleFilter, encode_configuration
+from protos.metadata_pb2 import BucketInfo, ObjectMD
 
 
 def document(*rules: str) -> bytes:
@@ -178,3 +181,21 @@ def test_the_rendered_document_parses_back_to_the_same_rules() -> None:
         )
     )
     assert parse_lifecycle_configuration(configuration_document(configuration)) == configuration
+
+
+def test_the_expiration_header_names_the_due_midnight_and_the_rule() -> None:
+    configuration = parse_lifecycle_configuration(
+        document(
+            "<ID>logs</ID><Filter><Prefix>logs/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration>",
+            "<ID>off</ID><Filter/><Status>Disabled</Status><Expiration><Days>1</Days></Expiration>",
+        )
+    )
+    bucket = BucketInfo(name="b", lifecycle=encode_configuration(configuration))
+    written_ms = int(datetime(2026, 1, 1, 10, tzinfo=UTC).timestamp() * 1000)
+    md = ObjectMD(key="logs/a", size=3, last_modified_ms=written_ms)
+    assert (
+        expiration_header(bucket, md, DAY_MS) == 'expiry-date="Sat, 03 Jan 2026 00:00:00 GMT", rule-id="logs"'
+    )
+    assert expiration_header(bucket, ObjectMD(key="other", last_modified_ms=written_ms), DAY_MS) is None
+    assert expiration_header(bucket, ObjectMD(key="logs/m", is_delete_marker=True), DAY_MS) is None
+    assert expiration_header(BucketInfo(name="b"), md, DAY_MS) is None
