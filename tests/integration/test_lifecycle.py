@@ -3,6 +3,9 @@ configuration round trip and its refusals, and the in-process worker expiring wh
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import http.client
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from strata.testing.embedded import EmbeddedThread
+from tests.integration.conftest import ACCESS_KEY, SECRET_KEY
 
 DAY_SECONDS = 2.0
 TIMEOUT_S = 60.0
@@ -271,3 +278,42 @@ def test_puts_gets_and_heads_name_the_expiration_that_applies(s3, bucket: str) -
     assert s3.get_object(Bucket=bucket, Key="exp/a")["Expiration"] == expected
     s3.put_object(Bucket=bucket, Key="other", Body=b"x")
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")
+
+
+LIFECYCLE_XML = (
+    b"<LifecycleConfiguration><Rule><ID>r</ID><Filter/><Status>Enabled</Status>"
+    b"<Expiration><Days>30</Days></Expiration></Rule></LifecycleConfiguration>"
+)
+
+
+def signed_put_lifecycle(server: EmbeddedThread, bucket: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = AWSRequest(
+        method="PUT", url=f"{server.url}/{bucket}?lifecycle", data=LIFECYCLE_XML, headers=headers
+    )
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(LIFECYCLE_XML).hexdigest()
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "us-east-1").add_auth(request)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(
+            "PUT", f"/{bucket}?lifecycle", body=LIFECYCLE_XML, headers=dict(request.headers.items())
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_put_needs_an_integrity_header(s3, server: EmbeddedThread, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    status, body = signed_put_lifecycle(server, bucket, {})
+    assert status == 400 and b"<Code>InvalidRequest</Code>" in body
+    assert b"Missing required header for this request: Content-MD5" in body
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    status, body = signed_put_lifecycle(server, bucket, {"Content-MD5": wrong})
+    assert status == 400 and b"<Code>BadDigest</Code>" in body
+    assert error_of(s3.get_bucket_lifecycle_configuration, Bucket=bucket)[:2] == (
+        404,
+        "NoSuchLifecycleConfiguration",
+    )
+    right = base64.b64encode(hashlib.md5(LIFECYCLE_XML).digest()).decode()
+    assert signed_put_lifecycle(server, bucket, {"Content-MD5": right})[0] == 200
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["ID"] == "r"
