@@ -131,9 +131,15 @@ class LifecycleWorker:
             try:
                 await self._step(bucket, configuration, stats)
             except StrataError as error:
-                if error.reason != ErrorReason.NO_SUCH_BUCKET:
-                    raise
+                # A key's versions half read cannot be planned: the bucket starts over next time.
                 self._scans.pop(bucket.uid, None)
+                if error.reason != ErrorReason.NO_SUCH_BUCKET:
+                    log.warning(
+                        "lifecycle of bucket %s stopped for this tick: %s", bucket.name, error.message
+                    )
+            except BaseException:
+                self._scans.pop(bucket.uid, None)
+                raise
         return stats
 
     async def _configured_buckets(self) -> list[BucketInfo]:

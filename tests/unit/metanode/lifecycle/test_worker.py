@@ -11,6 +11,8 @@ from metanode.core import MetadataCore
 from metanode.kv import KV
 from metanode.lifecycle.rules import LifecycleConfiguration, LifecycleRule, RuleFilter, encode_configuration
 from metanode.lifecycle.worker import LifecycleWorker
+from protos.common_pb2 import ErrorReason
+from protos.errors import StrataError
 from protos.metadata_pb2 import (
     LISTING_DELIMITER_VERSIONS,
     VERSIONING_ENABLED,
@@ -140,3 +142,28 @@ async def test_a_bucket_without_configuration_is_not_scanned(core: MetadataCore,
     stats = await LifecycleWorker(core, day_s=DAY_S, clock_ms=clock).tick()
     assert stats.versions_read == 0
     assert await versions(core) == [("k", False)]
+
+
+async def test_a_failed_tick_starts_the_bucket_over_and_keeps_the_plan_right(
+    core: MetadataCore, clock: Clock
+) -> None:
+    rule = LifecycleRule("n", True, noncurrent_days=1, newer_noncurrent_versions=1)
+    await configured_bucket(core, VERSIONING_ENABLED, rule)
+    for _ in range(4):
+        await put(core, "k", versioned=True)
+        clock.now_ms += 10
+    clock.now_ms += 10_000
+    worker = LifecycleWorker(core, day_s=DAY_S, batch_size=3, clock_ms=clock)
+    assert (await worker.tick()).versions_read == 3  # the key's versions span two ticks
+    original = core.list_objects
+
+    async def unavailable(request: ListObjectsRequest):  # type: ignore[no-untyped-def]
+        raise StrataError(ErrorReason.NOT_LEADER, "no leader")
+
+    core.list_objects = unavailable  # type: ignore[method-assign]
+    await worker.tick()
+    core.list_objects = original  # type: ignore[method-assign]
+    reads = [(await worker.tick()).versions_read for _ in range(2)]
+    assert reads == [3, 1]  # from the beginning again
+    # The current version and the newest noncurrent one stay; the two older ones went.
+    assert await versions(core) == [("k", False), ("k", False)]
