@@ -31,6 +31,7 @@ from gateway.serving import start_gateway
 from metanode.core import MetadataCore
 from metanode.gc import GarbageCollector
 from metanode.kv import MemoryKV
+from metanode.lifecycle.positions import KVPositions
 from metanode.lifecycle.worker import LifecycleWorker
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
@@ -208,7 +209,12 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()
-    lifecycle = LifecycleWorker(core, settings.lifecycle_interval_s, day_s=settings.lifecycle_day_s)
+    lifecycle = LifecycleWorker(
+        core,
+        settings.lifecycle_interval_s,
+        day_s=settings.lifecycle_day_s,
+        positions=KVPositions(core.kv, core.writer),
+    )
     lifecycle.start()
     return EmbeddedServer(settings, core, data, backends, gc, accounts, lifecycle)
 

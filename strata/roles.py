@@ -95,6 +95,7 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.core import MetadataCore
     from metanode.gc import GarbageCollector
     from metanode.kv import KV
+    from metanode.lifecycle.positions import KVPositions
     from metanode.lifecycle.worker import LifecycleWorker
     from metanode.replication.leader import Leader
     from metanode.replication.node import ShardNode
@@ -129,7 +130,12 @@ async def _metanode(args: argparse.Namespace) -> None:
         """GC and lifecycle run on the shard's leader only (it owns the shard's keys and their locks); so do
         repair passes (when the coordinator asks, RunRepair)."""
         gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
-        lifecycle = LifecycleWorker(core, args.lifecycle_interval, day_s=args.lifecycle_day_seconds)
+        lifecycle = LifecycleWorker(
+            core,
+            args.lifecycle_interval,
+            day_s=args.lifecycle_day_seconds,
+            positions=KVPositions(core.kv, core.writer),
+        )
         repairer = core.set_replicator(deleter)
         assert repairer is not None
         gc.start()

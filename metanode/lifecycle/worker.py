@@ -6,7 +6,8 @@ whatever the bucket's size). A key's versions are planned together (``plan.plan_
 listing has moved past the key. When a bucket's listing ends, its abandoned multipart uploads are
 checked and its scan starts over on a later tick. Every change goes through the core's own
 DeleteObject / PutObject / AbortMultipartUpload, so it is made under the object's lock and
-replicated like a client's request. Positions are kept in memory: a new leader starts over.
+replicated like a client's request. The last key each scan finished is kept (``positions``: in
+the shard's replicated KV in servers), so a new leader resumes there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from metanode.lifecycle.plan import Action, ActionKind, VersionView, plan_key, upload_abort_rule
+from metanode.lifecycle.positions import MemoryPositions, ScanPositions
 from metanode.lifecycle.rules import DAY_MS, LifecycleConfiguration, decode_configuration
 from protos.common_pb2 import Empty, ErrorReason
 from protos.errors import StrataError
@@ -70,6 +72,8 @@ class _BucketScan:
     version_id_marker: str = ""
     key: str | None = None
     versions: list[VersionView] = field(default_factory=list)
+    finished_key: str = ""  # the last key whose versions were all planned
+    saved_key: str = ""  # the position last written to the positions store
 
 
 @dataclass
@@ -89,6 +93,7 @@ class LifecycleWorker:
         day_s: float = DAY_MS / 1000,
         batch_size: int = DEFAULT_BATCH_SIZE,
         clock_ms: Callable[[], int] | None = None,
+        positions: ScanPositions | None = None,
     ) -> None:
         if day_s <= 0 or interval_s <= 0 or batch_size <= 0:
             raise ValueError("the lifecycle day, interval and batch size must be positive")
@@ -98,6 +103,7 @@ class LifecycleWorker:
         self._batch_size = batch_size
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._scans: dict[str, _BucketScan] = {}
+        self._positions = positions if positions is not None else MemoryPositions()
         self._periodic = PeriodicTask("lifecycle", self._logged_tick, lambda: self.interval_s, log)
 
     def start(self) -> None:
@@ -157,7 +163,10 @@ class LifecycleWorker:
     async def _step(
         self, bucket: BucketInfo, configuration: LifecycleConfiguration, stats: LifecycleStats
     ) -> None:
-        scan = self._scans.setdefault(bucket.uid, _BucketScan())
+        scan = self._scans.get(bucket.uid)
+        if scan is None:
+            resumed = await self._positions.load(bucket.uid)
+            scan = self._scans[bucket.uid] = _BucketScan(resumed, "", None, [], resumed, resumed)
         page = await self._core.list_objects(
             ListObjectsRequest(
                 bucket=bucket.name,
@@ -177,10 +186,15 @@ class LifecycleWorker:
         if page.is_truncated and page.entries:
             scan.marker = page.next_marker or page.entries[-1].key
             scan.version_id_marker = page.next_version_id_marker
+            if scan.finished_key != scan.saved_key:
+                await self._positions.save(bucket.uid, scan.finished_key)
+                scan.saved_key = scan.finished_key
             return
         await self._finish_key(bucket, configuration, scan, now_ms, stats)
         await self._abort_uploads(bucket, configuration, now_ms, stats)
         self._scans.pop(bucket.uid, None)  # the next tick starts this bucket over
+        if scan.saved_key:
+            await self._positions.save(bucket.uid, "")
 
     async def _finish_key(
         self,
@@ -194,6 +208,7 @@ class LifecycleWorker:
             return
         actions = plan_key(configuration, scan.key, scan.versions, now_ms, self.day_ms)
         latest = scan.versions[0] if scan.versions else None
+        scan.finished_key = scan.key
         scan.key, scan.versions = None, []
         for action in actions:
             if action.kind is ActionKind.EXPIRE_CURRENT and not await self._still_current(

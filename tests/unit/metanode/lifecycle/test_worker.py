@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from metanode import keys
 from metanode.core import MetadataCore
 from metanode.kv import KV
+from metanode.lifecycle.positions import KVPositions
 from metanode.lifecycle.rules import LifecycleConfiguration, LifecycleRule, RuleFilter, encode_configuration
 from metanode.lifecycle.worker import LifecycleWorker
 from protos.common_pb2 import ErrorReason
@@ -167,3 +169,26 @@ async def test_a_failed_tick_starts_the_bucket_over_and_keeps_the_plan_right(
     assert reads == [3, 1]  # from the beginning again
     # The current version and the newest noncurrent one stay; the two older ones went.
     assert await versions(core) == [("k", False), ("k", False)]
+
+
+async def test_a_new_worker_resumes_after_the_last_key_the_previous_one_finished(
+    core: MetadataCore, clock: Clock
+) -> None:
+    bucket = await configured_bucket(core, VERSIONING_ENABLED, LifecycleRule("n", True, noncurrent_days=1))
+    for key in ("a", "b", "c"):
+        for _ in range(2):
+            await put(core, key, versioned=True)
+            clock.now_ms += 10
+    clock.now_ms += 10_000
+    first = LifecycleWorker(
+        core, day_s=DAY_S, batch_size=3, clock_ms=clock, positions=KVPositions(core.kv, core.writer)
+    )
+    assert (await first.tick()).versions_read == 3  # a's two versions and b's first: "a" is finished
+    assert core.kv.get(keys.lifecycle_position_key(bucket.uid)) is not None
+    # A new leader: another worker, the same replicated KV.
+    second = LifecycleWorker(
+        core, day_s=DAY_S, batch_size=3, clock_ms=clock, positions=KVPositions(core.kv, core.writer)
+    )
+    assert [(await second.tick()).versions_read for _ in range(2)] == [3, 1]  # b, b, c then c
+    assert core.kv.get(keys.lifecycle_position_key(bucket.uid)) is None  # the sweep ended
+    assert await versions(core) == [("a", False), ("b", False), ("c", False)]
