@@ -65,6 +65,13 @@ def _text(node: ET.Element) -> str:
     return (node.text or "").strip()
 
 
+def _verbatim(node: ET.Element) -> str:
+    """A prefix, tag key or tag value: kept exactly, spaces included (they are part of the key)."""
+    if len(node):
+        raise errors.MalformedXML()
+    return node.text or ""
+
+
 def _integer(node: ET.Element) -> int:
     text = _text(node)
     if not text.lstrip("-").isdigit() or not text.isascii():
@@ -111,7 +118,7 @@ def _parse_rule(node: ET.Element) -> LifecycleRule:
     if (filter_node is None) == (prefix_node is None):
         raise errors.MalformedXML()  # exactly one of a Filter and the legacy top-level Prefix
     if prefix_node is not None:
-        rule_filter = RuleFilter(prefix=_text(prefix_node), legacy_prefix=True)
+        rule_filter = RuleFilter(prefix=_verbatim(prefix_node), legacy_prefix=True)
     else:
         assert filter_node is not None
         rule_filter = _parse_filter(filter_node)
@@ -139,14 +146,12 @@ def _parse_tag(node: ET.Element) -> tuple[str, str]:
     key_node, value_node = _single(found, "Key"), _single(found, "Value")
     if key_node is None or value_node is None:
         raise errors.MalformedXML()
-    key = _text(key_node)
-    if not key or len(key) > 128 or len(_text(value_node)) > 256:
-        raise errors.InvalidArgument(
-            "The TagKey you have provided is invalid"
-            if not key or len(key) > 128
-            else "The TagValue you have provided is invalid"
-        )
-    return key, _text(value_node)
+    key, value = _verbatim(key_node), _verbatim(value_node)
+    if not key or len(key) > 128:
+        raise errors.InvalidArgument("The TagKey you have provided is invalid")
+    if len(value) > 256:
+        raise errors.InvalidArgument("The TagValue you have provided is invalid")
+    return key, value
 
 
 def _size(node: ET.Element | None) -> int | None:
@@ -167,7 +172,7 @@ def _parse_filter(node: ET.Element) -> RuleFilter:
         tag_node = _single(found, "Tag")
         prefix_node = _single(found, "Prefix")
         return RuleFilter(
-            prefix=_text(prefix_node) if prefix_node is not None else "",
+            prefix=_verbatim(prefix_node) if prefix_node is not None else "",
             tags=(_parse_tag(tag_node),) if tag_node is not None else (),
             size_greater_than=_size(_single(found, "ObjectSizeGreaterThan")),
             size_less_than=_size(_single(found, "ObjectSizeLessThan")),
@@ -178,7 +183,7 @@ def _parse_filter(node: ET.Element) -> RuleFilter:
     if len({name for name, _ in tags}) != len(tags):
         raise errors.InvalidRequest("Duplicate Tag Keys are not allowed.")
     rule_filter = RuleFilter(
-        prefix=_text(prefix_node) if prefix_node is not None else "",
+        prefix=_verbatim(prefix_node) if prefix_node is not None else "",
         tags=tags,
         size_greater_than=_size(_single(parts, "ObjectSizeGreaterThan")),
         size_less_than=_size(_single(parts, "ObjectSizeLessThan")),

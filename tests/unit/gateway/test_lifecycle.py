@@ -199,3 +199,13 @@ def test_the_expiration_header_names_the_due_midnight_and_the_rule() -> None:
     assert expiration_header(bucket, ObjectMD(key="other", last_modified_ms=written_ms), DAY_MS) is None
     assert expiration_header(bucket, ObjectMD(key="logs/m", is_delete_marker=True), DAY_MS) is None
     assert expiration_header(BucketInfo(name="b"), md, DAY_MS) is None
+
+
+def test_prefixes_and_tags_are_kept_verbatim() -> None:
+    rule = parse_lifecycle_configuration(
+        document(
+            "<ID>r</ID><Filter><And><Prefix> logs/ </Prefix><Tag><Key>k</Key><Value> v</Value></Tag></And></Filter>"
+            "<Status>Enabled</Status><Expiration><Days>1</Days></Expiration>"
+        )
+    ).rules[0]
+    assert rule.filter.prefix == " logs/ " and rule.filter.tags == (("k", " v"),)
