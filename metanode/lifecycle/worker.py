@@ -166,7 +166,9 @@ class LifecycleWorker:
         scan = self._scans.get(bucket.uid)
         if scan is None:
             resumed = await self._positions.load(bucket.uid)
-            scan = self._scans[bucket.uid] = _BucketScan(marker=resumed, finished_key=resumed, saved_key=resumed)
+            scan = self._scans[bucket.uid] = _BucketScan(
+                marker=resumed, finished_key=resumed, saved_key=resumed
+            )
         page = await self._core.list_objects(
             ListObjectsRequest(
                 bucket=bucket.name,
