@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.ports import DatanodeMembership, DataPort, MetadataPort, ShardMap
 from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
+from metanode.lifecycle.rules import DAY_MS
 
 INLINE_THRESHOLD = 64 * 1024
 DEFAULT_INTENT_TTL_MS = 3600 * 1000
@@ -38,6 +39,8 @@ class GatewayServices:
     shards: ShardMap | None = None
     # websiteEndpoints: host names whose <bucket>.<name> requests are static websites (gateway.website).
     website_endpoints: Callable[[], Collection[str]] = lambda: ()
+    # -- lifecycle: the length of a lifecycle "day" (x-amz-expiration), as the metanodes count it.
+    lifecycle_day_ms: int = DAY_MS
 
 
 @dataclass

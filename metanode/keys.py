@@ -54,6 +54,8 @@ LAST_LOG_INDEX_KEY = SYSTEM_PREFIX + b"last-log-index"
 LAST_LOG_TERM_KEY = SYSTEM_PREFIX + b"last-log-term"
 LOG_BASE_KEY = SYSTEM_PREFIX + b"log-base"
 VERSION_FLOOR_KEY = SYSTEM_PREFIX + b"version-id-floor"
+# The last key a bucket's lifecycle scan finished (replicated, so a new leader resumes after it).
+LIFECYCLE_POSITION_PREFIX = SYSTEM_PREFIX + b"lifecycle-position/"
 
 # Version ids: (MAX_TS - now_ms) then (MAX_SEQ - seq), zero-padded, then the replication group.
 TS_DIGITS = 16
@@ -283,6 +285,11 @@ def repair_key(bucket_uid: str, key: str, upload_id: str = "") -> bytes:
         + VERSION_SEPARATOR_BYTES
         + upload_id.encode()
     )
+
+
+def lifecycle_position_key(bucket_uid: str) -> bytes:
+    validate_bucket_uid(bucket_uid)
+    return LIFECYCLE_POSITION_PREFIX + bucket_uid.encode()
 
 
 def intent_key(intent_id: str) -> bytes:

@@ -31,6 +31,8 @@ from gateway.serving import start_gateway
 from metanode.core import MetadataCore
 from metanode.gc import GarbageCollector
 from metanode.kv import MemoryKV
+from metanode.lifecycle.positions import KVPositions
+from metanode.lifecycle.worker import LifecycleWorker
 from metanode.server import open_core
 from protos.common_pb2 import BlobRef, ErrorReason
 from protos.errors import StrataError
@@ -150,6 +152,7 @@ class EmbeddedServer:
     backends: dict[str, Backend]
     gc: GarbageCollector
     accounts: AccountStore
+    lifecycle: LifecycleWorker
 
     def services(self) -> GatewayServices:
         return GatewayServices(
@@ -160,9 +163,11 @@ class EmbeddedServer:
             website_endpoints=lambda: self.settings.website_endpoints,
             locations=lambda: self.settings.locations,
             intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
+            lifecycle_day_ms=int(self.settings.lifecycle_day_s * 1000),
         )
 
     async def close(self) -> None:
+        await self.lifecycle.stop()
         await self.gc.stop()
         await self.data.close()
         await self.core.close()
@@ -204,7 +209,14 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
     core.set_deleter(data)
     gc = GarbageCollector(core, data, interval_s=settings.gc_interval_s, grace_s=settings.gc_grace_s)
     gc.start()
-    return EmbeddedServer(settings, core, data, backends, gc, accounts)
+    lifecycle = LifecycleWorker(
+        core,
+        settings.lifecycle_interval_s,
+        day_s=settings.lifecycle_day_s,
+        positions=KVPositions(core.kv, core.writer),
+    )
+    lifecycle.start()
+    return EmbeddedServer(settings, core, data, backends, gc, accounts, lifecycle)
 
 
 @contextlib.asynccontextmanager

@@ -95,6 +95,8 @@ async def _metanode(args: argparse.Namespace) -> None:
     from metanode.core import MetadataCore
     from metanode.gc import GarbageCollector
     from metanode.kv import KV
+    from metanode.lifecycle.positions import KVPositions
+    from metanode.lifecycle.worker import LifecycleWorker
     from metanode.replication.leader import Leader
     from metanode.replication.node import ShardNode
     from metanode.server import open_store, start_server
@@ -125,14 +127,23 @@ async def _metanode(args: argparse.Namespace) -> None:
 
     @contextlib.asynccontextmanager
     async def leading(core: MetadataCore) -> AsyncIterator[None]:
-        """GC runs on the shard's leader only; so do repair passes (when the coordinator asks, RunRepair)."""
+        """GC and lifecycle run on the shard's leader only (it owns the shard's keys and their locks); so do
+        repair passes (when the coordinator asks, RunRepair)."""
         gc = GarbageCollector(core, deleter, interval_s=args.gc_interval, grace_s=args.gc_grace)
+        lifecycle = LifecycleWorker(
+            core,
+            args.lifecycle_interval,
+            day_s=args.lifecycle_day_seconds,
+            positions=KVPositions(core.kv, core.writer),
+        )
         repairer = core.set_replicator(deleter)
         assert repairer is not None
         gc.start()
+        lifecycle.start()
         try:
             yield
         finally:
+            await lifecycle.stop()
             await gc.stop()
             await repairer.close()
 
@@ -416,6 +427,7 @@ async def _gateway(args: argparse.Namespace) -> None:
         intent_ttl_ms=int(args.intent_ttl * 1000),
         datanodes=datanodes,
         shards=shards,
+        lifecycle_day_ms=int(args.lifecycle_day_seconds * 1000),
     )
     ssl_context = server_ssl_context(certificates) if certificates else None
     try:
@@ -639,6 +651,18 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="seconds unreferenced blobs are kept for reads in flight",
     )
     metanode.add_argument(
+        "--lifecycle-interval",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_INTERVAL") or "60",
+        help="seconds between lifecycle ticks (STRATA_LIFECYCLE_INTERVAL)",
+    )
+    metanode.add_argument(
+        "--lifecycle-day-seconds",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_DAY_SECONDS") or "86400",
+        help='seconds in a lifecycle "day" (STRATA_LIFECYCLE_DAY_SECONDS; shorter for tests)',
+    )
+    metanode.add_argument(
         "--repair-copy-timeout",
         type=_positive_float,
         default=30.0,
@@ -682,6 +706,13 @@ def add_role_commands(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="listen address (LISTEN_ADDR; default 127.0.0.1; 0.0.0.0 listens on every address)",
     )
     gateway.add_argument("--port", default="8000", help="S3 port (default 8000)")
+    gateway.add_argument(
+        "--lifecycle-day-seconds",
+        type=_positive_float,
+        default=os.environ.get("STRATA_LIFECYCLE_DAY_SECONDS") or "86400",
+        help='seconds in a lifecycle "day", as the metanodes count it, for x-amz-expiration '
+        "(STRATA_LIFECYCLE_DAY_SECONDS)",
+    )
     gateway.add_argument(
         "--intent-ttl",
         type=float,

@@ -77,6 +77,9 @@ class ServerSettings:
     gc_interval_s: float = 10.0  # STRATA_GC_INTERVAL: seconds between garbage-collection passes
     intent_ttl_s: float = 3600.0  # STRATA_INTENT_TTL: uncommitted uploads older than this are collected
     gc_grace_s: float = 300.0  # STRATA_GC_GRACE: unreferenced blobs are kept this long for reads in flight
+    # -- lifecycle
+    lifecycle_interval_s: float = 60.0  # STRATA_LIFECYCLE_INTERVAL: seconds between lifecycle ticks
+    lifecycle_day_s: float = 86400.0  # STRATA_LIFECYCLE_DAY_SECONDS: the length of a lifecycle "day"
     certificates: CertificatePaths | None = None  # certFilePaths of config.json; with SSL=true: serve HTTPS
     gateway: GatewayOptions = field(default_factory=GatewayOptions)  # timeouts, caps, regions (STRATA_* env)
 
@@ -286,6 +289,19 @@ def website_endpoints(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in value)
 
 
+def _positive_setting(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
 def load_server_settings(
     env: Mapping[str, str] = os.environ,
     backend: str | None = None,
@@ -317,6 +333,8 @@ def load_server_settings(
         raise SettingsError(
             f"bad number in STRATA_GC_INTERVAL/STRATA_INTENT_TTL/STRATA_GC_GRACE: {error}"
         ) from None
+    lifecycle_interval = _positive_setting(env, "STRATA_LIFECYCLE_INTERVAL", 60.0)
+    lifecycle_day = _positive_setting(env, "STRATA_LIFECYCLE_DAY_SECONDS", 86400.0)
     listen_host = host or env.get("LISTEN_ADDR") or DEFAULT_HOST
     if port is not None:
         listen_port = validate_port(port, "--port")
@@ -338,6 +356,8 @@ def load_server_settings(
         gc_interval_s=gc_interval,
         intent_ttl_s=intent_ttl,
         gc_grace_s=gc_grace,
+        lifecycle_interval_s=lifecycle_interval,
+        lifecycle_day_s=lifecycle_day,
         certificates=_certificates(config, env),
         gateway=load_gateway_options(env),
     )
@@ -424,6 +444,14 @@ SETTING_DOCS: dict[str, SettingDoc] = {
     "gc_grace_s": SettingDoc(
         "seconds an unreferenced blob is kept so reads already in flight can finish",
         ("STRATA_GC_GRACE",),
+    ),
+    "lifecycle_interval_s": SettingDoc(
+        "seconds between lifecycle ticks (each reads a bounded batch of every configured bucket)",
+        ("STRATA_LIFECYCLE_INTERVAL",),
+    ),
+    "lifecycle_day_s": SettingDoc(
+        'seconds in a lifecycle "day" (Days, NoncurrentDays, DaysAfterInitiation); shorter for tests',
+        ("STRATA_LIFECYCLE_DAY_SECONDS",),
     ),
     "certificates": SettingDoc(
         "PEM key, certificate and CA that make the S3 port HTTPS; SSL=false turns them off, SSL=true "

@@ -29,6 +29,11 @@ from gateway.api.bucket_config import (
     put_bucket_logging,
     put_bucket_request_payment,
 )
+from gateway.api.bucket_lifecycle import (
+    delete_bucket_lifecycle,
+    get_bucket_lifecycle_configuration,
+    put_bucket_lifecycle_configuration,
+)
 from gateway.api.bucket_policy import (
     delete_bucket_policy,
     get_bucket_policy,
@@ -107,4 +112,8 @@ HANDLERS: dict[str, Handler] = {
     "PutBucketWebsite": put_bucket_website,
     "GetBucketWebsite": get_bucket_website,
     "DeleteBucketWebsite": delete_bucket_website,
+    # ---- lifecycle (applied by metanode/lifecycle/worker.py) ----
+    "PutBucketLifecycleConfiguration": put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": delete_bucket_lifecycle,
 }

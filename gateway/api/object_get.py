@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
@@ -11,6 +11,7 @@ from gateway.api.checksums import checksum_mode_enabled, object_checksum_headers
 from gateway.api.common import ByteRange, check_conditions, object_headers, owned_bucket, parse_range
 from gateway.api.versioning import find_object, requested_version_id
 from gateway.context import RequestContext
+from gateway.lifecycle import EXPIRATION_HEADER, expiration_header
 from gateway.ports import DataPort
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
@@ -30,15 +31,22 @@ RESPONSE_OVERRIDES = {
 }
 
 
-async def _lookup(ctx: RequestContext) -> ObjectMD:
+async def _lookup(ctx: RequestContext) -> tuple[ObjectMD, dict[str, str]]:
+    """The object and the headers its bucket's configuration adds (x-amz-expiration)."""
     validate_key(ctx.key)
     bucket = await owned_bucket(ctx)
     # A delete marker answers 404 (current) or 405 (named version) with x-amz-delete-marker.
-    md = await find_object(ctx, bucket, ctx.key, requested_version_id(ctx))
+    version_id = requested_version_id(ctx)
+    md = await find_object(ctx, bucket, ctx.key, version_id)
     if not md.version_id and bucket.versioning != VERSIONING_UNSET:
         # An object from before versioning is the null version once versioning is configured.
         md.version_id = "null"
-    return md
+    bucket_headers: dict[str, str] = {}
+    # -- lifecycle: when a rule's Expiration applies to the current version
+    expiration = expiration_header(bucket, md, ctx.services.lifecycle_day_ms) if version_id is None else None
+    if expiration is not None:
+        bucket_headers[EXPIRATION_HEADER] = expiration
+    return md, bucket_headers
 
 
 def _read_headers(ctx: RequestContext, md: ObjectMD) -> tuple[int, dict[str, str], ByteRange | None] | None:
@@ -86,19 +94,24 @@ def _not_modified(md: ObjectMD) -> web.Response:
 
 
 async def head_object(ctx: RequestContext) -> web.StreamResponse:
-    return await answer_read(ctx, await _lookup(ctx), head=True)
+    md, bucket_headers = await _lookup(ctx)
+    return await answer_read(ctx, md, head=True, extra_headers=bucket_headers)
 
 
 async def get_object(ctx: RequestContext) -> web.StreamResponse:
-    return await answer_read(ctx, await _lookup(ctx), head=False)
+    md, bucket_headers = await _lookup(ctx)
+    return await answer_read(ctx, md, head=False, extra_headers=bucket_headers)
 
 
-async def answer_read(ctx: RequestContext, md: ObjectMD, head: bool) -> web.StreamResponse:
+async def answer_read(
+    ctx: RequestContext, md: ObjectMD, head: bool, extra_headers: Mapping[str, str] | None = None
+) -> web.StreamResponse:
     """The GET (or HEAD) answer for the object ``md``: conditions, ranges, then its bytes."""
     decided = _read_headers(ctx, md)
     if decided is None:
         return _not_modified(md)
     status, headers, byte_range = decided
+    headers.update(extra_headers or {})
     if head:
         # A StreamResponse keeps the object's Content-Length; a Response would use its empty body's.
         response = web.StreamResponse(status=status, headers=headers)

@@ -21,6 +21,7 @@ from gateway.api.versioning import reject_version_id
 from gateway.api.write import commit_object, discard, store_data
 from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
+from gateway.lifecycle import EXPIRATION_HEADER, expiration_header
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
 from gateway.s3.validation import validate_key
@@ -198,4 +199,9 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
         response.headers.update(checksums.checksum_headers(md.checksums))
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
+    # -- lifecycle
+    md.last_modified_ms = committed.last_modified_ms
+    expiration = expiration_header(bucket, md, ctx.services.lifecycle_day_ms)
+    if expiration is not None:
+        response.headers[EXPIRATION_HEADER] = expiration
     return response

@@ -33,6 +33,8 @@ class EmbeddedThread(RunningStrataBase):
         intent_ttl_s: float = 3600.0,
         gc_grace_s: float = 300.0,
         locations: Mapping[str, Mapping[str, Any]] | None = None,
+        lifecycle_interval_s: float = 60.0,
+        lifecycle_day_s: float = 86400.0,
     ) -> None:
         """``locations``: a locationConfig document (default: the embedded defaults of ``backend``)."""
         if backend == "file" and root is None:
@@ -47,6 +49,8 @@ class EmbeddedThread(RunningStrataBase):
             gc_interval_s=gc_interval_s,
             intent_ttl_s=intent_ttl_s,
             gc_grace_s=gc_grace_s,
+            lifecycle_interval_s=lifecycle_interval_s,
+            lifecycle_day_s=lifecycle_day_s,
         )
         self.port = 0
         self.server: EmbeddedServer | None = None
