@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.crypto.kms import KMS
 from gateway.ports import DatanodeMembership, DataPort, MetadataPort, ShardMap
 from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
@@ -38,6 +39,8 @@ class GatewayServices:
     shards: ShardMap | None = None
     # websiteEndpoints: host names whose <bucket>.<name> requests are static websites (gateway.website).
     website_endpoints: Callable[[], Collection[str]] = lambda: ()
+    # The key manager of server-side encryption (gateway.crypto.sse); None: encryption unavailable.
+    kms: KMS | None = None
 
 
 @dataclass

@@ -278,7 +278,7 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
         )
     calculator = checksums.ChecksumCalculator(None, default=upload.checksum_algorithm or None)
-    pieces = read_object(ctx.services.data, source_md, start, length)
+    pieces = read_object(ctx.services, source_bucket.name, source_md, start, length)
     stored = await _store_part(ctx, upload, part_number, pieces, length, calculator.hashers)
     try:
         part = await _commit_part(ctx, ref, part_number, stored, calculator.result())

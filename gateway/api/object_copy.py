@@ -123,7 +123,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
     calculator = checksums.ChecksumCalculator(None, default=algorithm)
     await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
 
-    pieces = read_object(ctx.services.data, source_md, 0, source_md.size)
+    pieces = read_object(ctx.services, source_bucket.name, source_md, 0, source_md.size)
     stored = await store_data(
         ctx, bucket.name, ctx.key, location, pieces, source_md.size, hashers=calculator.hashers,
         meta=object_meta(md),

@@ -21,6 +21,7 @@ from gateway.api.versioning import reject_version_id
 from gateway.api.write import commit_object, discard, store_data
 from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
+from gateway.crypto import sse
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
 from gateway.s3.validation import validate_key
@@ -157,6 +158,20 @@ async def precheck_write_conditions(
             raise errors.PreconditionFailed(Condition="If-Match")
 
 
+async def requested_data_key(
+    ctx: RequestContext, bucket: BucketInfo, md: ObjectMD, length: int | None
+) -> bytes | None:
+    """The data key sealing a new object when its request asks for SSE-S3 (recorded in ``md``).
+
+    Other algorithms never get here (gateway.api.unsupported refuses them).
+    """
+    if ctx.headers.get(sse.SSE_HEADER) != sse.SSE_S3:
+        return None
+    if length is None:
+        raise errors.MissingContentLength()  # the sealed layout depends on the size
+    return await sse.new_data_key(ctx.services.kms, bucket.name, md)
+
+
 async def put_object(ctx: RequestContext) -> web.StreamResponse:
     validate_key(ctx.key)
     reject_version_id(ctx)
@@ -171,13 +186,15 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     if tags:
         md.tags.update(tags)
     await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
+    data_key = await requested_data_key(ctx, bucket, md, length)
     trailers = PayloadTrailers()
     body = iter_payload(
         ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
     )
     stored = await store_data(
-        ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers, meta=object_meta(md)
-    )
+        ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers, meta=object_meta(md),
+        data_key=data_key,
+    )  # fmt: skip
     try:
         if length is not None and stored.size != length:
             raise errors.IncompleteBody()
@@ -196,6 +213,8 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     response.headers["ETag"] = etag_header(md)
     if checksum.requested is not None:
         response.headers.update(checksums.checksum_headers(md.checksums))
+    if md.sse_algorithm:
+        response.headers[sse.SSE_HEADER] = md.sse_algorithm
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
     return response

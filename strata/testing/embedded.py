@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from gateway.limits import GatewayOptions
 from strata.settings import ServerSettings, embedded_default_locations
 from strata.testing.running import Credentials, RunningStrataBase
 
@@ -33,6 +34,7 @@ class EmbeddedThread(RunningStrataBase):
         intent_ttl_s: float = 3600.0,
         gc_grace_s: float = 300.0,
         locations: Mapping[str, Mapping[str, Any]] | None = None,
+        gateway: GatewayOptions | None = None,
     ) -> None:
         """``locations``: a locationConfig document (default: the embedded defaults of ``backend``)."""
         if backend == "file" and root is None:
@@ -47,6 +49,7 @@ class EmbeddedThread(RunningStrataBase):
             gc_interval_s=gc_interval_s,
             intent_ttl_s=intent_ttl_s,
             gc_grace_s=gc_grace_s,
+            gateway=gateway or GatewayOptions(),
         )
         self.port = 0
         self.server: EmbeddedServer | None = None

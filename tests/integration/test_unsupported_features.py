@@ -62,7 +62,6 @@ def new_bucket_name() -> str:
 @pytest.mark.parametrize(
     "encryption",
     [
-        {"ServerSideEncryption": "AES256"},
         {"ServerSideEncryption": "aws:kms"},
         {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/mine"},
         {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSE_C_KEY},
