@@ -12,6 +12,7 @@ from gateway.api.common import ByteRange, check_conditions, object_headers, owne
 from gateway.api.versioning import find_object, requested_version_id
 from gateway.context import GatewayServices, RequestContext
 from gateway.crypto import sse
+from gateway.crypto.envelope import sealed_size
 from gateway.ports import DataPort
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
@@ -152,12 +153,7 @@ async def read_object(
     if length <= 0:
         return
     try:
-        data_key = await sse.object_data_key(services.kms, bucket, md)
-        wanted = sse.stored_range(md.size, start, length)
-        stored = read_stored(
-            services.data, md, wanted.stored_start, wanted.stored_end - wanted.stored_start + 1
-        )
-        async for piece in sse.open_stream(stored, data_key, md.size, wanted):
+        async for piece in _read_encrypted(services, bucket, md, start, length):
             yield piece
     except sse.ObjectDataDamaged as damage:
         log.warning(
@@ -165,6 +161,40 @@ async def read_object(
             extra=log_fields(bucket=bucket, key=md.key, error=str(damage)),
         )
         raise sse.damaged_data_error() from None
+
+
+async def _read_encrypted(
+    services: GatewayServices, bucket: str, md: ObjectMD, start: int, length: int
+) -> AsyncIterator[bytes]:
+    """Plaintext [start, start+length) of an encrypted object: each part (a single PUT is one) was
+    sealed with its own key, and its sealed form follows the previous part's in the stored bytes."""
+    multipart = len(md.sse_part_keys) > 0
+    sizes = list(md.part_sizes) if multipart else [md.size]
+    if multipart and len(sizes) != len(md.sse_part_keys):
+        raise sse.ObjectDataDamaged("the object's metadata lists a different number of parts and keys")
+    end = start + length
+    plain_start = stored_start = 0
+    for index, size in enumerate(sizes):
+        plain_end = plain_start + size
+        if size and plain_end > start and plain_start < end:
+            if multipart:
+                data_key = await sse.part_data_key(services.kms, bucket, md.key, md.sse_part_keys[index])
+            else:
+                data_key = await sse.object_data_key(services.kms, bucket, md)
+            first = max(start, plain_start) - plain_start
+            wanted = sse.stored_range(size, first, min(end, plain_end) - plain_start - first)
+            stored = read_stored(
+                services.data,
+                md,
+                stored_start + wanted.stored_start,
+                wanted.stored_end - wanted.stored_start + 1,
+            )
+            async for piece in sse.open_stream(stored, data_key, size, wanted):
+                yield piece
+        plain_start = plain_end
+        stored_start += sealed_size(size)
+        if plain_start >= end:
+            break
 
 
 async def read_stored(data: DataPort, md: ObjectMD, start: int, length: int) -> AsyncIterator[bytes]:

@@ -39,6 +39,7 @@ from protos.metadata_pb2 import (
     PutObjectResponse,
     QueueGarbageRequest,
     RenewIntentRequest,
+    SealedKey,
     UploadInfo,
 )
 
@@ -87,6 +88,8 @@ class StoredData:
     # The intent was closed by someone else (expired and collected): its blobs are queued
     # already, but bytes written after the collector ran must be queued again.
     intent_lost: bool = False
+    # Server-side encryption of a multipart part: its data key as wrapped (kept in the part record).
+    sse_key: SealedKey | None = None
 
     @property
     def etag(self) -> str:
@@ -297,6 +300,7 @@ async def store_remote_part(
     chunks: AsyncIterator[bytes],
     length: int | None,
     hashers: Sequence[Hasher] = (),
+    data_key: bytes | None = None,
 ) -> StoredData:
     """Streams one part of a native multipart upload to its external location.
 
@@ -306,9 +310,13 @@ async def store_remote_part(
     if length is None:
         raise errors.MissingContentLength()  # providers take a part's length up front, as S3 does
     digest = Digest(chunks, hashers)
+    stream: AsyncIterator[bytes] = digest.__aiter__()
+    stored_length = length
+    if data_key is not None:  # server-side encryption: the provider gets the sealed part
+        stream, stored_length = seal_stream(stream, data_key, length), sealed_size(length)
     location = upload.object.location
     part = await ctx.services.data.upload_part(
-        location, upload.remote_name, upload.remote_upload_id, part_number, digest.__aiter__(), length
+        location, upload.remote_name, upload.remote_upload_id, part_number, stream, stored_length
     )
     blob = BlobRef(
         location=location,

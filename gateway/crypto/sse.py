@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Iterator
 from gateway.crypto.envelope import TAG_SIZE, IntegrityError, Opener, SealedRange, Sealer, sealed_range
 from gateway.crypto.kms import (
     KMS,
+    DataKey,
     EncryptionContext,
     KmsError,
     KmsInvalidCiphertext,
     WrappedKey,
 )
 from gateway.s3 import errors
-from protos.metadata_pb2 import ObjectMD
+from protos.metadata_pb2 import ObjectMD, SealedKey
 
 log = logging.getLogger("gateway.sse")
 
@@ -43,6 +44,11 @@ def is_encrypted(md: ObjectMD) -> bool:
     return bool(md.sse_algorithm)
 
 
+def response_headers(md: ObjectMD) -> dict[str, str]:
+    """The encryption headers S3 answers about an object (or an upload's template)."""
+    return {SSE_HEADER: md.sse_algorithm} if md.sse_algorithm else {}
+
+
 def encryption_context(bucket: str, key: str) -> EncryptionContext:
     return {"aws:s3:arn": f"arn:aws:s3:::{bucket}/{key}"}
 
@@ -56,8 +62,7 @@ def _kms(kms: KMS | None) -> KMS:
     return kms
 
 
-async def new_data_key(kms: KMS | None, bucket: str, md: ObjectMD) -> bytes:
-    """A fresh data key for the object ``md`` (recorded in it, wrapped); returns the plaintext key."""
+async def _generate(kms: KMS | None, bucket: str, key: str) -> DataKey:
     manager = _kms(kms)
     try:
         if not await manager.key_exists(DEFAULT_KEY_ID):
@@ -65,10 +70,15 @@ async def new_data_key(kms: KMS | None, bucket: str, md: ObjectMD) -> bytes:
                 await manager.create_key(DEFAULT_KEY_ID)
             except FileExistsError:
                 pass  # created meanwhile by another request
-        data_key = await manager.generate_data_key(DEFAULT_KEY_ID, encryption_context(bucket, md.key))
+        return await manager.generate_data_key(DEFAULT_KEY_ID, encryption_context(bucket, key))
     except KmsError as error:
         log.warning("the key manager failed to make a data key: %s", error)
         raise errors.ServiceUnavailable("The key manager is not available right now.") from None
+
+
+async def new_data_key(kms: KMS | None, bucket: str, md: ObjectMD) -> bytes:
+    """A fresh data key for the object ``md`` (recorded in it, wrapped); returns the plaintext key."""
+    data_key = await _generate(kms, bucket, md.key)
     md.sse_algorithm = SSE_S3
     md.sse_key_id = data_key.wrapped.key_id
     md.sse_key_version = data_key.wrapped.key_version
@@ -76,14 +86,32 @@ async def new_data_key(kms: KMS | None, bucket: str, md: ObjectMD) -> bytes:
     return data_key.plaintext
 
 
+async def new_part_key(kms: KMS | None, bucket: str, key: str) -> tuple[bytes, SealedKey]:
+    """A fresh data key for one part of an encrypted multipart upload: (plaintext, as stored)."""
+    data_key = await _generate(kms, bucket, key)
+    wrapped = data_key.wrapped
+    return data_key.plaintext, SealedKey(
+        key_id=wrapped.key_id, key_version=wrapped.key_version, wrapped=wrapped.ciphertext
+    )
+
+
 async def object_data_key(kms: KMS | None, bucket: str, md: ObjectMD) -> bytes:
-    """The plaintext data key of the encrypted object ``md``."""
+    """The plaintext data key of the encrypted single-part object ``md``."""
+    return await _unwrap(
+        kms, bucket, md.key, WrappedKey(md.sse_key_id, md.sse_key_version, md.sse_wrapped_key)
+    )
+
+
+async def part_data_key(kms: KMS | None, bucket: str, key: str, sealed: SealedKey) -> bytes:
+    return await _unwrap(kms, bucket, key, WrappedKey(sealed.key_id, sealed.key_version, sealed.wrapped))
+
+
+async def _unwrap(kms: KMS | None, bucket: str, key: str, wrapped: WrappedKey) -> bytes:
     manager = _kms(kms)
-    wrapped = WrappedKey(md.sse_key_id, md.sse_key_version, md.sse_wrapped_key)
     try:
-        return await manager.decrypt_data_key(wrapped, encryption_context(bucket, md.key))
+        return await manager.decrypt_data_key(wrapped, encryption_context(bucket, key))
     except KmsInvalidCiphertext as error:
-        log.warning("the data key of %s/%s does not unwrap: %s", bucket, md.key, error)
+        log.warning("the data key of %s/%s does not unwrap: %s", bucket, key, error)
         raise ObjectDataDamaged(str(error)) from None
     except KmsError as error:
         log.warning("the key manager failed to unwrap a data key: %s", error)

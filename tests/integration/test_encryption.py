@@ -156,18 +156,64 @@ def test_a_copy_without_the_header_is_stored_in_the_clear(server, s3, bucket) ->
     assert _stored_bytes(server, _stored_md(server, bucket, "copy")) == body
 
 
-@pytest.mark.parametrize("call", ["copy", "multipart"])
-def test_multipart_and_copy_with_the_header_are_not_implemented(s3, bucket, call: str) -> None:
-    s3.put_object(Bucket=bucket, Key="source", Body=b"data")
-    with pytest.raises(ClientError) as excinfo:
-        if call == "copy":
-            s3.copy_object(
-                Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "source"},
-                ServerSideEncryption="AES256",
-            )  # fmt: skip
-        else:
-            s3.create_multipart_upload(Bucket=bucket, Key="big", ServerSideEncryption="AES256")
-    assert _error(excinfo) == ("NotImplemented", 501)
+def test_a_copy_with_the_header_is_encrypted_again(server, s3, bucket) -> None:
+    body = os.urandom(CHUNK_SIZE + 99)
+    s3.put_object(Bucket=bucket, Key="plain", Body=body)
+    for source_key, target in (("plain", "sealed-copy"), ("sealed-copy", "sealed-again")):
+        copied = s3.copy_object(
+            Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source_key},
+            ServerSideEncryption="AES256",
+        )  # fmt: skip
+        assert copied["ServerSideEncryption"] == "AES256"
+        assert copied["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+        got = s3.get_object(Bucket=bucket, Key=target)
+        assert (got["ServerSideEncryption"], got["Body"].read()) == ("AES256", body)
+        md = _stored_md(server, bucket, target)
+        assert len(_stored_bytes(server, md)) == sealed_size(len(body))
+    # Each copy has its own data key.
+    assert (
+        _stored_md(server, bucket, "sealed-copy").sse_wrapped_key
+        != _stored_md(server, bucket, "sealed-again").sse_wrapped_key
+    )
+
+
+def test_an_encrypted_multipart_upload_seals_each_part_with_its_own_key(server, s3, bucket) -> None:
+    s3.put_object(Bucket=bucket, Key="source", Body=os.urandom(6 * MIB), ServerSideEncryption="AES256")
+    source = s3.get_object(Bucket=bucket, Key="source")["Body"].read()
+    created = s3.create_multipart_upload(Bucket=bucket, Key="big", ServerSideEncryption="AES256")
+    assert created["ServerSideEncryption"] == "AES256"
+    upload_id = created["UploadId"]
+    first, last = os.urandom(5 * MIB + 3), os.urandom(1000)
+    parts = []
+    for number, data in ((1, first), (3, last)):
+        answer = s3.upload_part(Bucket=bucket, Key="big", UploadId=upload_id, PartNumber=number, Body=data)
+        assert answer["ServerSideEncryption"] == "AES256"
+        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+    copied = s3.upload_part_copy(
+        Bucket=bucket, Key="big", UploadId=upload_id, PartNumber=2,
+        CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes=10-{5 * MIB + 9}",
+    )  # fmt: skip
+    assert copied["ServerSideEncryption"] == "AES256"
+    parts.insert(1, {"PartNumber": 2, "ETag": copied["CopyPartResult"]["ETag"]})
+    middle = source[10 : 5 * MIB + 10]
+    completed = s3.complete_multipart_upload(
+        Bucket=bucket, Key="big", UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    assert completed["ServerSideEncryption"] == "AES256"
+    whole = first + middle + last
+    got = s3.get_object(Bucket=bucket, Key="big")
+    assert (got["ServerSideEncryption"], got["ContentLength"]) == ("AES256", len(whole))
+    assert got["Body"].read() == whole
+    boundary = len(first)
+    for start, end in ((boundary - 5, boundary + 5), (boundary + len(middle) - 1, len(whole) - 1), (7, 7)):
+        ranged = s3.get_object(Bucket=bucket, Key="big", Range=f"bytes={start}-{end}")["Body"].read()
+        assert ranged == whole[start : end + 1]
+    assert s3.get_object(Bucket=bucket, Key="big", PartNumber=3)["Body"].read() == last
+    md = _stored_md(server, bucket, "big")
+    assert len({key.wrapped for key in md.sse_part_keys}) == 3
+    stored = _stored_bytes(server, md)
+    assert len(stored) == sum(sealed_size(len(part)) for part in (first, middle, last))
+    assert first[:64] not in stored
 
 
 @pytest.mark.allow_server_errors(503)

@@ -86,8 +86,8 @@ def test_every_rule_header_is_lower_case() -> None:
         assert all(name == name.lower() for name in rule.headers), rule.headers
 
 
-def test_sse_s3_passes_on_put_object_only() -> None:
-    check_request("PutObject", {"x-amz-server-side-encryption": "AES256"})
-    for operation in ("CopyObject", "CreateMultipartUpload", "PostObject"):
-        assert refusal(operation, {"x-amz-server-side-encryption": "AES256"}).code == "NotImplemented"
+def test_sse_s3_passes_on_object_writes_but_form_uploads() -> None:
+    for operation in ("PutObject", "CopyObject", "CreateMultipartUpload"):
+        check_request(operation, {"x-amz-server-side-encryption": "AES256"})
+    assert refusal("PostObject", {"x-amz-server-side-encryption": "AES256"}).code == "NotImplemented"
     assert refusal("PutObject", {"x-amz-server-side-encryption": "AES512"}).code == "InvalidArgument"
