@@ -33,7 +33,13 @@ from gateway.api.copy_source import (
 )
 from gateway.api.object_get import read_object
 from gateway.api.object_list import encoder
-from gateway.api.object_put import choose_location, declared_length, expected_md5, new_object_md
+from gateway.api.object_put import (
+    choose_location,
+    declared_length,
+    expected_md5,
+    new_object_md,
+    wants_encryption,
+)
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.versioning import put_request
 from gateway.api.write import Hasher, StoredData, closing_intent, discard, store_data, store_remote_part
@@ -136,7 +142,7 @@ async def create_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     location = await choose_location(ctx, bucket)
     template = new_object_md(ctx, bucket, location)
-    if ctx.headers.get(sse.SSE_HEADER) == sse.SSE_S3:
+    if wants_encryption(ctx, bucket):
         template.sse_algorithm = sse.SSE_S3  # each part gets its own data key (UploadPart)
     tags = parse_tagging_header(ctx.headers.get(TAGGING_HEADER))
     if tags:

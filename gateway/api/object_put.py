@@ -14,6 +14,7 @@ import binascii
 from aiohttp import web
 
 from gateway.api import checksums
+from gateway.api.bucket_encryption import bucket_default
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, object_meta, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.unsupported import STORED_STORAGE_CLASS
@@ -158,14 +159,18 @@ async def precheck_write_conditions(
             raise errors.PreconditionFailed(Condition="If-Match")
 
 
+def wants_encryption(ctx: RequestContext, bucket: BucketInfo) -> bool:
+    """SSE-S3 asked by the request's header, or by the bucket's default encryption."""
+    return ctx.headers.get(sse.SSE_HEADER) == sse.SSE_S3 or bucket_default(bucket) is not None
+
+
 async def requested_data_key(
     ctx: RequestContext, bucket: BucketInfo, md: ObjectMD, length: int | None
 ) -> bytes | None:
-    """The data key sealing a new object when its request asks for SSE-S3 (recorded in ``md``).
-
-    Other algorithms never get here (gateway.api.unsupported refuses them).
+    """The data key sealing a new object when its request asks for SSE-S3 or its bucket encrypts by
+    default (recorded in ``md``). Other algorithms never get here (gateway.api.unsupported refuses them).
     """
-    if ctx.headers.get(sse.SSE_HEADER) != sse.SSE_S3:
+    if not wants_encryption(ctx, bucket):
         return None
     if length is None:
         raise errors.MissingContentLength()  # the sealed layout depends on the size

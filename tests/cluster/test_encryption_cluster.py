@@ -50,3 +50,36 @@ def test_an_object_encrypted_through_one_gateway_reads_through_another(cluster: 
     for key in ("secret", "clear"):
         writer.delete_object(Bucket=bucket, Key=key)
     writer.delete_bucket(Bucket=bucket)
+
+
+def test_default_encryption_and_multipart_parts_work_across_gateways(cluster: LocalCluster) -> None:
+    first_url, second_url = cluster.gateway_urls[:2]
+    writer, reader = s3_client(first_url), s3_client(second_url)
+    bucket = f"cl-sse-default-{uuid.uuid4().hex[:8]}"
+    writer.create_bucket(Bucket=bucket)
+    writer.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    assert reader.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    first, last = b"P1-" * (5 * MIB // 3 + 1), b"P2-tail" * 1000
+    upload = writer.create_multipart_upload(Bucket=bucket, Key="multi")  # no header: the default applies
+    assert upload["ServerSideEncryption"] == "AES256"
+    etags = [
+        reader.upload_part(Bucket=bucket, Key="multi", UploadId=upload["UploadId"], PartNumber=n, Body=data)[
+            "ETag"
+        ]
+        for n, data in ((1, first), (2, last))
+    ]
+    writer.complete_multipart_upload(
+        Bucket=bucket, Key="multi", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), etags, strict=True)]},
+    )  # fmt: skip
+    got = reader.get_object(Bucket=bucket, Key="multi", Range=f"bytes={len(first) - 4}-{len(first) + 3}")
+    assert got["ServerSideEncryption"] == "AES256"
+    assert got["Body"].read() == (first + last)[len(first) - 4 : len(first) + 4]
+    assert reader.get_object(Bucket=bucket, Key="multi")["Body"].read() == first + last
+    writer.delete_object(Bucket=bucket, Key="multi")
+    writer.delete_bucket(Bucket=bucket)
