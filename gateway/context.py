@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.crypto.kms import KMS
 from gateway.ports import DatanodeMembership, DataPort, MetadataPort, ShardMap
 from gateway.s3.auth import Authenticator, AuthResult, Principal
 from gateway.s3.router import Endpoint
@@ -41,6 +42,8 @@ class GatewayServices:
     website_endpoints: Callable[[], Collection[str]] = lambda: ()
     # -- lifecycle: the length of a lifecycle "day" (x-amz-expiration), as the metanodes count it.
     lifecycle_day_ms: int = DAY_MS
+    # The key manager of server-side encryption (gateway.crypto.sse); None: encryption unavailable.
+    kms: KMS | None = None
 
 
 @dataclass

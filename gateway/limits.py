@@ -22,6 +22,8 @@ class GatewayOptions:
     website_port: int | None = (
         None  # a port whose every request is a static website request (gateway.website)
     )
+    # encryption at rest: the key directory of the file KMS ("": the embedded server's default)
+    kms_dir: str = ""
 
 
 GATEWAY_OPTIONS = web.AppKey("gateway_options", GatewayOptions)

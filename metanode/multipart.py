@@ -369,6 +369,9 @@ class Multipart:
                 final.blobs.extend(part.blob for part in chosen)
             del final.part_sizes[:]
             final.part_sizes.extend(part.size for part in chosen)
+            del final.sse_part_keys[:]
+            if final.sse_algorithm:  # each part was sealed with its own data key
+                final.sse_part_keys.extend(part.sse_key for part in chosen)
             final.parts_count = len(chosen)
             del final.parts[:]
             final.parts.extend(completed_part(part, upload.checksum_algorithm) for part in chosen)

@@ -91,7 +91,7 @@ class BucketInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., creation_ms: _Optional[int] = ..., location: _Optional[str] = ..., versioning: _Optional[_Union[VersioningState, str]] = ..., shard: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., acl: _Optional[bytes] = ..., policy: _Optional[bytes] = ..., cors: _Optional[bytes] = ..., website: _Optional[bytes] = ..., lifecycle: _Optional[bytes] = ..., encryption: _Optional[bytes] = ..., object_lock: _Optional[bytes] = ..., public_access_block: _Optional[bytes] = ..., object_ownership: _Optional[str] = ..., logging: _Optional[bytes] = ...) -> None: ...
 
 class ObjectMD(_message.Message):
-    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id", "parts")
+    __slots__ = ("key", "version_id", "size", "etag", "last_modified_ms", "owner_id", "owner_display_name", "content_type", "content_encoding", "content_disposition", "content_language", "cache_control", "expires", "user_metadata", "blobs", "inline_data", "location", "storage_class", "checksums", "tags", "website_redirect_location", "is_delete_marker", "is_null", "null_version_id", "is_phd", "parts_count", "acl", "part_sizes", "upload_id", "parts", "sse_algorithm", "sse_key_id", "sse_key_version", "sse_wrapped_key", "sse_part_keys")
     class UserMetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,11 @@ class ObjectMD(_message.Message):
     PART_SIZES_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
+    SSE_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SSE_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SSE_KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SSE_WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    SSE_PART_KEYS_FIELD_NUMBER: _ClassVar[int]
     key: str
     version_id: str
     size: int
@@ -166,7 +171,22 @@ class ObjectMD(_message.Message):
     part_sizes: _containers.RepeatedScalarFieldContainer[int]
     upload_id: str
     parts: _containers.RepeatedCompositeFieldContainer[ObjectPart]
-    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ..., part_sizes: _Optional[_Iterable[int]] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ObjectPart, _Mapping]]] = ...) -> None: ...
+    sse_algorithm: str
+    sse_key_id: str
+    sse_key_version: int
+    sse_wrapped_key: bytes
+    sse_part_keys: _containers.RepeatedCompositeFieldContainer[SealedKey]
+    def __init__(self, key: _Optional[str] = ..., version_id: _Optional[str] = ..., size: _Optional[int] = ..., etag: _Optional[str] = ..., last_modified_ms: _Optional[int] = ..., owner_id: _Optional[str] = ..., owner_display_name: _Optional[str] = ..., content_type: _Optional[str] = ..., content_encoding: _Optional[str] = ..., content_disposition: _Optional[str] = ..., content_language: _Optional[str] = ..., cache_control: _Optional[str] = ..., expires: _Optional[str] = ..., user_metadata: _Optional[_Mapping[str, str]] = ..., blobs: _Optional[_Iterable[_Union[_common_pb2.BlobRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., location: _Optional[str] = ..., storage_class: _Optional[str] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., website_redirect_location: _Optional[str] = ..., is_delete_marker: _Optional[bool] = ..., is_null: _Optional[bool] = ..., null_version_id: _Optional[str] = ..., is_phd: _Optional[bool] = ..., parts_count: _Optional[int] = ..., acl: _Optional[bytes] = ..., part_sizes: _Optional[_Iterable[int]] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ObjectPart, _Mapping]]] = ..., sse_algorithm: _Optional[str] = ..., sse_key_id: _Optional[str] = ..., sse_key_version: _Optional[int] = ..., sse_wrapped_key: _Optional[bytes] = ..., sse_part_keys: _Optional[_Iterable[_Union[SealedKey, _Mapping]]] = ...) -> None: ...
+
+class SealedKey(_message.Message):
+    __slots__ = ("key_id", "key_version", "wrapped")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    key_version: int
+    wrapped: bytes
+    def __init__(self, key_id: _Optional[str] = ..., key_version: _Optional[int] = ..., wrapped: _Optional[bytes] = ...) -> None: ...
 
 class ObjectPart(_message.Message):
     __slots__ = ("part_number", "size", "checksums")
@@ -239,7 +259,7 @@ class UploadInfo(_message.Message):
     def __init__(self, upload_id: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., initiated_ms: _Optional[int] = ..., checksum_algorithm: _Optional[str] = ..., checksum_type: _Optional[str] = ..., remote_upload_id: _Optional[str] = ..., remote_name: _Optional[str] = ...) -> None: ...
 
 class PartInfo(_message.Message):
-    __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums", "start_order")
+    __slots__ = ("part_number", "etag", "size", "last_modified_ms", "blob", "checksums", "start_order", "sse_key")
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +267,7 @@ class PartInfo(_message.Message):
     BLOB_FIELD_NUMBER: _ClassVar[int]
     CHECKSUMS_FIELD_NUMBER: _ClassVar[int]
     START_ORDER_FIELD_NUMBER: _ClassVar[int]
+    SSE_KEY_FIELD_NUMBER: _ClassVar[int]
     part_number: int
     etag: str
     size: int
@@ -254,7 +275,8 @@ class PartInfo(_message.Message):
     blob: _common_pb2.BlobRef
     checksums: _containers.RepeatedCompositeFieldContainer[_common_pb2.Checksum]
     start_order: int
-    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified_ms: _Optional[int] = ..., blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., start_order: _Optional[int] = ...) -> None: ...
+    sse_key: SealedKey
+    def __init__(self, part_number: _Optional[int] = ..., etag: _Optional[str] = ..., size: _Optional[int] = ..., last_modified_ms: _Optional[int] = ..., blob: _Optional[_Union[_common_pb2.BlobRef, _Mapping]] = ..., checksums: _Optional[_Iterable[_Union[_common_pb2.Checksum, _Mapping]]] = ..., start_order: _Optional[int] = ..., sse_key: _Optional[_Union[SealedKey, _Mapping]] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket",)

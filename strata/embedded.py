@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from datanode.backends.blobs import (
 )
 from datanode.backends.remote import ObjectMeta, RemoteObject, RemotePart
 from gateway.context import GatewayServices
+from gateway.crypto.file_kms import FileKMS
 from gateway.s3.accounts import AccountStore, load_accounts, warn_if_exposed_with_default_keys
 from gateway.s3.auth import Authenticator
 from gateway.serving import start_gateway
@@ -153,6 +156,8 @@ class EmbeddedServer:
     gc: GarbageCollector
     accounts: AccountStore
     lifecycle: LifecycleWorker
+    kms: FileKMS | None = None  # encryption at rest
+    kms_temporary: tempfile.TemporaryDirectory[str] | None = None  # the mem backend's key directory
 
     def services(self) -> GatewayServices:
         return GatewayServices(
@@ -164,6 +169,7 @@ class EmbeddedServer:
             locations=lambda: self.settings.locations,
             intent_ttl_ms=int(self.settings.intent_ttl_s * 1000),
             lifecycle_day_ms=int(self.settings.lifecycle_day_s * 1000),
+            kms=self.kms,
         )
 
     async def close(self) -> None:
@@ -171,6 +177,19 @@ class EmbeddedServer:
         await self.gc.stop()
         await self.data.close()
         await self.core.close()
+        if self.kms_temporary is not None:
+            self.kms_temporary.cleanup()
+
+
+def embedded_kms(settings: ServerSettings) -> tuple[FileKMS, tempfile.TemporaryDirectory[str] | None]:
+    """The key manager of encryption at rest: STRATA_KMS_DIR, else beside the data of the file
+    backend; the mem backend's keys live (like its data) only as long as the process."""
+    if settings.gateway.kms_dir:
+        return FileKMS(settings.gateway.kms_dir), None
+    if settings.backend == "file":
+        return FileKMS(os.path.join(settings.data_path, "kms")), None
+    temporary = tempfile.TemporaryDirectory(prefix="strata-kms-")
+    return FileKMS(temporary.name), temporary
 
 
 async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
@@ -216,7 +235,8 @@ async def open_embedded(settings: ServerSettings) -> EmbeddedServer:
         positions=KVPositions(core.kv, core.writer),
     )
     lifecycle.start()
-    return EmbeddedServer(settings, core, data, backends, gc, accounts, lifecycle)
+    kms, kms_temporary = embedded_kms(settings)
+    return EmbeddedServer(settings, core, data, backends, gc, accounts, lifecycle, kms, kms_temporary)
 
 
 @contextlib.asynccontextmanager

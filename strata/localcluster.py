@@ -377,10 +377,13 @@ class LocalClusterLauncher:
             raise ClusterError(f"a cluster is already running from {self.workdir}; run 'strata cluster down'")
         self.workdir.mkdir(parents=True, exist_ok=True)
         find_etcd_binary()  # fails early with the install hint
-        state = ClusterState(str(self.workdir), extra_env=dict(spec.extra_env))
+        extra_env = dict(spec.extra_env)
+        # encryption at rest: the gateways share one key directory
+        extra_env.setdefault("STRATA_KMS_DIR", str(self.workdir / "kms"))
+        state = ClusterState(str(self.workdir), extra_env=extra_env)
         self._metrics_ports = spec.metrics_ports
         taken = self._taken
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.extra_env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra_env}
         env.pop("STRATA_JSON_LOGS", None)
         strata = [sys.executable, "-m", "strata.cli"]
         scheme = "https" if load_certificates(env) else "http"

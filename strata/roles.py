@@ -357,6 +357,7 @@ async def _gateway(args: argparse.Namespace) -> None:
     from datanode.client import ReplicatedDataClient
     from gateway.cluster import ClusterMetadata
     from gateway.context import GatewayServices
+    from gateway.crypto.file_kms import FileKMS
     from gateway.s3.accounts import (
         DEFAULT_AUTHDATA_PATH,
         ENV_ACCESS_KEY,
@@ -428,6 +429,8 @@ async def _gateway(args: argparse.Namespace) -> None:
         datanodes=datanodes,
         shards=shards,
         lifecycle_day_ms=int(args.lifecycle_day_seconds * 1000),
+        # encryption at rest: every gateway of the cluster shares this key directory
+        kms=FileKMS(gateway_options.kms_dir) if gateway_options.kms_dir else None,
     )
     ssl_context = server_ssl_context(certificates) if certificates else None
     try:

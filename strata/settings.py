@@ -271,6 +271,7 @@ def load_gateway_options(env: Mapping[str, str] = os.environ) -> GatewayOptions:
             region.strip() for region in env.get("STRATA_REGIONS", "").split(",") if region.strip()
         ),
         website_port=_website_port(env),
+        kms_dir=env.get("STRATA_KMS_DIR", "").strip(),  # encryption at rest
     )
 
 
@@ -485,6 +486,14 @@ SETTING_DOCS: dict[str, SettingDoc] = {
         "an extra port (plain HTTP) that serves only static websites, the bucket named by the Host "
         "header (docs/websites.md); unset: none",
         ("STRATA_WEBSITE_PORT",),
+    ),
+    # encryption at rest
+    "gateway.kms_dir": SettingDoc(
+        "directory of the master keys that wrap the data keys of encrypted objects (docs/encryption.md); "
+        "every gateway of a cluster must use the same directory. Unset: `<S3DATAPATH>/kms` with the "
+        "`file` backend, a temporary directory (lost at exit) with `mem`; a cluster gateway without it "
+        "refuses encrypted writes and reads with 503",
+        ("STRATA_KMS_DIR",),
     ),
 }
 

@@ -14,6 +14,7 @@ from gateway.api import (
     bucket,
     bucket_access,
     bucket_cors,
+    bucket_encryption,
     multipart,
     object_copy,
     object_delete,
@@ -108,6 +109,10 @@ HANDLERS: dict[str, Handler] = {
     "GetBucketAccelerateConfiguration": get_bucket_accelerate_configuration,
     "PutBucketLogging": put_bucket_logging,
     "GetBucketLogging": get_bucket_logging,
+    # ---- encryption at rest: bucket default encryption ----
+    "PutBucketEncryption": bucket_encryption.put_bucket_encryption,
+    "GetBucketEncryption": bucket_encryption.get_bucket_encryption,
+    "DeleteBucketEncryption": bucket_encryption.delete_bucket_encryption,
     # ---- static website configuration ----
     "PutBucketWebsite": put_bucket_website,
     "GetBucketWebsite": get_bucket_website,

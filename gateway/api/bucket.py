@@ -7,6 +7,7 @@ import binascii
 
 from aiohttp import web
 
+from gateway.api.bucket_encryption import created_bucket_encryption
 from gateway.api.common import owned_bucket, xml_response
 from gateway.authz.written import created_bucket_acl
 from gateway.context import RequestContext
@@ -120,6 +121,7 @@ async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
     account = ctx.principal.account
     assert account is not None
     acl, ownership = created_bucket_acl(ctx.headers, account, ctx.services.authenticator.accounts())
+    encryption = created_bucket_encryption(ctx.headers)  # encryption at rest: an encrypted bucket
     location = await _requested_location(ctx)
     if location is None:
         location = ctx.host_location()
@@ -135,6 +137,7 @@ async def create_bucket(ctx: RequestContext) -> web.StreamResponse:
                     location=location,
                     acl=acl,
                     object_ownership=ownership,
+                    encryption=encryption,
                 )
             )
         )

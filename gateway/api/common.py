@@ -69,6 +69,8 @@ def object_headers(md: ObjectMD) -> dict[str, str]:
         headers["x-amz-storage-class"] = md.storage_class
     if md.tags:
         headers["x-amz-tagging-count"] = str(len(md.tags))
+    if md.sse_algorithm:
+        headers["x-amz-server-side-encryption"] = md.sse_algorithm
     return headers
 
 

@@ -33,11 +33,19 @@ from gateway.api.copy_source import (
 )
 from gateway.api.object_get import read_object
 from gateway.api.object_list import encoder
-from gateway.api.object_put import choose_location, declared_length, expected_md5, new_object_md
+from gateway.api.object_put import (
+    choose_location,
+    declared_length,
+    expected_md5,
+    new_object_md,
+    wants_encryption,
+)
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.versioning import put_request
 from gateway.api.write import Hasher, StoredData, closing_intent, discard, store_data, store_remote_part
 from gateway.context import RequestContext
+from gateway.crypto import sse
+from gateway.crypto.envelope import sealed_size
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
 from gateway.s3.xml import Element, element, iso8601, optional, parse
@@ -134,6 +142,8 @@ async def create_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     location = await choose_location(ctx, bucket)
     template = new_object_md(ctx, bucket, location)
+    if wants_encryption(ctx, bucket):
+        template.sse_algorithm = sse.SSE_S3  # each part gets its own data key (UploadPart)
     tags = parse_tagging_header(ctx.headers.get(TAGGING_HEADER))
     if tags:
         template.tags.update(tags)
@@ -165,6 +175,7 @@ async def create_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     )
     response = xml_response(body)
     response.headers.update(_checksum_config_headers(upload))
+    response.headers.update(sse.response_headers(upload.object))
     return response
 
 
@@ -196,6 +207,8 @@ async def _commit_part(
     ctx: RequestContext, ref: UploadRef, part_number: int, stored: StoredData, checksum: Checksum | None
 ) -> PartInfo:
     part = PartInfo(part_number=part_number, etag=stored.etag, size=stored.size, blob=stored.blobs[0])
+    if stored.sse_key is not None:
+        part.sse_key.CopyFrom(stored.sse_key)
     if checksum is not None:
         part.checksums.append(checksum)
     with closing_intent(stored):
@@ -213,18 +226,27 @@ async def _store_part(
     length: int | None,
     hashers: Sequence[Hasher],
 ) -> StoredData:
+    data_key, sealed_key = None, None
+    if sse.is_encrypted(upload.object):
+        if length is None:
+            raise errors.MissingContentLength()  # the sealed layout depends on the size
+        data_key, sealed_key = await sse.new_part_key(ctx.services.kms, upload.bucket, upload.key)
     if upload.remote_upload_id:
-        return await store_remote_part(ctx, upload, part_number, body, length, hashers)
-    return await store_data(
-        ctx,
-        upload.bucket,
-        upload.key,
-        upload.object.location,
-        body,
-        length,
-        allow_inline=False,
-        hashers=hashers,
-    )
+        stored = await store_remote_part(ctx, upload, part_number, body, length, hashers, data_key)
+    else:
+        stored = await store_data(
+            ctx,
+            upload.bucket,
+            upload.key,
+            upload.object.location,
+            body,
+            length,
+            allow_inline=False,
+            hashers=hashers,
+            data_key=data_key,
+        )
+    stored.sse_key = sealed_key
+    return stored
 
 
 async def upload_part(ctx: RequestContext) -> web.StreamResponse:
@@ -253,6 +275,7 @@ async def upload_part(ctx: RequestContext) -> web.StreamResponse:
     response = web.Response(status=200)
     response.headers["ETag"] = f'"{part.etag}"'
     response.headers.update(_part_checksum_headers(part))
+    response.headers.update(sse.response_headers(upload.object))
     return response
 
 
@@ -278,7 +301,7 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
         )
     calculator = checksums.ChecksumCalculator(None, default=upload.checksum_algorithm or None)
-    pieces = read_object(ctx.services.data, source_md, start, length)
+    pieces = read_object(ctx.services, source_bucket.name, source_md, start, length)
     stored = await _store_part(ctx, upload, part_number, pieces, length, calculator.hashers)
     try:
         part = await _commit_part(ctx, ref, part_number, stored, calculator.result())
@@ -296,6 +319,7 @@ async def upload_part_copy(ctx: RequestContext) -> web.StreamResponse:
     source_version_id = copy_source_version_id(source_bucket, source_md)
     if source_version_id is not None:
         response.headers["x-amz-copy-source-version-id"] = source_version_id
+    response.headers.update(sse.response_headers(upload.object))
     return response
 
 
@@ -363,6 +387,11 @@ async def _all_parts(ctx: RequestContext, ref: UploadRef) -> dict[int, PartInfo]
         marker = page.parts[-1].part_number
 
 
+def _stored_part_size(upload: UploadInfo, part: PartInfo) -> int:
+    """The bytes the provider holds for a part: its sealed form when the upload is encrypted."""
+    return sealed_size(part.size) if sse.is_encrypted(upload.object) else part.size
+
+
 async def _complete_remote(
     ctx: RequestContext, upload: UploadInfo, request: CompleteUploadRequest
 ) -> BlobRef:
@@ -377,7 +406,10 @@ async def _complete_remote(
         location,
         upload.remote_name,
         upload.remote_upload_id,
-        [RemotePart(part.part_number, part.blob.remote_version, part.size) for part in chosen],
+        [
+            RemotePart(part.part_number, part.blob.remote_version, _stored_part_size(upload, part))
+            for part in chosen
+        ],
         object_meta(upload.object),
     )
     return BlobRef(
@@ -467,6 +499,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> web.StreamResponse:
     response = xml_response(body)
     if md.version_id:
         response.headers["x-amz-version-id"] = md.version_id
+    response.headers.update(sse.response_headers(md))
     return response
 
 

@@ -25,11 +25,13 @@ from gateway.api.object_put import (
     choose_location,
     new_object_md,
     precheck_write_conditions,
+    requested_data_key,
     write_conditions,
 )
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.write import commit_object, discard, store_data
 from gateway.context import RequestContext
+from gateway.crypto import sse
 from gateway.s3 import errors
 from gateway.s3.validation import validate_key
 from gateway.s3.xml import element, iso8601, optional
@@ -123,10 +125,11 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
     calculator = checksums.ChecksumCalculator(None, default=algorithm)
     await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
 
-    pieces = read_object(ctx.services.data, source_md, 0, source_md.size)
+    data_key = await requested_data_key(ctx, bucket, md, source_md.size)
+    pieces = read_object(ctx.services, source_bucket.name, source_md, 0, source_md.size)
     stored = await store_data(
         ctx, bucket.name, ctx.key, location, pieces, source_md.size, hashers=calculator.hashers,
-        meta=object_meta(md),
+        meta=object_meta(md), data_key=data_key,
     )  # fmt: skip
     try:
         computed = calculator.result()
@@ -156,6 +159,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
     )
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
+    response.headers.update(sse.response_headers(md))
     source_version_id = copy_source_version_id(source_bucket, source_md)
     if source_version_id is not None:
         response.headers["x-amz-copy-source-version-id"] = source_version_id

@@ -10,7 +10,9 @@ from aiohttp import web
 from gateway.api.checksums import checksum_mode_enabled, object_checksum_headers
 from gateway.api.common import ByteRange, check_conditions, object_headers, owned_bucket, parse_range
 from gateway.api.versioning import find_object, requested_version_id
-from gateway.context import RequestContext
+from gateway.context import GatewayServices, RequestContext
+from gateway.crypto import sse
+from gateway.crypto.envelope import sealed_size
 from gateway.lifecycle import EXPIRATION_HEADER, expiration_header
 from gateway.ports import DataPort
 from gateway.s3 import errors
@@ -125,8 +127,9 @@ async def stream_object(
     ctx: RequestContext, md: ObjectMD, status: int, headers: dict[str, str], start: int, length: int
 ) -> web.StreamResponse:
     """Answers ``status`` with ``headers`` and the object's bytes [start, start+length)."""
-    pieces = read_object(ctx.services.data, md, start, length)
-    # Pull the first piece before answering, so a missing blob is an error, not a cut stream.
+    pieces = read_object(ctx.services, ctx.bucket, md, start, length)
+    # Pull the first piece before answering, so a missing blob (or damaged ciphertext) is an error,
+    # not a cut stream.
     first = await anext(pieces, b"")
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
@@ -136,13 +139,14 @@ async def stream_object(
             await response.write(first)
         async for piece in pieces:
             await response.write(piece)
-    except StrataError as error:
+    except (StrataError, errors.S3Error) as error:
         # The status line and part of the body are out: no error response can follow, and the rest
         # must never be made up. Cutting the connection leaves the client a body shorter than its
         # Content-Length, which every client treats as a failed download.
+        reason = error.reason_name if isinstance(error, StrataError) else error.code
         log.warning(
-            "no replica could serve the rest of an object being sent; the connection is cut",
-            extra=log_fields(bucket=ctx.bucket, key=ctx.key, reason=error.reason_name, error=error.message),
+            "the rest of an object being sent could not be read; the connection is cut",
+            extra=log_fields(bucket=ctx.bucket, key=ctx.key, reason=reason, error=error.message),
         )
         if ctx.request.transport is not None:
             ctx.request.transport.abort()
@@ -151,8 +155,63 @@ async def stream_object(
     return response
 
 
-async def read_object(data: DataPort, md: ObjectMD, start: int, length: int) -> AsyncIterator[bytes]:
-    """The object's bytes [start, start+length), across its inline data or its blobs."""
+async def read_object(
+    services: GatewayServices, bucket: str, md: ObjectMD, start: int, length: int
+) -> AsyncIterator[bytes]:
+    """The object's plaintext bytes [start, start+length) (opened here when it is encrypted)."""
+    if not sse.is_encrypted(md):
+        async for piece in read_stored(services.data, md, start, length):
+            yield piece
+        return
+    if length <= 0:
+        return
+    try:
+        async for piece in _read_encrypted(services, bucket, md, start, length):
+            yield piece
+    except sse.ObjectDataDamaged as damage:
+        log.warning(
+            "an encrypted object's stored data failed its integrity check",
+            extra=log_fields(bucket=bucket, key=md.key, error=str(damage)),
+        )
+        raise sse.damaged_data_error() from None
+
+
+async def _read_encrypted(
+    services: GatewayServices, bucket: str, md: ObjectMD, start: int, length: int
+) -> AsyncIterator[bytes]:
+    """Plaintext [start, start+length) of an encrypted object: each part (a single PUT is one) was
+    sealed with its own key, and its sealed form follows the previous part's in the stored bytes."""
+    multipart = len(md.sse_part_keys) > 0
+    sizes = list(md.part_sizes) if multipart else [md.size]
+    if multipart and len(sizes) != len(md.sse_part_keys):
+        raise sse.ObjectDataDamaged("the object's metadata lists a different number of parts and keys")
+    end = start + length
+    plain_start = stored_start = 0
+    for index, size in enumerate(sizes):
+        plain_end = plain_start + size
+        if size and plain_end > start and plain_start < end:
+            if multipart:
+                data_key = await sse.part_data_key(services.kms, bucket, md.key, md.sse_part_keys[index])
+            else:
+                data_key = await sse.object_data_key(services.kms, bucket, md)
+            first = max(start, plain_start) - plain_start
+            wanted = sse.stored_range(size, first, min(end, plain_end) - plain_start - first)
+            stored = read_stored(
+                services.data,
+                md,
+                stored_start + wanted.stored_start,
+                wanted.stored_end - wanted.stored_start + 1,
+            )
+            async for piece in sse.open_stream(stored, data_key, size, wanted):
+                yield piece
+        plain_start = plain_end
+        stored_start += sealed_size(size)
+        if plain_start >= end:
+            break
+
+
+async def read_stored(data: DataPort, md: ObjectMD, start: int, length: int) -> AsyncIterator[bytes]:
+    """The object's stored bytes [start, start+length), across its inline data or its blobs."""
     if length <= 0:
         return
     if md.inline_data or not md.blobs:

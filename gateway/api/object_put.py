@@ -14,6 +14,7 @@ import binascii
 from aiohttp import web
 
 from gateway.api import checksums
+from gateway.api.bucket_encryption import bucket_default
 from gateway.api.common import STORED_CONTENT_HEADERS, etag_header, object_meta, owned_bucket, user_metadata
 from gateway.api.tagging import TAGGING_HEADER, parse_tagging_header
 from gateway.api.unsupported import STORED_STORAGE_CLASS
@@ -21,6 +22,7 @@ from gateway.api.versioning import reject_version_id
 from gateway.api.write import commit_object, discard, store_data
 from gateway.authz.written import apply_written_acl
 from gateway.context import RequestContext
+from gateway.crypto import sse
 from gateway.lifecycle import EXPIRATION_HEADER, expiration_header
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers, iter_payload
@@ -158,6 +160,24 @@ async def precheck_write_conditions(
             raise errors.PreconditionFailed(Condition="If-Match")
 
 
+def wants_encryption(ctx: RequestContext, bucket: BucketInfo) -> bool:
+    """SSE-S3 asked by the request's header, or by the bucket's default encryption."""
+    return ctx.headers.get(sse.SSE_HEADER) == sse.SSE_S3 or bucket_default(bucket) is not None
+
+
+async def requested_data_key(
+    ctx: RequestContext, bucket: BucketInfo, md: ObjectMD, length: int | None
+) -> bytes | None:
+    """The data key sealing a new object when its request asks for SSE-S3 or its bucket encrypts by
+    default (recorded in ``md``). Other algorithms never get here (gateway.api.unsupported refuses them).
+    """
+    if not wants_encryption(ctx, bucket):
+        return None
+    if length is None:
+        raise errors.MissingContentLength()  # the sealed layout depends on the size
+    return await sse.new_data_key(ctx.services.kms, bucket.name, md)
+
+
 async def put_object(ctx: RequestContext) -> web.StreamResponse:
     validate_key(ctx.key)
     reject_version_id(ctx)
@@ -172,13 +192,15 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     if tags:
         md.tags.update(tags)
     await precheck_write_conditions(ctx, bucket, if_match, if_none_match)
+    data_key = await requested_data_key(ctx, bucket, md, length)
     trailers = PayloadTrailers()
     body = iter_payload(
         ctx.request.content, ctx.auth.payload, ctx.headers, trailers, max_size=ctx.services.max_put_size
     )
     stored = await store_data(
-        ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers, meta=object_meta(md)
-    )
+        ctx, bucket.name, ctx.key, location, body, length, hashers=checksum.hashers, meta=object_meta(md),
+        data_key=data_key,
+    )  # fmt: skip
     try:
         if length is not None and stored.size != length:
             raise errors.IncompleteBody()
@@ -197,6 +219,8 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
     response.headers["ETag"] = etag_header(md)
     if checksum.requested is not None:
         response.headers.update(checksums.checksum_headers(md.checksums))
+    if md.sse_algorithm:
+        response.headers[sse.SSE_HEADER] = md.sse_algorithm
     if committed.version_id:
         response.headers["x-amz-version-id"] = committed.version_id
     # -- lifecycle

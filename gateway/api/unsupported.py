@@ -111,6 +111,14 @@ def _refuse_sse(headers: Headers) -> None:
         raise not_implemented(SSE_HEADER, f"Server-side encryption ({value})")
 
 
+# encryption at rest: SSE-S3 is done on PutObject, CopyObject and multipart uploads (gateway.crypto.sse);
+# form uploads and the other algorithms are refused.
+def _refuse_sse_but_s3(headers: Headers) -> None:
+    value = headers.get(SSE_HEADER)
+    if value is not None and value != "AES256":
+        raise not_implemented(SSE_HEADER, f"Server-side encryption ({value})")
+
+
 def _validate_sse_on_read(headers: Headers) -> None:
     # S3 refuses it on reads: an SSE-S3/SSE-KMS object is decrypted without being asked.
     raise _invalid(
@@ -355,7 +363,8 @@ _SSE_C_HEADERS = tuple(
 )
 
 RULES: tuple[FeatureRule, ...] = (
-    FeatureRule((SSE_HEADER,), _OBJECT_WRITES, _validate_sse, _refuse_sse),
+    FeatureRule((SSE_HEADER,), _OBJECT_WRITES - {"PostObject"}, _validate_sse, _refuse_sse_but_s3),
+    FeatureRule((SSE_HEADER,), frozenset({"PostObject"}), _validate_sse, _refuse_sse),
     FeatureRule((SSE_HEADER,), frozenset({"GetObject", "HeadObject"}), _validate_sse_on_read, _nothing),
     FeatureRule(_KMS_HEADERS, _OBJECT_WRITES, _validate_kms, _refuse_kms),
     FeatureRule(_SSE_C_HEADERS, _SSE_C_OPERATIONS, *_SSE_C),

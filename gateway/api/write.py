@@ -25,6 +25,8 @@ from typing import Protocol
 from datanode.backends.remote import ObjectMeta
 from gateway.api.versioning import put_request
 from gateway.context import RequestContext
+from gateway.crypto.envelope import sealed_size
+from gateway.crypto.sse import seal_stream
 from gateway.ports import MetadataPort
 from gateway.s3 import errors
 from protos.common_pb2 import BlobRef, ErrorReason
@@ -37,6 +39,7 @@ from protos.metadata_pb2 import (
     PutObjectResponse,
     QueueGarbageRequest,
     RenewIntentRequest,
+    SealedKey,
     UploadInfo,
 )
 
@@ -85,6 +88,8 @@ class StoredData:
     # The intent was closed by someone else (expired and collected): its blobs are queued
     # already, but bytes written after the collector ran must be queued again.
     intent_lost: bool = False
+    # Server-side encryption of a multipart part: its data key as wrapped (kept in the part record).
+    sse_key: SealedKey | None = None
 
     @property
     def etag(self) -> str:
@@ -101,27 +106,41 @@ async def store_data(
     allow_inline: bool = True,
     hashers: Sequence[Hasher] = (),
     meta: ObjectMeta | None = None,
+    data_key: bytes | None = None,
 ) -> StoredData:
     """Streams ``chunks`` into storage; nothing is visible until the caller commits metadata.
 
     ``hashers`` (e.g. flexible checksums) see every byte, hashed with the MD5 in the same thread hop.
     ``meta`` describes the object to an external location (which keeps the data under the
     object's own name, so small objects are never kept inline there).
+    ``data_key`` (server-side encryption) seals the bytes after they are hashed: the MD5 and the
+    checksums are of the plaintext, the storage holds only ciphertext; ``length`` must be known.
     """
     services = ctx.services
     digest = Digest(chunks, hashers)
+    stored_length = length
+    stream: AsyncIterator[bytes] = digest.__aiter__()
+    if data_key is not None:
+        assert length is not None, "sealing needs the plaintext size up front"
+        stored_length = sealed_size(length)
+        stream = seal_stream(stream, data_key, length)
     remote = services.data.is_remote(location)
-    if allow_inline and not remote and length is not None and length <= services.inline_threshold:
-        data = b"".join([piece async for piece in digest])
+    if (
+        allow_inline
+        and not remote
+        and stored_length is not None
+        and stored_length <= services.inline_threshold
+    ):
+        data = b"".join([piece async for piece in stream])
         return StoredData(size=digest.size, md5=digest.md5.digest(), inline=data)
     blob = services.data.plan(location, bucket, key)
     if remote:
-        meta = replace(meta or ObjectMeta(), size=-1 if length is None else length)
+        meta = replace(meta or ObjectMeta(), size=-1 if stored_length is None else stored_length)
     intent = await services.metadata.create_intent(
         CreateIntentRequest(bucket=bucket, key=key, blobs=[blob], ttl_ms=services.intent_ttl_ms)
     )
     stored = StoredData(size=0, md5=b"", blobs=[blob], intent_id=intent.id, bucket=bucket)
-    writing = asyncio.ensure_future(services.data.put(blob, digest.__aiter__(), meta))
+    writing = asyncio.ensure_future(services.data.put(blob, stream, meta))
     renewal = IntentRenewal(services.metadata, intent.id, services.intent_ttl_ms, bucket)
     try:
         async with renewal.while_running(writing):
@@ -281,6 +300,7 @@ async def store_remote_part(
     chunks: AsyncIterator[bytes],
     length: int | None,
     hashers: Sequence[Hasher] = (),
+    data_key: bytes | None = None,
 ) -> StoredData:
     """Streams one part of a native multipart upload to its external location.
 
@@ -290,9 +310,13 @@ async def store_remote_part(
     if length is None:
         raise errors.MissingContentLength()  # providers take a part's length up front, as S3 does
     digest = Digest(chunks, hashers)
+    stream: AsyncIterator[bytes] = digest.__aiter__()
+    stored_length = length
+    if data_key is not None:  # server-side encryption: the provider gets the sealed part
+        stream, stored_length = seal_stream(stream, data_key, length), sealed_size(length)
     location = upload.object.location
     part = await ctx.services.data.upload_part(
-        location, upload.remote_name, upload.remote_upload_id, part_number, digest.__aiter__(), length
+        location, upload.remote_name, upload.remote_upload_id, part_number, stream, stored_length
     )
     blob = BlobRef(
         location=location,

@@ -51,8 +51,13 @@ class FileKMS:
     async def create_key(self, key_id: str | None = None) -> str:
         return await asyncio.to_thread(self._create, key_id or str(uuid.uuid4()))
 
+    async def _versions_of(self, key_id: str) -> list[bytes]:
+        # A key already read needs no thread hop: small objects would pay one per request.
+        cached = self._versions.get(key_id)
+        return cached if cached is not None else await asyncio.to_thread(self._load, key_id)
+
     async def generate_data_key(self, key_id: str, context: EncryptionContext) -> DataKey:
-        versions = await asyncio.to_thread(self._load, key_id)
+        versions = await self._versions_of(key_id)
         version = len(versions)
         plaintext = new_data_key()
         nonce = os.urandom(_NONCE_SIZE)
@@ -60,7 +65,7 @@ class FileKMS:
         return DataKey(plaintext, WrappedKey(key_id, version, nonce + sealed))
 
     async def decrypt_data_key(self, wrapped: WrappedKey, context: EncryptionContext) -> bytes:
-        versions = await asyncio.to_thread(self._load, wrapped.key_id)
+        versions = await self._versions_of(wrapped.key_id)
         if wrapped.key_version > len(versions):  # rotated since read, maybe by another process
             versions = await asyncio.to_thread(self._reload, wrapped.key_id)
         if not 1 <= wrapped.key_version <= len(versions):
@@ -82,7 +87,7 @@ class FileKMS:
 
     async def key_exists(self, key_id: str) -> bool:
         try:
-            await asyncio.to_thread(self._load, key_id)
+            await self._versions_of(key_id)
         except KmsKeyNotFound:
             return False
         return True

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from gateway.limits import GatewayOptions
 from strata.settings import ServerSettings, embedded_default_locations
 from strata.testing.running import Credentials, RunningStrataBase
 
@@ -35,6 +36,7 @@ class EmbeddedThread(RunningStrataBase):
         locations: Mapping[str, Mapping[str, Any]] | None = None,
         lifecycle_interval_s: float = 60.0,
         lifecycle_day_s: float = 86400.0,
+        gateway: GatewayOptions | None = None,
     ) -> None:
         """``locations``: a locationConfig document (default: the embedded defaults of ``backend``)."""
         if backend == "file" and root is None:
@@ -51,6 +53,7 @@ class EmbeddedThread(RunningStrataBase):
             gc_grace_s=gc_grace_s,
             lifecycle_interval_s=lifecycle_interval_s,
             lifecycle_day_s=lifecycle_day_s,
+            gateway=gateway or GatewayOptions(),
         )
         self.port = 0
         self.server: EmbeddedServer | None = None

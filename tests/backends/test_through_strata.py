@@ -290,3 +290,28 @@ def test_the_aws_cli_copies_files_to_and_from_the_location(
     aws("s3", "cp", "s3://cli/dir/big.bin", str(back))
     assert back.read_bytes() == source.read_bytes()
     assert "dir/big.bin" in aws("s3", "ls", "--recursive", "s3://cli")
+
+
+# encryption at rest
+@pytest.mark.parametrize("bucket_match", [True], ids=["bucketMatch"])
+def test_encrypted_objects_reach_the_location_as_ciphertext_only(
+    s3: BaseClient, emulator: Emulator, location: dict[str, Any]
+) -> None:
+    bucket = remote_bucket(s3, "sealed")
+    marker = b"REMOTE-SSE-MARKER-0c4f "
+    small, large = marker * 10, marker * (6 * MIB // len(marker))
+    s3.put_object(Bucket=bucket, Key="small", Body=small, ServerSideEncryption="AES256")
+    s3.put_object(Bucket=bucket, Key="large", Body=large, ServerSideEncryption="AES256")
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=2)
+    s3.upload_fileobj(
+        _Reader(large + small), bucket, "multi", Config=config, ExtraArgs={"ServerSideEncryption": "AES256"}
+    )
+    s3.put_object(Bucket=bucket, Key="clear", Body=small)
+    for key, data in (("small", small), ("large", large), ("multi", large + small)):
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert (got["ServerSideEncryption"], got["Body"].read()) == ("AES256", data)
+        stored = emulator.read_direct(location, key)
+        assert stored is not None and marker not in stored
+    ranged = s3.get_object(Bucket=bucket, Key="multi", Range=f"bytes={5 * MIB - 3}-{5 * MIB + 2}")
+    assert ranged["Body"].read() == (large + small)[5 * MIB - 3 : 5 * MIB + 3]
+    assert emulator.read_direct(location, "clear") == small  # the check reads what the location holds

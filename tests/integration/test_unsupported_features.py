@@ -62,7 +62,6 @@ def new_bucket_name() -> str:
 @pytest.mark.parametrize(
     "encryption",
     [
-        {"ServerSideEncryption": "AES256"},
         {"ServerSideEncryption": "aws:kms"},
         {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/mine"},
         {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSE_C_KEY},
@@ -132,7 +131,7 @@ def test_encrypted_copy_is_not_implemented_and_creates_nothing(s3, bucket) -> No
     s3.put_object(Bucket=bucket, Key="source", Body=b"data")
     source = {"Bucket": bucket, "Key": "source"}
     calls = [
-        {"ServerSideEncryption": "AES256"},
+        {"ServerSideEncryption": "aws:kms"},
         {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSE_C_KEY},
         {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": SSE_C_KEY},
     ]
@@ -146,7 +145,7 @@ def test_encrypted_copy_is_not_implemented_and_creates_nothing(s3, bucket) -> No
 
 def test_encrypted_multipart_upload_is_not_implemented(s3, bucket) -> None:
     code, status, _ = failure(
-        lambda: s3.create_multipart_upload(Bucket=bucket, Key="big", ServerSideEncryption="AES256")
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="big", ServerSideEncryption="aws:kms")
     )
     assert (code, status) == ("NotImplemented", 501)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

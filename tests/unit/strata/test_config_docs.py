@@ -120,6 +120,7 @@ def samples(files: dict[str, str]) -> dict[str, tuple[dict[str, str], dict[str, 
         "STRATA_MAX_PUT_SIZE": "1000",
         "STRATA_REGIONS": "eu-west-3",
         "STRATA_WEBSITE_PORT": "8005",
+        "STRATA_KMS_DIR": "/srv/strata/keys",
     }
     cases = {name: ({}, {name: value}) for name, value in alone.items()}
     # SSL only matters beside certFilePaths: false turns HTTPS off.

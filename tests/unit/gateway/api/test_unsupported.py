@@ -32,7 +32,7 @@ def test_an_invalid_value_wins_over_an_unsupported_feature() -> None:
 
 
 def test_not_implemented_names_the_header() -> None:
-    error = refusal("PutObject", {"X-Amz-Server-Side-Encryption": "AES256"})
+    error = refusal("PutObject", {"X-Amz-Server-Side-Encryption": "aws:kms"})
     assert (error.code, error.status, error.details["Header"]) == (
         "NotImplemented",
         501,
@@ -84,3 +84,10 @@ def test_every_rule_header_is_lower_case() -> None:
     # Headers are matched lower-cased; an upper-case name in the table would never match.
     for rule in RULES:
         assert all(name == name.lower() for name in rule.headers), rule.headers
+
+
+def test_sse_s3_passes_on_object_writes_but_form_uploads() -> None:
+    for operation in ("PutObject", "CopyObject", "CreateMultipartUpload"):
+        check_request(operation, {"x-amz-server-side-encryption": "AES256"})
+    assert refusal("PostObject", {"x-amz-server-side-encryption": "AES256"}).code == "NotImplemented"
+    assert refusal("PutObject", {"x-amz-server-side-encryption": "AES512"}).code == "InvalidArgument"
