@@ -533,6 +533,7 @@ class MetadataCore:
 
     @staticmethod
     def _check_preconditions(request: PutObjectRequest, current: ObjectMD | None) -> None:
+        _check_still_current(request.if_current_modified_ms, current)
         live = current is not None and not current.is_delete_marker
         if request.if_none_match and live:
             raise _error(ErrorReason.PRECONDITION_FAILED, "the object already exists")
@@ -548,6 +549,7 @@ class MetadataCore:
                 master, _ = await self._off_loop(self._read_object_state, bucket.uid, request.key, "")
                 if master is None:
                     raise _error(ErrorReason.NO_SUCH_KEY, f"no such key: {request.key}")
+                _check_still_current(request.if_current_modified_ms, master)
                 kept = bool(master.version_id) and await self._off_loop(
                     self._version_exists, bucket.uid, request.key, master.version_id
                 )
@@ -834,3 +836,12 @@ class MetadataCore:
             for location in entry.locations:
                 response.entries_by_location[location] += 1
         return response
+
+
+def _check_still_current(modified_ms: int, current: ObjectMD | None) -> None:
+    """A write conditioned on the current version it was planned from (a lifecycle expiration):
+    checked under the object's lock, so an overwrite committed since is never the one removed."""
+    if not modified_ms:
+        return
+    if current is None or current.is_delete_marker or current.last_modified_ms != modified_ms:
+        raise _error(ErrorReason.PRECONDITION_FAILED, "the current version is no longer the one planned")

@@ -325,7 +325,7 @@ class GetObjectRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("bucket", "object", "versioning", "version_id", "has_version_id", "intent_id", "if_match", "if_none_match")
+    __slots__ = ("bucket", "object", "versioning", "version_id", "has_version_id", "intent_id", "if_match", "if_none_match", "if_current_modified_ms")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
@@ -334,6 +334,7 @@ class PutObjectRequest(_message.Message):
     INTENT_ID_FIELD_NUMBER: _ClassVar[int]
     IF_MATCH_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_CURRENT_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     object: ObjectMD
     versioning: bool
@@ -342,7 +343,8 @@ class PutObjectRequest(_message.Message):
     intent_id: str
     if_match: str
     if_none_match: bool
-    def __init__(self, bucket: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., versioning: _Optional[bool] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ..., intent_id: _Optional[str] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ...) -> None: ...
+    if_current_modified_ms: int
+    def __init__(self, bucket: _Optional[str] = ..., object: _Optional[_Union[ObjectMD, _Mapping]] = ..., versioning: _Optional[bool] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ..., intent_id: _Optional[str] = ..., if_match: _Optional[str] = ..., if_none_match: _Optional[bool] = ..., if_current_modified_ms: _Optional[int] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
     __slots__ = ("version_id", "last_modified_ms")
@@ -353,16 +355,18 @@ class PutObjectResponse(_message.Message):
     def __init__(self, version_id: _Optional[str] = ..., last_modified_ms: _Optional[int] = ...) -> None: ...
 
 class DeleteObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "version_id", "has_version_id")
+    __slots__ = ("bucket", "key", "version_id", "has_version_id", "if_current_modified_ms")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     HAS_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IF_CURRENT_MODIFIED_MS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     version_id: str
     has_version_id: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ...) -> None: ...
+    if_current_modified_ms: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., has_version_id: _Optional[bool] = ..., if_current_modified_ms: _Optional[int] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
     __slots__ = ("removed",)

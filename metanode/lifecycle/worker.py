@@ -213,32 +213,19 @@ class LifecycleWorker:
         scan.finished_key = scan.key
         scan.key, scan.versions = None, []
         for action in actions:
-            if action.kind is ActionKind.EXPIRE_CURRENT and not await self._still_current(
-                bucket, action, latest
-            ):
+            planned_ms = latest.last_modified_ms if latest is not None else 0
+            if action.kind is ActionKind.EXPIRE_CURRENT and not planned_ms:
                 continue
-            if await self._apply(bucket, action):
+            if await self._apply(bucket, action, planned_ms):
                 if action.kind is ActionKind.EXPIRE_CURRENT:
                     stats.expired += 1
                 else:
                     stats.versions_removed += 1
 
-    async def _still_current(self, bucket: BucketInfo, action: Action, planned: VersionView | None) -> bool:
-        """Whether the version the plan expires is still the current one (not overwritten since the listing)."""
-        try:
-            current = await self._core.get_object(GetObjectRequest(bucket=bucket.name, key=action.key))
-        except StrataError as error:
-            if error.reason in GONE:
-                return False
-            raise
-        return (
-            planned is not None
-            and not current.is_delete_marker
-            and current.version_id == planned.version_id
-            and current.last_modified_ms == planned.last_modified_ms
-        )
-
-    async def _apply(self, bucket: BucketInfo, action: Action) -> bool:
+    async def _apply(self, bucket: BucketInfo, action: Action, planned_ms: int) -> bool:
+        """Applies one action. Expiring the current version is conditioned on it still being the
+        one the plan read (``planned_ms``), checked by the core under the object's lock: an
+        overwrite committed since the listing is never removed."""
         try:
             if action.kind is ActionKind.REMOVE_VERSION:
                 await self._core.delete_object(
@@ -250,11 +237,15 @@ class LifecycleWorker:
                     )
                 )
             elif bucket.versioning in (VERSIONING_ENABLED, VERSIONING_SUSPENDED):
-                await self._core.put_object(_delete_marker_request(bucket, action.key))
+                request = _delete_marker_request(bucket, action.key)
+                request.if_current_modified_ms = planned_ms
+                await self._core.put_object(request)
             else:
-                await self._core.delete_object(DeleteObjectRequest(bucket=bucket.name, key=action.key))
+                await self._core.delete_object(
+                    DeleteObjectRequest(bucket=bucket.name, key=action.key, if_current_modified_ms=planned_ms)
+                )
         except StrataError as error:
-            if error.reason in GONE:
+            if error.reason in GONE or error.reason == ErrorReason.PRECONDITION_FAILED:
                 return False
             raise
         log.debug("lifecycle rule %s: %s %s %s", action.rule_id, action.kind.value, bucket.name, action.key)

@@ -23,6 +23,7 @@ from protos.metadata_pb2 import (
     BucketName,
     CreateBucketRequest,
     CreateUploadRequest,
+    GetObjectRequest,
     ListObjectsRequest,
     ListUploadsRequest,
     ObjectMD,
@@ -122,6 +123,34 @@ async def test_an_object_overwritten_after_the_listing_is_not_expired(
     assert (await worker.tick()).expired == 0
     core.list_objects = original  # type: ignore[method-assign]
     assert await versions(core) == [("k", False)]
+
+
+@pytest.mark.parametrize("versioning", [0, VERSIONING_ENABLED])
+async def test_an_overwrite_committed_just_before_the_expiring_write_is_kept(
+    core: MetadataCore, clock: Clock, versioning: int
+) -> None:
+    # The overwrite lands after every read of the pass, right before its delete (or delete
+    # marker): the core refuses the conditioned write under the object's lock.
+    await configured_bucket(core, versioning, LifecycleRule("e", True, expiration_days=1))
+    await put(core, "k", versioned=bool(versioning))
+    clock.now_ms += 5_000
+    worker = LifecycleWorker(core, day_s=DAY_S, clock_ms=clock)
+    name = "put_object" if versioning else "delete_object"
+    original = getattr(core, name)
+    calls = 0
+
+    async def overwrite_first(request, **options):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await put(core, "k", versioned=bool(versioning), size=2)
+        return await original(request, **options)
+
+    setattr(core, name, overwrite_first)
+    assert (await worker.tick()).expired == 0
+    setattr(core, name, original)
+    current = await core.get_object(GetObjectRequest(bucket="bucket", key="k"))
+    assert (current.size, current.is_delete_marker) == (2, False)
 
 
 async def test_due_uploads_are_aborted_and_others_kept(core: MetadataCore, clock: Clock) -> None:
