@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_aws_cli_requests_for_features_not_done_are_refused(aws, tmp_path: Path)
     )
     assert "locked-bucket" not in aws("s3", "ls")
     aws("s3", "mb", "s3://plain-bucket")
-    for flags in (["--sse", "AES256"], ["--acl", "aws-exec-read"], ["--storage-class", "GLACIER"]):
+    for flags in (["--sse", "aws:kms"], ["--acl", "aws-exec-read"], ["--storage-class", "GLACIER"]):
         assert "NotImplemented" in aws.refused(
             "s3", "cp", str(source), "s3://plain-bucket/refused.bin", *flags
         )
@@ -98,3 +99,18 @@ def test_aws_cli_requests_for_features_not_done_are_refused(aws, tmp_path: Path)
     assert "kept.bin" in aws("s3", "ls", "s3://plain-bucket/")
     aws("s3", "rm", "s3://plain-bucket/kept.bin")
     aws("s3", "rb", "s3://plain-bucket")
+
+
+def test_aws_cli_sse_s3_round_trip(aws, tmp_path: Path) -> None:
+    source = tmp_path / "secret.bin"
+    source.write_bytes(b"sealed by the gateway" * 1000)
+    aws("s3", "mb", "s3://sealed-bucket")
+    aws("s3", "cp", str(source), "s3://sealed-bucket/secret.bin", "--sse", "AES256")
+    head = json.loads(aws("s3api", "head-object", "--bucket", "sealed-bucket", "--key", "secret.bin"))
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ContentLength"] == source.stat().st_size
+    back = tmp_path / "back.bin"
+    aws("s3", "cp", "s3://sealed-bucket/secret.bin", str(back))
+    assert back.read_bytes() == source.read_bytes()
+    aws("s3", "rm", "s3://sealed-bucket/secret.bin")
+    aws("s3", "rb", "s3://sealed-bucket")
