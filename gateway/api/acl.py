@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.api.tagging import update_object_metadata
 from gateway.api.versioning import DeleteMarkerRule, find_object
 from gateway.authz.acl import Grants, encode_grants, owner_full_control, stored_grants
@@ -50,9 +50,7 @@ async def put_bucket_acl(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     grants = requested_acl(ctx.headers, body, bucket.owner_id, bucket, ctx.services.authenticator.accounts())
     stored = encode_grants(grants, bucket.owner_id)
-    if stored != bucket.acl:
-        bucket.acl = stored
-        await ctx.services.metadata.update_bucket(bucket)
+    await update_bucket_settings(ctx, bucket, acl=stored)
     return web.Response(status=200)
 
 

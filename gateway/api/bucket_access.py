@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.api.config_body import read_config_body
 from gateway.authz.ownership import BUCKET_OWNER_ENFORCED, OBJECT_OWNERSHIPS
 from gateway.authz.public_access import FLAGS, PublicAccessBlock, block_config
@@ -33,9 +33,7 @@ async def put_bucket_ownership_controls(ctx: RequestContext) -> web.StreamRespon
     if ownership == BUCKET_OWNER_ENFORCED and bucket.acl:
         # Its ACL grants someone else: disabling ACLs would silently take that access away.
         raise errors.InvalidBucketAclWithObjectOwnership()
-    if ownership != bucket.object_ownership:
-        bucket.object_ownership = ownership
-        await ctx.services.metadata.update_bucket(bucket)
+    await update_bucket_settings(ctx, bucket, object_ownership=ownership)
     return web.Response(status=200)
 
 
@@ -49,9 +47,7 @@ async def get_bucket_ownership_controls(ctx: RequestContext) -> web.StreamRespon
 
 async def delete_bucket_ownership_controls(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    if bucket.object_ownership:
-        bucket.object_ownership = ""
-        await ctx.services.metadata.update_bucket(bucket)
+    await update_bucket_settings(ctx, bucket, object_ownership="")
     return web.Response(status=204)
 
 
@@ -75,9 +71,7 @@ async def put_public_access_block(ctx: RequestContext) -> web.StreamResponse:
     body = await read_config_body(ctx)
     bucket = await owned_bucket(ctx)
     stored = _parse_block(body).encode()
-    if stored != bucket.public_access_block:
-        bucket.public_access_block = stored
-        await ctx.services.metadata.update_bucket(bucket)
+    await update_bucket_settings(ctx, bucket, public_access_block=stored)
     return web.Response(status=200)
 
 
@@ -94,7 +88,5 @@ async def get_public_access_block(ctx: RequestContext) -> web.StreamResponse:
 
 async def delete_public_access_block(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    if bucket.public_access_block:
-        bucket.public_access_block = b""
-        await ctx.services.metadata.update_bucket(bucket)
+    await update_bucket_settings(ctx, bucket, public_access_block=b"")
     return web.Response(status=204)

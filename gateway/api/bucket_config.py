@@ -14,14 +14,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.bucket_logging import logging_document, parse_logging_status
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.api.config_body import read_config_body
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import element, parse
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import BucketInfo, BucketName
+from protos.metadata_pb2 import BucketName
 
 BUCKET_OWNER_PAYS = "BucketOwner"
 REQUESTER_PAYS = "Requester"
@@ -84,11 +84,7 @@ async def put_bucket_logging(ctx: RequestContext) -> web.StreamResponse:
                 TargetBucket=status.target_bucket,
             )
     stored = status.to_bytes() if status is not None else b""
-    if stored != bucket.logging:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)  # the embedded core hands out its cached record: never edit it in place
-        updated.logging = stored
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, logging=stored)
     return web.Response(status=200)
 
 

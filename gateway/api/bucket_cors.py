@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from gateway.api.common import owned_bucket
+from gateway.api.common import owned_bucket, update_bucket_settings
 from gateway.api.config_body import read_small_body
 from gateway.api.object_delete import verify_integrity
 from gateway.context import GatewayServices, RequestContext
@@ -38,11 +38,7 @@ NOT_ALLOWED_MESSAGE = (
 
 
 async def _store(ctx: RequestContext, bucket: BucketInfo, cors: bytes) -> None:
-    if bucket.cors != cors:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)
-        updated.cors = cors
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, cors=cors)
 
 
 async def put_bucket_cors(ctx: RequestContext) -> web.StreamResponse:

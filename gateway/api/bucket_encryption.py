@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.context import RequestContext
 from gateway.crypto import sse
 from gateway.s3 import errors
@@ -122,11 +122,7 @@ async def _config_body(ctx: RequestContext) -> bytes:
 
 
 async def _store(ctx: RequestContext, bucket: BucketInfo, stored: bytes) -> None:
-    if stored != bucket.encryption:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)  # the embedded core hands out its cached record: never edit it in place
-        updated.encryption = stored
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, encryption=stored)
 
 
 async def put_bucket_encryption(ctx: RequestContext) -> web.StreamResponse:

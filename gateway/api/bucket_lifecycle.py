@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.bucket_versioning import read_small_body
-from gateway.api.common import owned_bucket
+from gateway.api.common import owned_bucket, update_bucket_settings
 from gateway.api.object_delete import verify_integrity
 from gateway.context import RequestContext
 from gateway.lifecycle import (
@@ -25,11 +25,7 @@ from protos.metadata_pb2 import BucketInfo
 
 
 async def _store(ctx: RequestContext, bucket: BucketInfo, lifecycle: bytes) -> None:
-    if bucket.lifecycle != lifecycle:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)
-        updated.lifecycle = lifecycle
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, lifecycle=lifecycle)
 
 
 async def put_bucket_lifecycle_configuration(ctx: RequestContext) -> web.StreamResponse:

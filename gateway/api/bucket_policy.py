@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.authz.public_access import block_config
 from gateway.context import RequestContext
 from gateway.policy import MAX_POLICY_BYTES, is_public, parse_policy
@@ -50,11 +50,7 @@ async def put_bucket_policy(ctx: RequestContext) -> web.StreamResponse:
     policy = parse_policy(body, bucket=bucket.name, accounts=accounts)
     if _blocks_public_policy(bucket) and is_public(policy.compact):
         raise errors.AccessDenied()
-    if bucket.policy != policy.compact:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)
-        updated.policy = policy.compact
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, policy=policy.compact)
     return web.Response(status=204)
 
 
@@ -67,11 +63,7 @@ async def get_bucket_policy(ctx: RequestContext) -> web.StreamResponse:
 
 async def delete_bucket_policy(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    if bucket.policy:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)
-        updated.policy = b""
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, policy=b"")
     return web.Response(status=204)
 
 

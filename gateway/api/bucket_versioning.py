@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.api.config_body import read_small_body
 from gateway.api.object_put import require_versions_kept
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import Element, child_text, element, parse
-from protos.metadata_pb2 import VERSIONING_ENABLED, VERSIONING_SUSPENDED, VERSIONING_UNSET, BucketInfo
+from protos.metadata_pb2 import VERSIONING_ENABLED, VERSIONING_SUSPENDED, VERSIONING_UNSET
 
 STATES = {"Enabled": VERSIONING_ENABLED, "Suspended": VERSIONING_SUSPENDED}
 STATE_NAMES = {state: name for name, state in STATES.items()}
@@ -36,11 +36,7 @@ async def put_bucket_versioning(ctx: RequestContext) -> web.StreamResponse:
     state = parse_versioning_configuration(await read_small_body(ctx))
     if state == VERSIONING_ENABLED:
         await require_versions_kept(ctx, bucket.location or ctx.host_location())
-    if bucket.versioning != state:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)
-        updated.versioning = state  # type: ignore[assignment]
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, versioning=state)
     return web.Response(status=200)
 
 

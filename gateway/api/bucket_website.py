@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.checksums import verify_small_body
-from gateway.api.common import owned_bucket, xml_response
+from gateway.api.common import owned_bucket, update_bucket_settings, xml_response
 from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import MAX_REQUEST_XML_BYTES
@@ -18,11 +18,7 @@ from protos.metadata_pb2 import BucketInfo
 
 
 async def _store(ctx: RequestContext, bucket: BucketInfo, website: bytes) -> None:
-    if website != bucket.website:
-        updated = BucketInfo()
-        updated.CopyFrom(bucket)  # the embedded core hands out its cached record: never edit it in place
-        updated.website = website
-        await ctx.services.metadata.update_bucket(updated)
+    await update_bucket_settings(ctx, bucket, website=website)
 
 
 async def put_bucket_website(ctx: RequestContext) -> web.StreamResponse:

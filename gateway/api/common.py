@@ -43,6 +43,19 @@ async def owned_bucket(
     return await authorized_bucket(ctx, name, expected_owner_header, operation)
 
 
+async def update_bucket_settings(ctx: RequestContext, bucket: BucketInfo, **fields: object) -> None:
+    """Stores the bucket's record with ``fields`` set, when any of them differs. A copy is edited:
+    the record the metadata service handed out (the embedded core's cached one) never changes
+    before the update is stored."""
+    if all(getattr(bucket, name) == value for name, value in fields.items()):
+        return
+    updated = BucketInfo()
+    updated.CopyFrom(bucket)
+    for name, value in fields.items():
+        setattr(updated, name, value)
+    await ctx.services.metadata.update_bucket(updated)
+
+
 def etag_header(md: ObjectMD) -> str:
     return f'"{md.etag}"'
 

@@ -163,13 +163,19 @@ async def delete_object_tagging(ctx: RequestContext) -> web.StreamResponse:
 # ---- buckets ----
 
 
+async def _store_bucket_tags(ctx: RequestContext, bucket: BucketInfo, tags: Mapping[str, str]) -> None:
+    updated = BucketInfo()
+    updated.CopyFrom(bucket)  # the record handed out may be the embedded core's cached one
+    updated.tags.clear()
+    updated.tags.update(tags)
+    await ctx.services.metadata.update_bucket(updated)
+
+
 async def put_bucket_tagging(ctx: RequestContext) -> web.StreamResponse:
     body = await _read_body(ctx)
     bucket = await owned_bucket(ctx)
     tags = parse_tagging_xml(body, MAX_BUCKET_TAGS)
-    bucket.tags.clear()
-    bucket.tags.update(tags)
-    await ctx.services.metadata.update_bucket(bucket)
+    await _store_bucket_tags(ctx, bucket, tags)
     return web.Response(status=204)
 
 
@@ -183,6 +189,5 @@ async def get_bucket_tagging(ctx: RequestContext) -> web.StreamResponse:
 async def delete_bucket_tagging(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
     if bucket.tags:
-        bucket.tags.clear()
-        await ctx.services.metadata.update_bucket(bucket)
+        await _store_bucket_tags(ctx, bucket, {})
     return web.Response(status=204)
