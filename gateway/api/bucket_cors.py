@@ -28,17 +28,13 @@ from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers
 from protos.common_pb2 import ErrorReason
 from protos.errors import StrataError
-from protos.metadata_pb2 import BucketInfo, BucketName
+from protos.metadata_pb2 import BucketName
 
 NOT_ALLOWED_MESSAGE = (
     "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, "
     "request method / Access-Control-Request-Method or Access-Control-Request-Headers are not "
     "whitelisted by the resource's CORS spec."
 )
-
-
-async def _store(ctx: RequestContext, bucket: BucketInfo, cors: bytes) -> None:
-    await update_bucket_settings(ctx, bucket, cors=cors)
 
 
 async def put_bucket_cors(ctx: RequestContext) -> web.StreamResponse:
@@ -48,7 +44,7 @@ async def put_bucket_cors(ctx: RequestContext) -> web.StreamResponse:
     body = await read_small_body(ctx, trailers, limit=MAX_CORS_DOCUMENT_BYTES + 1)
     verify_integrity(ctx, body, trailers)
     configuration = parse_cors_configuration(body)
-    await _store(ctx, bucket, configuration_document(configuration))
+    await update_bucket_settings(ctx, bucket, cors=configuration_document(configuration))
     return web.Response(status=200)
 
 
@@ -61,7 +57,7 @@ async def get_bucket_cors(ctx: RequestContext) -> web.StreamResponse:
 
 async def delete_bucket_cors(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    await _store(ctx, bucket, b"")
+    await update_bucket_settings(ctx, bucket, cors=b"")
     return web.Response(status=204)
 
 

@@ -121,14 +121,10 @@ async def _config_body(ctx: RequestContext) -> bytes:
     return body
 
 
-async def _store(ctx: RequestContext, bucket: BucketInfo, stored: bytes) -> None:
-    await update_bucket_settings(ctx, bucket, encryption=stored)
-
-
 async def put_bucket_encryption(ctx: RequestContext) -> web.StreamResponse:
     body = await _config_body(ctx)
     bucket = await owned_bucket(ctx)
-    await _store(ctx, bucket, parse_encryption_configuration(body).to_bytes())
+    await update_bucket_settings(ctx, bucket, encryption=parse_encryption_configuration(body).to_bytes())
     return web.Response(status=200)
 
 
@@ -156,5 +152,5 @@ async def get_bucket_encryption(ctx: RequestContext) -> web.StreamResponse:
 
 async def delete_bucket_encryption(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    await _store(ctx, bucket, b"")
+    await update_bucket_settings(ctx, bucket, encryption=b"")
     return web.Response(status=204)

@@ -21,11 +21,6 @@ from gateway.lifecycle import (
 from gateway.s3 import errors
 from gateway.s3.body import PayloadTrailers
 from metanode.lifecycle.rules import decode_configuration, encode_configuration
-from protos.metadata_pb2 import BucketInfo
-
-
-async def _store(ctx: RequestContext, bucket: BucketInfo, lifecycle: bytes) -> None:
-    await update_bucket_settings(ctx, bucket, lifecycle=lifecycle)
 
 
 async def put_bucket_lifecycle_configuration(ctx: RequestContext) -> web.StreamResponse:
@@ -35,7 +30,7 @@ async def put_bucket_lifecycle_configuration(ctx: RequestContext) -> web.StreamR
     body = await read_small_body(ctx, trailers, limit=MAX_LIFECYCLE_DOCUMENT_BYTES + 1)
     verify_integrity(ctx, body, trailers)
     configuration = parse_lifecycle_configuration(body)
-    await _store(ctx, bucket, encode_configuration(configuration))
+    await update_bucket_settings(ctx, bucket, lifecycle=encode_configuration(configuration))
     return web.Response(status=200)
 
 
@@ -49,5 +44,5 @@ async def get_bucket_lifecycle_configuration(ctx: RequestContext) -> web.StreamR
 
 async def delete_bucket_lifecycle(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    await _store(ctx, bucket, b"")
+    await update_bucket_settings(ctx, bucket, lifecycle=b"")
     return web.Response(status=204)

@@ -14,11 +14,6 @@ from gateway.context import RequestContext
 from gateway.s3 import errors
 from gateway.s3.xml import MAX_REQUEST_XML_BYTES
 from gateway.website.config import WebsiteConfig, parse_website, website_document
-from protos.metadata_pb2 import BucketInfo
-
-
-async def _store(ctx: RequestContext, bucket: BucketInfo, website: bytes) -> None:
-    await update_bucket_settings(ctx, bucket, website=website)
 
 
 async def put_bucket_website(ctx: RequestContext) -> web.StreamResponse:
@@ -28,7 +23,7 @@ async def put_bucket_website(ctx: RequestContext) -> web.StreamResponse:
     verify_small_body(ctx.headers, body)
     bucket = await owned_bucket(ctx)
     config = parse_website(body)
-    await _store(ctx, bucket, config.to_bytes())
+    await update_bucket_settings(ctx, bucket, website=config.to_bytes())
     return web.Response(status=200)
 
 
@@ -41,5 +36,5 @@ async def get_bucket_website(ctx: RequestContext) -> web.StreamResponse:
 
 async def delete_bucket_website(ctx: RequestContext) -> web.StreamResponse:
     bucket = await owned_bucket(ctx)
-    await _store(ctx, bucket, b"")
+    await update_bucket_settings(ctx, bucket, website=b"")
     return web.Response(status=204)
